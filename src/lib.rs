@@ -1,0 +1,11 @@
+//! slicesim: what service discovery costs, with the legacy Endpoints API and with EndpointSlices.
+//!
+//! This crate is the library behind the `slicesim` binary. Its foundation is [`wire`]: exact,
+//! byte-for-byte sizes of Endpoints and EndpointSlice objects as the API server stores and sends
+//! them, computed by reference encoders (the real Kubernetes types) and by an O(1)-per-edit fast
+//! path proven equal to them. [`input`] reads objects as `kubectl` prints them, and [`size`]
+//! measures them (the `slicesim size` command).
+
+pub mod input;
+pub mod size;
+pub mod wire;

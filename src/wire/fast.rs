@@ -1,0 +1,823 @@
+//! The fast path: exact sizes without encoding, kept up to date in O(1) per edit.
+//!
+//! Both encodings are additive. A protobuf message is the sum of its fields, each
+//! `tag + varint(len) + payload`; a JSON array is `[`, its items, the commas and `]`. So an
+//! object's size is a handful of constant parts (metadata, ports, envelope) plus a running sum
+//! over its endpoints (slices) or over its subsets, each itself a running sum over addresses
+//! (Endpoints). [`SliceSizer`] and [`EndpointsSizer`] keep those sums; adding, removing or
+//! replacing one endpoint or address costs the size of that element, never the size of the
+//! object. [`SizedSlice`] and [`SizedEndpoints`] pair an object with its sizer so the two cannot
+//! drift apart.
+//!
+//! Every function here restates one rule of `../shared/spec/wire-format.md` (protobuf) or of Go's
+//! `encoding/json` with the `omitempty` tags of `k8s.io/api` (JSON). The property tests at the
+//! bottom prove them equal to [`super::reference`] on random objects and random edit sequences.
+
+use std::collections::BTreeMap;
+
+use super::gojson::{int_len, string_len};
+use super::model::*;
+use super::{EventType, ObjectSizes};
+
+// ---------------------------------------------------------------------------------------------
+// Protobuf primitives
+// ---------------------------------------------------------------------------------------------
+
+/// Bytes of `v` as a protobuf varint.
+pub fn varint_len(v: u64) -> u64 {
+    u64::from(64 - (v | 1).leading_zeros()).div_ceil(7)
+}
+
+/// A length prefix plus a payload of `n` bytes.
+fn ld(n: u64) -> u64 {
+    varint_len(n) + n
+}
+
+/// A length-delimited field with a 1-byte tag (field numbers 1 to 15).
+fn msg(payload: u64) -> u64 {
+    1 + ld(payload)
+}
+
+fn str_field(s: &str) -> u64 {
+    msg(s.len() as u64)
+}
+
+fn opt_str_field(s: &Option<String>) -> u64 {
+    s.as_deref().map_or(0, str_field)
+}
+
+/// An int64/int32 varint field: negative values are sign-extended to 10 bytes.
+fn int_field(v: i64) -> u64 {
+    1 + varint_len(v as u64)
+}
+
+fn bool_field(b: Option<bool>) -> u64 {
+    if b.is_some() { 2 } else { 0 }
+}
+
+/// `metav1.Time` payload: empty for the zero time, else `Timestamp{seconds, nanos: 0}`.
+fn time_payload(t: Option<Time>) -> u64 {
+    t.map_or(0, |t| int_field(t.0) + 2)
+}
+
+fn map_fields(m: &BTreeMap<String, String>) -> u64 {
+    m.iter()
+        .map(|(k, v)| msg(str_field(k) + str_field(v)))
+        .sum()
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON primitives
+// ---------------------------------------------------------------------------------------------
+
+/// A JSON object under construction: braces, `"key":value` members, commas.
+struct JsonObj {
+    len: u64,
+    members: u64,
+}
+
+impl JsonObj {
+    fn new() -> Self {
+        JsonObj { len: 2, members: 0 }
+    }
+
+    /// A member whose key needs no escaping.
+    fn member(&mut self, key: &str, value_len: u64) -> &mut Self {
+        self.len += key.len() as u64 + 3 + value_len;
+        self.members += 1;
+        self
+    }
+
+    fn str(&mut self, key: &str, v: &str) -> &mut Self {
+        self.member(key, string_len(v) as u64)
+    }
+
+    /// A Go `string` with `omitempty`.
+    fn str_nonempty(&mut self, key: &str, v: &str) -> &mut Self {
+        if !v.is_empty() {
+            self.str(key, v);
+        }
+        self
+    }
+
+    /// A Go `*string` with `omitempty`.
+    fn str_opt(&mut self, key: &str, v: &Option<String>) -> &mut Self {
+        if let Some(v) = v {
+            self.str(key, v);
+        }
+        self
+    }
+
+    fn bool_opt(&mut self, key: &str, v: Option<bool>) -> &mut Self {
+        if let Some(b) = v {
+            self.member(key, if b { 4 } else { 5 });
+        }
+        self
+    }
+
+    fn int_opt(&mut self, key: &str, v: Option<i64>) -> &mut Self {
+        if let Some(v) = v {
+            self.member(key, int_len(v) as u64);
+        }
+        self
+    }
+
+    /// A Go `map[string]string` with `omitempty`.
+    fn map_nonempty(&mut self, key: &str, m: &BTreeMap<String, String>) -> &mut Self {
+        if !m.is_empty() {
+            self.member(key, json_map(m));
+        }
+        self
+    }
+
+    /// A Go slice with `omitempty`.
+    fn array_nonempty(&mut self, key: &str, items: Items) -> &mut Self {
+        if items.count > 0 {
+            self.member(key, items.json_array());
+        }
+        self
+    }
+
+    fn end(&self) -> u64 {
+        self.len + self.members.saturating_sub(1)
+    }
+}
+
+fn json_map(m: &BTreeMap<String, String>) -> u64 {
+    let mut o = JsonObj::new();
+    for (k, v) in m {
+        o.len += (string_len(k) + 1 + string_len(v)) as u64;
+        o.members += 1;
+    }
+    o.end()
+}
+
+/// `metav1.Time` in JSON: RFC 3339 with whole seconds, quoted.
+fn json_time(t: Time) -> u64 {
+    // Years 0000 to 9999 always format to `"YYYY-MM-DDTHH:MM:SSZ"`.
+    const YEAR_0: i64 = -62_167_219_200;
+    const YEAR_10000: i64 = 253_402_300_800;
+    if (YEAR_0..YEAR_10000).contains(&t.0) {
+        22
+    } else {
+        t.to_string().len() as u64 + 2
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running sums of array items
+// ---------------------------------------------------------------------------------------------
+
+/// The size of one element: as a protobuf field (tag, length, payload) and as a JSON value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Part {
+    pub proto: u64,
+    pub json: u64,
+}
+
+/// A running sum over the items of a repeated field.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Items {
+    pub proto: u64,
+    pub json: u64,
+    pub count: u64,
+}
+
+impl Items {
+    fn of<T>(items: &[T], part: impl Fn(&T) -> Part) -> Items {
+        let mut sum = Items::default();
+        for item in items {
+            sum.add(part(item));
+        }
+        sum
+    }
+
+    fn add(&mut self, p: Part) {
+        self.proto += p.proto;
+        self.json += p.json;
+        self.count += 1;
+    }
+
+    fn remove(&mut self, p: Part) {
+        self.proto -= p.proto;
+        self.json -= p.json;
+        self.count -= 1;
+    }
+
+    fn json_array(&self) -> u64 {
+        2 + self.json + self.count.saturating_sub(1)
+    }
+
+    /// A Go slice without `omitempty`: nil is `null`.
+    fn json_array_or_null(&self) -> u64 {
+        if self.count == 0 {
+            4
+        } else {
+            self.json_array()
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Element sizes
+// ---------------------------------------------------------------------------------------------
+
+fn owner_part(o: &OwnerReference) -> Part {
+    let payload = str_field(&o.kind)
+        + str_field(&o.name)
+        + str_field(&o.uid)
+        + str_field(&o.api_version)
+        + bool_field(o.controller)
+        + bool_field(o.block_owner_deletion);
+    let json = JsonObj::new()
+        .str("apiVersion", &o.api_version)
+        .str("kind", &o.kind)
+        .str("name", &o.name)
+        .str("uid", &o.uid)
+        .bool_opt("controller", o.controller)
+        .bool_opt("blockOwnerDeletion", o.block_owner_deletion)
+        .end();
+    Part {
+        proto: msg(payload),
+        json,
+    }
+}
+
+fn managed_part(m: &ManagedFieldsEntry) -> Part {
+    let fields_v1 = m.fields_v1.as_ref().map_or(0, |raw| {
+        msg(if raw.is_empty() { 0 } else { str_field(raw) })
+    });
+    let payload = str_field(&m.manager)
+        + str_field(&m.operation)
+        + str_field(&m.api_version)
+        + m.time.map_or(0, |t| msg(time_payload(Some(t))))
+        + str_field(&m.fields_type)
+        + fields_v1
+        + str_field(&m.subresource);
+    let mut json = JsonObj::new();
+    json.str_nonempty("manager", &m.manager)
+        .str_nonempty("operation", &m.operation)
+        .str_nonempty("apiVersion", &m.api_version)
+        .str_nonempty("fieldsType", &m.fields_type)
+        .str_nonempty("subresource", &m.subresource);
+    if let Some(t) = m.time {
+        json.member("time", json_time(t));
+    }
+    if let Some(raw) = &m.fields_v1 {
+        // The raw text is compact JSON as Go writes it, so it is its own JSON length.
+        json.member("fieldsV1", raw.len() as u64);
+    }
+    Part {
+        // ObjectMeta.managedFields is field 17: a 2-byte tag.
+        proto: 1 + msg(payload),
+        json: json.end(),
+    }
+}
+
+/// ObjectMeta as a field (`0a len payload`) and as a JSON value.
+pub fn meta_part(m: &ObjectMeta) -> Part {
+    let owners = Items::of(&m.owner_references, owner_part);
+    let managed = Items::of(&m.managed_fields, managed_part);
+    let finalizers = Items::of(&m.finalizers, |f| Part {
+        proto: str_field(f),
+        json: string_len(f) as u64,
+    });
+    let payload = str_field(&m.name)
+        + str_field(&m.generate_name)
+        + str_field(&m.namespace)
+        + str_field(&m.self_link)
+        + str_field(&m.uid)
+        + str_field(&m.resource_version)
+        + int_field(m.generation)
+        + msg(time_payload(m.creation_timestamp))
+        + m.deletion_timestamp
+            .map_or(0, |t| msg(time_payload(Some(t))))
+        + m.deletion_grace_period_seconds.map_or(0, int_field)
+        + map_fields(&m.labels)
+        + map_fields(&m.annotations)
+        + owners.proto
+        + finalizers.proto
+        + managed.proto;
+    let mut json = JsonObj::new();
+    json.str_nonempty("name", &m.name)
+        .str_nonempty("generateName", &m.generate_name)
+        .str_nonempty("namespace", &m.namespace)
+        .str_nonempty("selfLink", &m.self_link)
+        .str_nonempty("uid", &m.uid)
+        .str_nonempty("resourceVersion", &m.resource_version)
+        .int_opt("generation", (m.generation != 0).then_some(m.generation))
+        // A zero Time is a struct, which omitempty never omits: it is written as null.
+        .member(
+            "creationTimestamp",
+            m.creation_timestamp.map_or(4, json_time),
+        )
+        .int_opt(
+            "deletionGracePeriodSeconds",
+            m.deletion_grace_period_seconds,
+        )
+        .map_nonempty("labels", &m.labels)
+        .map_nonempty("annotations", &m.annotations)
+        .array_nonempty("ownerReferences", owners)
+        .array_nonempty("finalizers", finalizers)
+        .array_nonempty("managedFields", managed);
+    if let Some(t) = m.deletion_timestamp {
+        json.member("deletionTimestamp", json_time(t));
+    }
+    Part {
+        proto: msg(payload),
+        json: json.end(),
+    }
+}
+
+fn object_ref_part(r: &ObjectReference) -> Part {
+    let payload = str_field(&r.kind)
+        + str_field(&r.namespace)
+        + str_field(&r.name)
+        + str_field(&r.uid)
+        + str_field(&r.api_version)
+        + str_field(&r.resource_version)
+        + str_field(&r.field_path);
+    let json = JsonObj::new()
+        .str_nonempty("kind", &r.kind)
+        .str_nonempty("namespace", &r.namespace)
+        .str_nonempty("name", &r.name)
+        .str_nonempty("uid", &r.uid)
+        .str_nonempty("apiVersion", &r.api_version)
+        .str_nonempty("resourceVersion", &r.resource_version)
+        .str_nonempty("fieldPath", &r.field_path)
+        .end();
+    Part {
+        proto: msg(payload),
+        json,
+    }
+}
+
+fn for_names(names: &[ForName]) -> Items {
+    Items::of(names, |n| Part {
+        proto: msg(str_field(&n.name)),
+        json: JsonObj::new().str("name", &n.name).end(),
+    })
+}
+
+/// One EndpointSlice endpoint as an item of `endpoints` (field 2).
+pub fn endpoint_part(version: SliceVersion, e: &Endpoint) -> Part {
+    let addresses = Items::of(&e.addresses, |a| Part {
+        proto: str_field(a),
+        json: string_len(a) as u64,
+    });
+    let c = &e.conditions;
+    let target_ref = e.target_ref.as_ref().map(object_ref_part);
+    let zone = match version {
+        SliceVersion::V1 => &e.zone,
+        SliceVersion::V1Beta1 => &None,
+    };
+    let hints = e.hints.as_ref().map(|h| {
+        let (zones, nodes) = (for_names(&h.for_zones), for_names(&h.for_nodes));
+        Part {
+            proto: msg(zones.proto + nodes.proto),
+            json: JsonObj::new()
+                .array_nonempty("forZones", zones)
+                .array_nonempty("forNodes", nodes)
+                .end(),
+        }
+    });
+    let payload = addresses.proto
+        + msg(bool_field(c.ready) + bool_field(c.serving) + bool_field(c.terminating))
+        + opt_str_field(&e.hostname)
+        + target_ref.map_or(0, |p| p.proto)
+        + map_fields(&e.deprecated_topology)
+        + opt_str_field(&e.node_name)
+        + opt_str_field(zone)
+        + hints.map_or(0, |p| p.proto);
+    let topology_key = match version {
+        SliceVersion::V1 => "deprecatedTopology",
+        SliceVersion::V1Beta1 => "topology",
+    };
+    let mut json = JsonObj::new();
+    json.member("addresses", addresses.json_array_or_null())
+        .member(
+            "conditions",
+            JsonObj::new()
+                .bool_opt("ready", c.ready)
+                .bool_opt("serving", c.serving)
+                .bool_opt("terminating", c.terminating)
+                .end(),
+        )
+        .str_opt("hostname", &e.hostname)
+        .map_nonempty(topology_key, &e.deprecated_topology)
+        .str_opt("nodeName", &e.node_name)
+        .str_opt("zone", zone);
+    if let Some(p) = target_ref {
+        json.member("targetRef", p.json);
+    }
+    if let Some(p) = hints {
+        json.member("hints", p.json);
+    }
+    Part {
+        proto: msg(payload),
+        json: json.end(),
+    }
+}
+
+/// One EndpointSlice port as an item of `ports` (field 3).
+pub fn slice_port_part(p: &EndpointPort) -> Part {
+    let payload = opt_str_field(&p.name)
+        + opt_str_field(&p.protocol)
+        + p.port.map_or(0, |v| int_field(v.into()))
+        + opt_str_field(&p.app_protocol);
+    let json = JsonObj::new()
+        .str_opt("name", &p.name)
+        .str_opt("protocol", &p.protocol)
+        .int_opt("port", p.port.map(i64::from))
+        .str_opt("appProtocol", &p.app_protocol)
+        .end();
+    Part {
+        proto: msg(payload),
+        json,
+    }
+}
+
+/// One Endpoints address as an item of `addresses` or `notReadyAddresses`.
+pub fn address_part(a: &EndpointAddress) -> Part {
+    let target_ref = a.target_ref.as_ref().map(object_ref_part);
+    let payload = str_field(&a.ip)
+        + target_ref.map_or(0, |p| p.proto)
+        + str_field(&a.hostname)
+        + opt_str_field(&a.node_name);
+    let mut json = JsonObj::new();
+    json.str("ip", &a.ip)
+        .str_nonempty("hostname", &a.hostname)
+        .str_opt("nodeName", &a.node_name);
+    if let Some(p) = target_ref {
+        json.member("targetRef", p.json);
+    }
+    Part {
+        proto: msg(payload),
+        json: json.end(),
+    }
+}
+
+fn core_port_part(p: &CoreEndpointPort) -> Part {
+    let payload = str_field(&p.name)
+        + int_field(p.port.into())
+        + str_field(&p.protocol)
+        + opt_str_field(&p.app_protocol);
+    let json = JsonObj::new()
+        .str_nonempty("name", &p.name)
+        .member("port", int_len(p.port.into()) as u64)
+        .str_nonempty("protocol", &p.protocol)
+        .str_opt("appProtocol", &p.app_protocol)
+        .end();
+    Part {
+        proto: msg(payload),
+        json,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Envelope and watch framing
+// ---------------------------------------------------------------------------------------------
+
+/// `k8s\0` + `runtime.Unknown{typeMeta{apiVersion, kind}, raw, contentEncoding: "", contentType: ""}`.
+pub fn enveloped_len(api_version: &str, kind: &str, raw: u64) -> u64 {
+    let type_meta = str_field(api_version) + str_field(kind);
+    4 + msg(type_meta) + msg(raw) + 2 + 2
+}
+
+/// A protobuf watch frame: 4-byte length, then `WatchEvent{type, object: RawExtension{raw}}`.
+pub fn proto_watch_frame_len(event: EventType, enveloped: u64) -> u64 {
+    4 + str_field(event.as_str()) + msg(msg(enveloped))
+}
+
+/// A JSON watch line: `{"type":"<T>","object":<json>}` and a newline.
+pub fn json_watch_line_len(event: EventType, json: u64) -> u64 {
+    r#"{"type":"","object":}"#.len() as u64 + event.as_str().len() as u64 + json + 1
+}
+
+/// `"apiVersion":...,"kind":...,"metadata":...`: the members every object starts with.
+fn json_header(api_version: &str, kind: &str, meta: Part) -> JsonObj {
+    let mut obj = JsonObj::new();
+    obj.str("apiVersion", api_version)
+        .str("kind", kind)
+        .member("metadata", meta.json);
+    obj
+}
+
+// ---------------------------------------------------------------------------------------------
+// Incremental sizers
+// ---------------------------------------------------------------------------------------------
+
+/// Sizes of an EndpointSlice, kept up to date edit by edit.
+#[derive(Clone, Debug)]
+pub struct SliceSizer {
+    version: SliceVersion,
+    meta: Part,
+    address_type: String,
+    endpoints: Items,
+    ports: Items,
+}
+
+impl SliceSizer {
+    /// Sizes a whole slice once: O(endpoints).
+    pub fn new(s: &EndpointSlice) -> Self {
+        SliceSizer {
+            version: s.version,
+            meta: meta_part(&s.metadata),
+            address_type: s.address_type.clone(),
+            endpoints: Items::of(&s.endpoints, |e| endpoint_part(s.version, e)),
+            ports: Items::of(&s.ports, slice_port_part),
+        }
+    }
+
+    pub fn add_endpoint(&mut self, e: &Endpoint) {
+        self.endpoints.add(endpoint_part(self.version, e));
+    }
+
+    /// `e` must be an endpoint that was added before (its size is subtracted).
+    pub fn remove_endpoint(&mut self, e: &Endpoint) {
+        self.endpoints.remove(endpoint_part(self.version, e));
+    }
+
+    pub fn set_metadata(&mut self, m: &ObjectMeta) {
+        self.meta = meta_part(m);
+    }
+
+    pub fn set_ports(&mut self, ports: &[EndpointPort]) {
+        self.ports = Items::of(ports, slice_port_part);
+    }
+
+    pub fn endpoint_count(&self) -> u64 {
+        self.endpoints.count
+    }
+
+    pub fn sizes(&self) -> ObjectSizes {
+        let api_version = self.version.api_version();
+        let raw = self.meta.proto
+            + self.endpoints.proto
+            + self.ports.proto
+            + str_field(&self.address_type);
+        let json = json_header(api_version, "EndpointSlice", self.meta)
+            .str("addressType", &self.address_type)
+            .member("endpoints", self.endpoints.json_array_or_null())
+            .member("ports", self.ports.json_array_or_null())
+            .end();
+        ObjectSizes::from_object_sizes(enveloped_len(api_version, "EndpointSlice", raw), json)
+    }
+}
+
+/// Running sums of one Endpoints subset.
+#[derive(Clone, Copy, Debug, Default)]
+struct SubsetSums {
+    addresses: Items,
+    not_ready: Items,
+    ports: Items,
+}
+
+impl SubsetSums {
+    fn new(s: &EndpointSubset) -> Self {
+        SubsetSums {
+            addresses: Items::of(&s.addresses, address_part),
+            not_ready: Items::of(&s.not_ready_addresses, address_part),
+            ports: Items::of(&s.ports, core_port_part),
+        }
+    }
+
+    fn list(&mut self, ready: bool) -> &mut Items {
+        if ready {
+            &mut self.addresses
+        } else {
+            &mut self.not_ready
+        }
+    }
+
+    fn part(&self) -> Part {
+        Part {
+            proto: msg(self.addresses.proto + self.not_ready.proto + self.ports.proto),
+            json: JsonObj::new()
+                .array_nonempty("addresses", self.addresses)
+                .array_nonempty("notReadyAddresses", self.not_ready)
+                .array_nonempty("ports", self.ports)
+                .end(),
+        }
+    }
+}
+
+/// Sizes of an Endpoints object, kept up to date edit by edit. An address edit touches one
+/// subset's sums and the running total over subsets: O(1) whatever the number of addresses.
+#[derive(Clone, Debug)]
+pub struct EndpointsSizer {
+    meta: Part,
+    subsets: Vec<SubsetSums>,
+    total: Items,
+}
+
+impl EndpointsSizer {
+    /// Sizes a whole object once: O(addresses).
+    pub fn new(e: &Endpoints) -> Self {
+        let subsets: Vec<SubsetSums> = e.subsets.iter().map(SubsetSums::new).collect();
+        EndpointsSizer {
+            meta: meta_part(&e.metadata),
+            total: Items::of(&subsets, SubsetSums::part),
+            subsets,
+        }
+    }
+
+    fn edit_subset(&mut self, i: usize, edit: impl FnOnce(&mut SubsetSums)) {
+        let sums = &mut self.subsets[i];
+        self.total.remove(sums.part());
+        edit(sums);
+        self.total.add(sums.part());
+    }
+
+    /// Adds an address to subset `i`'s `addresses` (ready) or `notReadyAddresses`.
+    pub fn add_address(&mut self, i: usize, ready: bool, a: &EndpointAddress) {
+        self.edit_subset(i, |s| s.list(ready).add(address_part(a)));
+    }
+
+    /// Removes an address that was added before.
+    pub fn remove_address(&mut self, i: usize, ready: bool, a: &EndpointAddress) {
+        self.edit_subset(i, |s| s.list(ready).remove(address_part(a)));
+    }
+
+    /// Inserts a subset at position `i`.
+    pub fn insert_subset(&mut self, i: usize, s: &EndpointSubset) {
+        let sums = SubsetSums::new(s);
+        self.total.add(sums.part());
+        self.subsets.insert(i, sums);
+    }
+
+    /// Removes the subset at position `i`.
+    pub fn remove_subset(&mut self, i: usize) {
+        let sums = self.subsets.remove(i);
+        self.total.remove(sums.part());
+    }
+
+    pub fn set_metadata(&mut self, m: &ObjectMeta) {
+        self.meta = meta_part(m);
+    }
+
+    pub fn sizes(&self) -> ObjectSizes {
+        let raw = self.meta.proto + self.total.proto;
+        let json = json_header("v1", "Endpoints", self.meta)
+            .array_nonempty("subsets", self.total)
+            .end();
+        ObjectSizes::from_object_sizes(enveloped_len("v1", "Endpoints", raw), json)
+    }
+}
+
+/// An EndpointSlice together with its [`SliceSizer`].
+#[derive(Clone, Debug)]
+pub struct SizedSlice {
+    slice: EndpointSlice,
+    sizer: SliceSizer,
+}
+
+impl SizedSlice {
+    pub fn new(slice: EndpointSlice) -> Self {
+        let sizer = SliceSizer::new(&slice);
+        SizedSlice { slice, sizer }
+    }
+
+    pub fn slice(&self) -> &EndpointSlice {
+        &self.slice
+    }
+
+    pub fn into_slice(self) -> EndpointSlice {
+        self.slice
+    }
+
+    pub fn sizes(&self) -> ObjectSizes {
+        self.sizer.sizes()
+    }
+
+    pub fn push_endpoint(&mut self, e: Endpoint) {
+        self.sizer.add_endpoint(&e);
+        self.slice.endpoints.push(e);
+    }
+
+    /// Removes endpoint `i`, keeping the order of the others (as the upstream reconciler does).
+    pub fn remove_endpoint(&mut self, i: usize) -> Endpoint {
+        let e = self.slice.endpoints.remove(i);
+        self.sizer.remove_endpoint(&e);
+        e
+    }
+
+    /// Replaces endpoint `i` in place, returning the old one.
+    pub fn replace_endpoint(&mut self, i: usize, e: Endpoint) -> Endpoint {
+        self.sizer.add_endpoint(&e);
+        let old = std::mem::replace(&mut self.slice.endpoints[i], e);
+        self.sizer.remove_endpoint(&old);
+        old
+    }
+
+    pub fn set_metadata(&mut self, m: ObjectMeta) {
+        self.sizer.set_metadata(&m);
+        self.slice.metadata = m;
+    }
+
+    pub fn metadata_mut<R>(&mut self, edit: impl FnOnce(&mut ObjectMeta) -> R) -> R {
+        let r = edit(&mut self.slice.metadata);
+        self.sizer.set_metadata(&self.slice.metadata);
+        r
+    }
+
+    pub fn set_ports(&mut self, ports: Vec<EndpointPort>) {
+        self.sizer.set_ports(&ports);
+        self.slice.ports = ports;
+    }
+}
+
+/// An Endpoints object together with its [`EndpointsSizer`].
+#[derive(Clone, Debug)]
+pub struct SizedEndpoints {
+    endpoints: Endpoints,
+    sizer: EndpointsSizer,
+}
+
+impl SizedEndpoints {
+    pub fn new(endpoints: Endpoints) -> Self {
+        let sizer = EndpointsSizer::new(&endpoints);
+        SizedEndpoints { endpoints, sizer }
+    }
+
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.endpoints
+    }
+
+    pub fn into_endpoints(self) -> Endpoints {
+        self.endpoints
+    }
+
+    pub fn sizes(&self) -> ObjectSizes {
+        self.sizer.sizes()
+    }
+
+    fn list(&mut self, subset: usize, ready: bool) -> &mut Vec<EndpointAddress> {
+        let s = &mut self.endpoints.subsets[subset];
+        if ready {
+            &mut s.addresses
+        } else {
+            &mut s.not_ready_addresses
+        }
+    }
+
+    /// Appends an address to subset `subset` (ready: `addresses`, else `notReadyAddresses`).
+    pub fn push_address(&mut self, subset: usize, ready: bool, a: EndpointAddress) {
+        self.sizer.add_address(subset, ready, &a);
+        self.list(subset, ready).push(a);
+    }
+
+    /// Inserts an address at position `i` (to keep a sorted order).
+    pub fn insert_address(&mut self, subset: usize, ready: bool, i: usize, a: EndpointAddress) {
+        self.sizer.add_address(subset, ready, &a);
+        self.list(subset, ready).insert(i, a);
+    }
+
+    pub fn remove_address(&mut self, subset: usize, ready: bool, i: usize) -> EndpointAddress {
+        let a = self.list(subset, ready).remove(i);
+        self.sizer.remove_address(subset, ready, &a);
+        a
+    }
+
+    pub fn replace_address(
+        &mut self,
+        subset: usize,
+        ready: bool,
+        i: usize,
+        a: EndpointAddress,
+    ) -> EndpointAddress {
+        self.sizer.add_address(subset, ready, &a);
+        let old = std::mem::replace(&mut self.list(subset, ready)[i], a);
+        self.sizer.remove_address(subset, ready, &old);
+        old
+    }
+
+    pub fn insert_subset(&mut self, i: usize, s: EndpointSubset) {
+        self.sizer.insert_subset(i, &s);
+        self.endpoints.subsets.insert(i, s);
+    }
+
+    pub fn remove_subset(&mut self, i: usize) -> EndpointSubset {
+        self.sizer.remove_subset(i);
+        self.endpoints.subsets.remove(i)
+    }
+
+    pub fn set_metadata(&mut self, m: ObjectMeta) {
+        self.sizer.set_metadata(&m);
+        self.endpoints.metadata = m;
+    }
+
+    pub fn metadata_mut<R>(&mut self, edit: impl FnOnce(&mut ObjectMeta) -> R) -> R {
+        let r = edit(&mut self.endpoints.metadata);
+        self.sizer.set_metadata(&self.endpoints.metadata);
+        r
+    }
+}
+
+/// The four sizes of any object, computed by the fast path from scratch.
+pub fn sizes(obj: &Object) -> ObjectSizes {
+    match obj {
+        Object::Endpoints(e) => EndpointsSizer::new(e).sizes(),
+        Object::EndpointSlice(s) => SliceSizer::new(s).sizes(),
+    }
+}

@@ -1,0 +1,123 @@
+//! JSON as Go's `encoding/json` writes it.
+//!
+//! The API server encodes JSON with `json.NewEncoder(w).Encode(obj)`
+//! (`apimachinery/pkg/runtime/serializer/json/json.go`), whose `EscapeHTML` is on by default.
+//! serde_json and Go agree on every escape but these: Go also writes `<`, `>` and `&` as
+//! `\u003c`, `\u003e`, `\u0026`, and U+2028 / U+2029 as `\u2028` / `\u2029`
+//! (`encoding/json/encode.go`, `appendString`). [`GoFormatter`] adds those escapes to
+//! serde_json, so that the reference JSON has Go's exact length; [`string_len`] is the same rule as
+//! a length computation for the fast path.
+
+use std::io;
+
+use serde::Serialize;
+use serde_json::ser::Formatter;
+
+/// A compact serde_json formatter that escapes like Go's `encoding/json` with `EscapeHTML`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct GoFormatter;
+
+impl Formatter for GoFormatter {
+    fn write_string_fragment<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        let mut start = 0;
+        for (i, c) in fragment.char_indices() {
+            let esc = match c {
+                '<' => "\\u003c",
+                '>' => "\\u003e",
+                '&' => "\\u0026",
+                '\u{2028}' => "\\u2028",
+                '\u{2029}' => "\\u2029",
+                _ => continue,
+            };
+            writer.write_all(&fragment.as_bytes()[start..i])?;
+            writer.write_all(esc.as_bytes())?;
+            start = i + c.len_utf8();
+        }
+        writer.write_all(&fragment.as_bytes()[start..])
+    }
+}
+
+/// Serializes `value` as compact JSON with Go's escaping.
+pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(256);
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, GoFormatter);
+    value.serialize(&mut ser)?;
+    Ok(out)
+}
+
+/// Length of `s` as a Go JSON string literal, quotes included.
+pub fn string_len(s: &str) -> usize {
+    let mut n = s.len() + 2;
+    for &b in s.as_bytes() {
+        n += match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 1,
+            0..=0x1f => 5,
+            b'<' | b'>' | b'&' => 5,
+            _ => 0,
+        };
+    }
+    // U+2028 and U+2029 are E2 80 A8 / E2 80 A9 in UTF-8: 3 bytes written as 6.
+    if s.len() >= 3 && s.as_bytes().contains(&0xE2) {
+        n += 3 * (s.matches('\u{2028}').count() + s.matches('\u{2029}').count());
+    }
+    n
+}
+
+/// Number of bytes in the decimal form of `v`.
+pub fn int_len(v: i64) -> usize {
+    let mut n = if v < 0 { 2 } else { 1 };
+    let mut u = v.unsigned_abs();
+    while u >= 10 {
+        u /= 10;
+        n += 1;
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_characters_are_escaped_like_go() {
+        // Go: json.Marshal("a<b>&c") == `"a\u003cb\u003e\u0026c"` (encoding/json, EscapeHTML).
+        let out = to_vec("a<b>&c").unwrap();
+        assert_eq!(out, br#""a\u003cb\u003e\u0026c""#);
+        assert_eq!(string_len("a<b>&c"), out.len());
+    }
+
+    #[test]
+    fn line_separators_are_escaped_like_go() {
+        let s = "x\u{2028}y\u{2029}";
+        let out = to_vec(s).unwrap();
+        assert_eq!(out, br#""x\u2028y\u2029""#);
+        assert_eq!(string_len(s), out.len());
+    }
+
+    #[test]
+    fn control_characters_and_quotes() {
+        for s in [
+            "\"",
+            "\\",
+            "\n\t\r",
+            "\u{1}",
+            "\u{8}\u{c}",
+            "é",
+            "plain",
+            "",
+        ] {
+            assert_eq!(string_len(s), to_vec(s).unwrap().len(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn int_lengths() {
+        for v in [0, 7, 10, -1, -10, 99, 100, i64::MAX, i64::MIN] {
+            assert_eq!(int_len(v), v.to_string().len());
+        }
+    }
+}
