@@ -525,3 +525,70 @@ pub fn sizes(obj: &Object) -> Result<ObjectSizes, WireError> {
         json_watch: json_watch_line(EventType::Modified, &json).len() as u64,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// By hand from `wire-format.md`: an Endpoints with only the label `a: ""`. ObjectMeta writes
+    /// its eight value fields even when empty (`0a 00` name, `12 00` generateName, `1a 00`
+    /// namespace, `22 00` selfLink, `2a 00` uid, `32 00` resourceVersion, `38 00` generation,
+    /// `42 00` zero creationTimestamp), then the map entry with key *and* empty value
+    /// (`5a 05 0a 01 'a' 12 00`), which prost alone would shorten to `5a 03 0a 01 'a'`.
+    #[test]
+    fn empty_label_value_is_written_as_go_writes_it() {
+        let mut e = Endpoints::default();
+        e.metadata.labels.insert("a".into(), String::new());
+        let raw = proto_raw(&Object::Endpoints(e));
+        let meta: &[u8] = &[
+            0x0a, 0x00, 0x12, 0x00, 0x1a, 0x00, 0x22, 0x00, 0x2a, 0x00, 0x32, 0x00, 0x38, 0x00,
+            0x42, 0x00, 0x5a, 0x05, 0x0a, 0x01, b'a', 0x12, 0x00,
+        ];
+        let mut expected = vec![0x0a, meta.len() as u8];
+        expected.extend_from_slice(meta);
+        assert_eq!(raw, expected);
+    }
+
+    /// By hand: the placeholder-like slice, as Go's encoding/json writes it: a zero
+    /// creationTimestamp is `null`, and nil `endpoints`/`ports` (no omitempty) are `null`.
+    #[test]
+    fn empty_slice_json_has_go_nulls() {
+        let s = EndpointSlice {
+            address_type: "IPv4".into(),
+            ..Default::default()
+        };
+        let expected = r#"{"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","metadata":{"creationTimestamp":null},"addressType":"IPv4","endpoints":null,"ports":null}"#;
+        let json = json(&Object::EndpointSlice(s)).unwrap();
+        assert_eq!(json.len(), expected.len(), "{}", String::from_utf8_lossy(&json));
+    }
+
+    /// By hand: an endpoint's conditions are a Go struct (always written, `{}` when all unset,
+    /// `12 00` in protobuf); an empty `name` pointer on a port is written (`0a 00`).
+    #[test]
+    fn always_written_endpoint_fields() {
+        let s = EndpointSlice {
+            address_type: "IPv4".into(),
+            endpoints: vec![Endpoint {
+                addresses: vec!["10.0.0.1".into()],
+                ..Default::default()
+            }],
+            ports: vec![EndpointPort {
+                name: Some(String::new()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let obj = Object::EndpointSlice(s);
+        let raw = proto_raw(&obj);
+        // meta (2 + 16), endpoint `12 0c 0a 08 "10.0.0.1" 12 00`, port `1a 02 0a 00`,
+        // addressType `22 04 "IPv4"`.
+        let tail: &[u8] = &[
+            0x12, 0x0c, 0x0a, 0x08, b'1', b'0', b'.', b'0', b'.', b'0', b'.', b'1', 0x12, 0x00,
+            0x1a, 0x02, 0x0a, 0x00, 0x22, 0x04, b'I', b'P', b'v', b'4',
+        ];
+        assert_eq!(&raw[18..], tail);
+        let json = String::from_utf8(json(&obj).unwrap()).unwrap();
+        assert!(json.contains(r#"{"addresses":["10.0.0.1"],"conditions":{}}"#), "{json}");
+        assert!(json.contains(r#""ports":[{"name":""}]"#), "{json}");
+    }
+}
