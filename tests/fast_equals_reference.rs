@@ -57,16 +57,24 @@ fn fields_v1() -> impl Strategy<Value = String> {
 }
 
 fn owner() -> impl Strategy<Value = OwnerReference> {
-    (text(), text(), text(), text(), any::<Option<bool>>(), any::<Option<bool>>()).prop_map(
-        |(api_version, kind, name, uid, controller, block_owner_deletion)| OwnerReference {
-            api_version,
-            kind,
-            name,
-            uid,
-            controller,
-            block_owner_deletion,
-        },
+    (
+        text(),
+        text(),
+        text(),
+        text(),
+        any::<Option<bool>>(),
+        any::<Option<bool>>(),
     )
+        .prop_map(
+            |(api_version, kind, name, uid, controller, block_owner_deletion)| OwnerReference {
+                api_version,
+                kind,
+                name,
+                uid,
+                controller,
+                block_owner_deletion,
+            },
+        )
 }
 
 fn managed() -> impl Strategy<Value = ManagedFieldsEntry> {
@@ -96,7 +104,14 @@ fn managed() -> impl Strategy<Value = ManagedFieldsEntry> {
 
 fn meta() -> impl Strategy<Value = ObjectMeta> {
     (
-        (text(), short_text(), short_text(), short_text(), short_text(), short_text()),
+        (
+            text(),
+            short_text(),
+            short_text(),
+            short_text(),
+            short_text(),
+            short_text(),
+        ),
         (
             any::<i64>(),
             option::of(time()),
@@ -182,14 +197,23 @@ fn endpoint(version: SliceVersion) -> impl Strategy<Value = Endpoint> {
             any::<Option<bool>>(),
         ),
         option::of(short_text()),
-        option::of(object_ref()),
+        option::of(object_ref().prop_map(Box::new)),
         labels(),
         option::of(short_text()),
         option::of(short_text()),
         option::of((names(), names())),
     )
         .prop_map(
-            move |(addresses, (ready, serving, terminating), hostname, target_ref, topology, node_name, zone, hints)| Endpoint {
+            move |(
+                addresses,
+                (ready, serving, terminating),
+                hostname,
+                target_ref,
+                topology,
+                node_name,
+                zone,
+                hints,
+            )| Endpoint {
                 addresses,
                 conditions: EndpointConditions {
                     ready,
@@ -200,7 +224,11 @@ fn endpoint(version: SliceVersion) -> impl Strategy<Value = Endpoint> {
                 target_ref,
                 deprecated_topology: topology,
                 node_name,
-                zone: if version == SliceVersion::V1 { zone } else { None },
+                zone: if version == SliceVersion::V1 {
+                    zone
+                } else {
+                    None
+                },
                 hints: hints.map(|(for_zones, for_nodes)| EndpointHints {
                     for_zones,
                     for_nodes,
@@ -237,40 +265,54 @@ fn slice() -> impl Strategy<Value = EndpointSlice> {
     (version(), count()).prop_flat_map(|(version, n)| {
         (
             meta(),
-            prop_oneof![Just("IPv4".to_string()), Just("IPv6".to_string()), short_text()],
+            prop_oneof![
+                Just("IPv4".to_string()),
+                Just("IPv6".to_string()),
+                short_text()
+            ],
             vec(endpoint(version), n),
             vec(slice_port(), 0..3),
         )
-            .prop_map(move |(metadata, address_type, endpoints, ports)| EndpointSlice {
-                version,
-                metadata,
-                address_type,
-                endpoints,
-                ports,
-            })
+            .prop_map(
+                move |(metadata, address_type, endpoints, ports)| EndpointSlice {
+                    version,
+                    metadata,
+                    address_type,
+                    endpoints,
+                    ports,
+                },
+            )
     })
 }
 
 fn address() -> impl Strategy<Value = EndpointAddress> {
-    (ip(), short_text(), option::of(short_text()), option::of(object_ref())).prop_map(
-        |(ip, hostname, node_name, target_ref)| EndpointAddress {
+    (
+        ip(),
+        short_text(),
+        option::of(short_text()),
+        option::of(object_ref().prop_map(Box::new)),
+    )
+        .prop_map(|(ip, hostname, node_name, target_ref)| EndpointAddress {
             ip,
             hostname,
             node_name,
             target_ref,
-        },
-    )
+        })
 }
 
 fn core_port() -> impl Strategy<Value = CoreEndpointPort> {
-    (short_text(), any::<i32>(), short_text(), option::of(short_text())).prop_map(
-        |(name, port, protocol, app_protocol)| CoreEndpointPort {
+    (
+        short_text(),
+        any::<i32>(),
+        short_text(),
+        option::of(short_text()),
+    )
+        .prop_map(|(name, port, protocol, app_protocol)| CoreEndpointPort {
             name,
             port,
             protocol,
             app_protocol,
-        },
-    )
+        })
 }
 
 fn subset(max: usize) -> impl Strategy<Value = EndpointSubset> {
@@ -294,6 +336,7 @@ fn endpoints() -> impl Strategy<Value = Endpoints> {
 }
 
 #[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)] // test data, built once per case
 enum SliceEdit {
     Push(Endpoint),
     Remove(prop::sample::Index),
@@ -314,10 +357,16 @@ fn slice_edit(version: SliceVersion) -> impl Strategy<Value = SliceEdit> {
 }
 
 #[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)] // test data, built once per case
 enum EndpointsEdit {
     Push(prop::sample::Index, bool, EndpointAddress),
     Remove(prop::sample::Index, bool, prop::sample::Index),
-    Replace(prop::sample::Index, bool, prop::sample::Index, EndpointAddress),
+    Replace(
+        prop::sample::Index,
+        bool,
+        prop::sample::Index,
+        EndpointAddress,
+    ),
     InsertSubset(prop::sample::Index, EndpointSubset),
     RemoveSubset(prop::sample::Index),
     Meta(ObjectMeta),

@@ -366,7 +366,7 @@ pub fn endpoint_part(version: SliceVersion, e: &Endpoint) -> Part {
         json: string_len(a) as u64,
     });
     let c = &e.conditions;
-    let target_ref = e.target_ref.as_ref().map(object_ref_part);
+    let target_ref = e.target_ref.as_deref().map(object_ref_part);
     let zone = match version {
         SliceVersion::V1 => &e.zone,
         SliceVersion::V1Beta1 => &None,
@@ -439,7 +439,7 @@ pub fn slice_port_part(p: &EndpointPort) -> Part {
 
 /// One Endpoints address as an item of `addresses` or `notReadyAddresses`.
 pub fn address_part(a: &EndpointAddress) -> Part {
-    let target_ref = a.target_ref.as_ref().map(object_ref_part);
+    let target_ref = a.target_ref.as_deref().map(object_ref_part);
     let payload = str_field(&a.ip)
         + target_ref.map_or(0, |p| p.proto)
         + str_field(&a.hostname)
@@ -531,6 +531,13 @@ impl SliceSizer {
 
     pub fn add_endpoint(&mut self, e: &Endpoint) {
         self.endpoints.add(endpoint_part(self.version, e));
+    }
+
+    /// Swaps one endpoint's size for another's: the whole cost of a changed endpoint, given
+    /// the parts ([`endpoint_part`]) of the old and the new endpoint.
+    pub fn replace_part(&mut self, old: Part, new: Part) {
+        self.endpoints.add(new);
+        self.endpoints.remove(old);
     }
 
     /// `e` must be an endpoint that was added before (its size is subtracted).
@@ -639,6 +646,15 @@ impl EndpointsSizer {
         self.edit_subset(i, |s| s.list(ready).remove(address_part(a)));
     }
 
+    /// Swaps one address's size for another's in subset `i`, given their [`address_part`]s.
+    pub fn replace_address_part(&mut self, i: usize, ready: bool, old: Part, new: Part) {
+        self.edit_subset(i, |s| {
+            let list = s.list(ready);
+            list.add(new);
+            list.remove(old);
+        });
+    }
+
     /// Inserts a subset at position `i`.
     pub fn insert_subset(&mut self, i: usize, s: &EndpointSubset) {
         let sums = SubsetSums::new(s);
@@ -665,17 +681,28 @@ impl EndpointsSizer {
     }
 }
 
-/// An EndpointSlice together with its [`SliceSizer`].
+/// An EndpointSlice together with its [`SliceSizer`] and the size of each endpoint, so that
+/// removing or replacing an endpoint never has to read the old endpoint again.
 #[derive(Clone, Debug)]
 pub struct SizedSlice {
     slice: EndpointSlice,
+    parts: Vec<Part>,
     sizer: SliceSizer,
 }
 
 impl SizedSlice {
     pub fn new(slice: EndpointSlice) -> Self {
         let sizer = SliceSizer::new(&slice);
-        SizedSlice { slice, sizer }
+        let parts = slice
+            .endpoints
+            .iter()
+            .map(|e| endpoint_part(slice.version, e))
+            .collect();
+        SizedSlice {
+            slice,
+            parts,
+            sizer,
+        }
     }
 
     pub fn slice(&self) -> &EndpointSlice {
@@ -691,23 +718,24 @@ impl SizedSlice {
     }
 
     pub fn push_endpoint(&mut self, e: Endpoint) {
-        self.sizer.add_endpoint(&e);
+        let part = endpoint_part(self.slice.version, &e);
+        self.sizer.endpoints.add(part);
+        self.parts.push(part);
         self.slice.endpoints.push(e);
     }
 
     /// Removes endpoint `i`, keeping the order of the others (as the upstream reconciler does).
     pub fn remove_endpoint(&mut self, i: usize) -> Endpoint {
-        let e = self.slice.endpoints.remove(i);
-        self.sizer.remove_endpoint(&e);
-        e
+        self.sizer.endpoints.remove(self.parts.remove(i));
+        self.slice.endpoints.remove(i)
     }
 
     /// Replaces endpoint `i` in place, returning the old one.
     pub fn replace_endpoint(&mut self, i: usize, e: Endpoint) -> Endpoint {
-        self.sizer.add_endpoint(&e);
-        let old = std::mem::replace(&mut self.slice.endpoints[i], e);
-        self.sizer.remove_endpoint(&old);
-        old
+        let part = endpoint_part(self.slice.version, &e);
+        self.sizer
+            .replace_part(std::mem::replace(&mut self.parts[i], part), part);
+        std::mem::replace(&mut self.slice.endpoints[i], e)
     }
 
     pub fn set_metadata(&mut self, m: ObjectMeta) {
@@ -727,17 +755,32 @@ impl SizedSlice {
     }
 }
 
-/// An Endpoints object together with its [`EndpointsSizer`].
+/// An Endpoints object together with its [`EndpointsSizer`] and the size of each address, so
+/// that removing or replacing an address never has to read the old address again.
 #[derive(Clone, Debug)]
 pub struct SizedEndpoints {
     endpoints: Endpoints,
+    /// Per subset: the parts of `notReadyAddresses` (index 0) and `addresses` (index 1).
+    parts: Vec<[Vec<Part>; 2]>,
     sizer: EndpointsSizer,
+}
+
+fn subset_address_parts(s: &EndpointSubset) -> [Vec<Part>; 2] {
+    [
+        s.not_ready_addresses.iter().map(address_part).collect(),
+        s.addresses.iter().map(address_part).collect(),
+    ]
 }
 
 impl SizedEndpoints {
     pub fn new(endpoints: Endpoints) -> Self {
         let sizer = EndpointsSizer::new(&endpoints);
-        SizedEndpoints { endpoints, sizer }
+        let parts = endpoints.subsets.iter().map(subset_address_parts).collect();
+        SizedEndpoints {
+            endpoints,
+            parts,
+            sizer,
+        }
     }
 
     pub fn endpoints(&self) -> &Endpoints {
@@ -763,20 +806,23 @@ impl SizedEndpoints {
 
     /// Appends an address to subset `subset` (ready: `addresses`, else `notReadyAddresses`).
     pub fn push_address(&mut self, subset: usize, ready: bool, a: EndpointAddress) {
-        self.sizer.add_address(subset, ready, &a);
-        self.list(subset, ready).push(a);
+        let len = self.list(subset, ready).len();
+        self.insert_address(subset, ready, len, a);
     }
 
     /// Inserts an address at position `i` (to keep a sorted order).
     pub fn insert_address(&mut self, subset: usize, ready: bool, i: usize, a: EndpointAddress) {
-        self.sizer.add_address(subset, ready, &a);
+        let part = address_part(&a);
+        self.sizer.edit_subset(subset, |s| s.list(ready).add(part));
+        self.parts[subset][usize::from(ready)].insert(i, part);
         self.list(subset, ready).insert(i, a);
     }
 
     pub fn remove_address(&mut self, subset: usize, ready: bool, i: usize) -> EndpointAddress {
-        let a = self.list(subset, ready).remove(i);
-        self.sizer.remove_address(subset, ready, &a);
-        a
+        let part = self.parts[subset][usize::from(ready)].remove(i);
+        self.sizer
+            .edit_subset(subset, |s| s.list(ready).remove(part));
+        self.list(subset, ready).remove(i)
     }
 
     pub fn replace_address(
@@ -786,19 +832,21 @@ impl SizedEndpoints {
         i: usize,
         a: EndpointAddress,
     ) -> EndpointAddress {
-        self.sizer.add_address(subset, ready, &a);
-        let old = std::mem::replace(&mut self.list(subset, ready)[i], a);
-        self.sizer.remove_address(subset, ready, &old);
-        old
+        let part = address_part(&a);
+        let old = std::mem::replace(&mut self.parts[subset][usize::from(ready)][i], part);
+        self.sizer.replace_address_part(subset, ready, old, part);
+        std::mem::replace(&mut self.list(subset, ready)[i], a)
     }
 
     pub fn insert_subset(&mut self, i: usize, s: EndpointSubset) {
         self.sizer.insert_subset(i, &s);
+        self.parts.insert(i, subset_address_parts(&s));
         self.endpoints.subsets.insert(i, s);
     }
 
     pub fn remove_subset(&mut self, i: usize) -> EndpointSubset {
         self.sizer.remove_subset(i);
+        self.parts.remove(i);
         self.endpoints.subsets.remove(i)
     }
 

@@ -204,7 +204,7 @@ pub struct EndpointAddress {
     #[serde(default)]
     pub node_name: Option<String>,
     #[serde(default)]
-    pub target_ref: Option<ObjectReference>,
+    pub target_ref: Option<Box<ObjectReference>>,
 }
 
 /// `core/v1.EndpointPort`: name, port and protocol are Go values (always on the wire).
@@ -264,7 +264,7 @@ pub struct Endpoint {
     #[serde(default)]
     pub hostname: Option<String>,
     #[serde(default)]
-    pub target_ref: Option<ObjectReference>,
+    pub target_ref: Option<Box<ObjectReference>>,
     #[serde(default, alias = "topology", deserialize_with = "null_as_default")]
     pub deprecated_topology: BTreeMap<String, String>,
     #[serde(default)]

@@ -188,7 +188,7 @@ fn encode_endpoint_v1(e: &Endpoint, buf: &mut Vec<u8>) {
         addresses: e.addresses.clone(),
         conditions: Some(pb_conditions_v1(&e.conditions)),
         hostname: e.hostname.clone(),
-        target_ref: e.target_ref.as_ref().map(pb_ref),
+        target_ref: e.target_ref.as_deref().map(pb_ref),
         ..Default::default()
     };
     head.encode_raw(buf);
@@ -208,7 +208,7 @@ fn encode_endpoint_b1(e: &Endpoint, buf: &mut Vec<u8>) {
         addresses: e.addresses.clone(),
         conditions: Some(pb_conditions_b1(&e.conditions)),
         hostname: e.hostname.clone(),
-        target_ref: e.target_ref.as_ref().map(pb_ref),
+        target_ref: e.target_ref.as_deref().map(pb_ref),
         ..Default::default()
     };
     head.encode_raw(buf);
@@ -232,7 +232,7 @@ fn pb_address(a: &EndpointAddress) -> pb_core::EndpointAddress {
         ip: Some(a.ip.clone()),
         hostname: Some(a.hostname.clone()),
         node_name: a.node_name.clone(),
-        target_ref: a.target_ref.as_ref().map(pb_ref),
+        target_ref: a.target_ref.as_deref().map(pb_ref),
     }
 }
 
@@ -407,7 +407,7 @@ fn oa_address(a: &EndpointAddress) -> oa_core::EndpointAddress {
         hostname: non_empty(&a.hostname),
         ip: a.ip.clone(),
         node_name: a.node_name.clone(),
-        target_ref: a.target_ref.as_ref().map(oa_ref),
+        target_ref: a.target_ref.as_deref().map(oa_ref),
     }
 }
 
@@ -446,7 +446,7 @@ fn oa_endpoint(e: &Endpoint) -> oa_disc::Endpoint {
         }),
         hostname: e.hostname.clone(),
         node_name: e.node_name.clone(),
-        target_ref: e.target_ref.as_ref().map(oa_ref),
+        target_ref: e.target_ref.as_deref().map(oa_ref),
         zone: e.zone.clone(),
     }
 }
@@ -559,7 +559,12 @@ mod tests {
         };
         let expected = r#"{"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","metadata":{"creationTimestamp":null},"addressType":"IPv4","endpoints":null,"ports":null}"#;
         let json = json(&Object::EndpointSlice(s)).unwrap();
-        assert_eq!(json.len(), expected.len(), "{}", String::from_utf8_lossy(&json));
+        assert_eq!(
+            json.len(),
+            expected.len(),
+            "{}",
+            String::from_utf8_lossy(&json)
+        );
     }
 
     /// By hand: an endpoint's conditions are a Go struct (always written, `{}` when all unset,
@@ -588,7 +593,10 @@ mod tests {
         ];
         assert_eq!(&raw[18..], tail);
         let json = String::from_utf8(json(&obj).unwrap()).unwrap();
-        assert!(json.contains(r#"{"addresses":["10.0.0.1"],"conditions":{}}"#), "{json}");
+        assert!(
+            json.contains(r#"{"addresses":["10.0.0.1"],"conditions":{}}"#),
+            "{json}"
+        );
         assert!(json.contains(r#""ports":[{"name":""}]"#), "{json}");
     }
 }

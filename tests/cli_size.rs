@@ -1,0 +1,265 @@
+//! End-to-end tests of `slicesim size`, driving the binary.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+const HEADER: &str = "kind,namespace,name,address_type,endpoints,proto_bytes,proto_watch_bytes,json_bytes,json_watch_bytes";
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+fn slicesim() -> Command {
+    Command::cargo_bin("slicesim").unwrap()
+}
+
+fn csv_rows(out: &[u8]) -> Vec<Vec<String>> {
+    let text = String::from_utf8(out.to_vec()).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some(HEADER));
+    lines
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect()
+}
+
+/// The fixture's JSON re-encoded compactly (independent of slicesim's encoders).
+fn compact_json_len(fixture: &str) -> u64 {
+    let text = std::fs::read_to_string(data(&format!("{fixture}.json"))).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    serde_json::to_vec(&v).unwrap().len() as u64
+}
+
+#[test]
+fn fixtures_report_the_pb_length_and_compact_json_length() {
+    for fixture in [
+        "core.v1.Endpoints",
+        "discovery.k8s.io.v1.EndpointSlice",
+        "discovery.k8s.io.v1beta1.EndpointSlice",
+    ] {
+        let pb_len = std::fs::metadata(data(&format!("{fixture}.pb")))
+            .unwrap()
+            .len();
+        for ext in ["json", "yaml"] {
+            let out = slicesim()
+                .args(["size", "--format", "csv"])
+                .arg(data(&format!("{fixture}.{ext}")))
+                .assert()
+                .success()
+                .get_output()
+                .stdout
+                .clone();
+            let rows = csv_rows(&out);
+            assert_eq!(rows.len(), 1, "{fixture}.{ext}");
+            let row = &rows[0];
+            assert_eq!(row[5], pb_len.to_string(), "{fixture}.{ext} proto_bytes");
+            assert_eq!(
+                row[7],
+                compact_json_len(fixture).to_string(),
+                "{fixture}.{ext} json_bytes"
+            );
+        }
+    }
+}
+
+#[test]
+fn table_is_the_default_and_shows_units() {
+    slicesim()
+        .arg("size")
+        .arg(data("core.v1.Endpoints.yaml"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("KIND"))
+        .stdout(predicate::str::contains("namespaceValue/nameValue"))
+        .stdout(predicate::str::contains("728 B"))
+        .stdout(predicate::str::contains("1529 (1.53 kB)"));
+}
+
+#[test]
+fn reads_stdin_lists_streams_and_watch_events() {
+    let slice = std::fs::read_to_string(data("discovery.k8s.io.v1.EndpointSlice.yaml")).unwrap();
+    let endpoints = std::fs::read_to_string(data("core.v1.Endpoints.yaml")).unwrap();
+    // A multi-document stream with a Service in the middle.
+    let stream = format!(
+        "{slice}---\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\n---\n{endpoints}"
+    );
+    let out = slicesim()
+        .args(["size", "--format", "csv", "-"])
+        .write_stdin(stream)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("skipped Service \"web\""))
+        .get_output()
+        .stdout
+        .clone();
+    let rows = csv_rows(&out);
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0][5], "721");
+    assert_eq!(rows[1][5], "728");
+
+    // A List and a watch-event line carry the same objects.
+    let slice_json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(data("discovery.k8s.io.v1.EndpointSlice.json")).unwrap(),
+    )
+    .unwrap();
+    let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": [slice_json.clone(), slice_json.clone()]});
+    let event = serde_json::json!({"type": "MODIFIED", "object": slice_json});
+    let input = format!("{list}\n{event}\n");
+    let out = slicesim()
+        .args(["size", "--format", "csv", "-"])
+        .write_stdin(input)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let rows = csv_rows(&out);
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|r| r[5] == "721"));
+}
+
+fn bad_input(name: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    (dir, path)
+}
+
+#[test]
+fn yaml_syntax_error_exits_2_naming_file_and_line() {
+    let (_dir, path) = bad_input(
+        "bad.yaml",
+        "apiVersion: v1\nkind: Endpoints\nmetadata:\n  name: x\n   bad: [1\n",
+    );
+    slicesim()
+        .args(["size"])
+        .arg(&path)
+        .assert()
+        .code(2)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::contains(format!("{}:5:", path.display())));
+}
+
+#[test]
+fn json_syntax_error_exits_2_naming_file_and_line() {
+    let (_dir, path) = bad_input(
+        "bad.json",
+        "{\n  \"kind\": \"Endpoints\",\n  \"apiVersion\": \"v1\"\n  \"subsets\": []\n}\n",
+    );
+    slicesim()
+        .args(["size"])
+        .arg(&path)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(format!("{}:4:", path.display())));
+}
+
+#[test]
+fn truncated_files_exit_2() {
+    let json = std::fs::read_to_string(data("core.v1.Endpoints.json")).unwrap();
+    let cut = &json[..json.len() / 2];
+    let (_d1, path) = bad_input("cut.json", cut);
+    let line = cut.lines().count();
+    slicesim()
+        .args(["size"])
+        .arg(&path)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(format!(
+            "{}:{line}:",
+            path.display()
+        )));
+
+    // YAML cut inside a quoted string.
+    let yaml = "kind: EndpointSlice\napiVersion: discovery.k8s.io/v1\naddressType: IPv4\nmetadata:\n  name: \"web-ab";
+    let (_d2, path) = bad_input("cut.yaml", yaml);
+    slicesim()
+        .args(["size"])
+        .arg(&path)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(path.display().to_string()));
+}
+
+#[test]
+fn wrong_field_type_exits_2_naming_the_line() {
+    let (_dir, path) = bad_input(
+        "type.yaml",
+        "kind: EndpointSlice\napiVersion: discovery.k8s.io/v1\naddressType: IPv4\nendpoints:\n- addresses: [\"10.0.0.1\"]\n  conditions:\n    ready: maybe\n",
+    );
+    slicesim()
+        .args(["size"])
+        .arg(&path)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(format!("{}:7:", path.display())));
+}
+
+#[test]
+fn unknown_endpoint_field_exits_2() {
+    let (_dir, path) = bad_input(
+        "unknown.yaml",
+        "kind: EndpointSlice\napiVersion: discovery.k8s.io/v1\naddressType: IPv4\nendpoints:\n- addresses: [\"10.0.0.1\"]\n  zoen: a\n",
+    );
+    slicesim()
+        .args(["size"])
+        .arg(&path)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(format!("{}:6:", path.display())))
+        .stderr(predicate::str::contains("zoen"));
+}
+
+#[test]
+fn missing_address_type_exits_2() {
+    let (_dir, path) = bad_input(
+        "noat.yaml",
+        "# a comment\nkind: EndpointSlice\napiVersion: discovery.k8s.io/v1\nmetadata:\n  name: x\n",
+    );
+    slicesim()
+        .args(["size"])
+        .arg(&path)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(format!("{}:2:", path.display())))
+        .stderr(predicate::str::contains("addressType"));
+}
+
+#[test]
+fn another_kind_is_skipped_with_a_note() {
+    let (_dir, path) = bad_input(
+        "svc.yaml",
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  ports:\n  - port: 80\n",
+    );
+    slicesim()
+        .args(["size", "--format", "csv"])
+        .arg(&path)
+        .assert()
+        .success()
+        .stdout(format!("{HEADER}\n"))
+        .stderr(predicate::str::contains(format!(
+            "note: {}:1: skipped Service \"web\"",
+            path.display()
+        )));
+}
+
+#[test]
+fn missing_file_exits_2() {
+    slicesim()
+        .args(["size", "/nonexistent/x.yaml"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("/nonexistent/x.yaml"));
+}
+
+#[test]
+fn help_has_examples() {
+    slicesim()
+        .args(["size", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Examples:"));
+}
