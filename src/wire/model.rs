@@ -350,8 +350,8 @@ impl Object {
         }
     }
 
-    /// The address type: a slice's `addressType`; for Endpoints, the family of the first address
-    /// (`IPv4`, `IPv6`), or empty when there is none.
+    /// The address type: a slice's `addressType`; for Endpoints, the family of the first
+    /// address (`IPv4`, `IPv6`), or empty when there is none or it is not an IP.
     pub fn address_type(&self) -> String {
         match self {
             Object::EndpointSlice(s) => s.address_type.clone(),
@@ -360,7 +360,8 @@ impl Object {
                 .iter()
                 .flat_map(|s| s.addresses.iter().chain(&s.not_ready_addresses))
                 .next()
-                .map(|a| if a.ip.contains(':') { "IPv6" } else { "IPv4" }.to_string())
+                .and_then(|a| a.ip.parse::<std::net::IpAddr>().ok())
+                .map(|ip| if ip.is_ipv6() { "IPv6" } else { "IPv4" }.to_string())
                 .unwrap_or_default(),
         }
     }
