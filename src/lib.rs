@@ -7,5 +7,6 @@
 //! measures them (the `slicesim size` command).
 
 pub mod input;
+pub mod scenario;
 pub mod size;
 pub mod wire;
