@@ -6,7 +6,14 @@
 //! path proven equal to them. [`input`] reads objects as `kubectl` prints them, and [`size`]
 //! measures them (the `slicesim size` command).
 
+pub mod cluster;
+pub mod controllers;
+pub mod engine;
 pub mod input;
+pub mod output;
+pub mod run;
 pub mod scenario;
 pub mod size;
+pub mod trace;
+pub mod watch;
 pub mod wire;

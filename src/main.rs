@@ -1,22 +1,78 @@
 //! The `slicesim` command line: parses arguments and calls the library.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use slicesim::size;
+use slicesim::run::{self, RunOptions};
+use slicesim::scenario::Scenario;
+use slicesim::{output, size};
+
+/// The embedded default scenario: 5,000 pods on 5,000 nodes, rolled out once.
+const DEFAULT_SCENARIO: &str = include_str!("../scenarios/default.yaml");
 
 /// What service discovery costs, with the legacy Endpoints API and with EndpointSlices.
+///
+/// Without a command, runs the embedded default scenario (a 5,000-pod Service on 5,000 nodes,
+/// rolled out once) and prints the comparison.
 #[derive(Debug, Parser)]
-#[command(name = "slicesim", version, arg_required_else_help = true)]
+#[command(
+    name = "slicesim",
+    version,
+    after_help = "\
+Examples:
+  slicesim                                   run the default scenario, print the comparison
+  slicesim run scenarios/quickstart.yaml     run a scenario; CSVs into results/quickstart/
+  slicesim check scenarios/*.yaml            validate scenario files
+  slicesim size endpoints.yaml               exact sizes of real objects"
+)]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Simulate a scenario with both APIs and write summary.csv, timeseries.csv, objects.csv.
+    #[command(after_help = "\
+Examples:
+  slicesim run                                        the embedded default scenario
+  slicesim run scenarios/zone-outage.yaml --seed 3
+  slicesim run scenarios/quickstart.yaml --out /tmp/qs --export-objects /tmp/qs/objects
+
+Outputs (each written to a temporary name, then renamed): DIR/summary.csv (one row per API),
+DIR/timeseries.csv (per time bucket and API), DIR/objects.csv (the final objects).")]
+    Run {
+        /// Scenario file (default: the embedded default scenario).
+        scenario: Option<PathBuf>,
+        /// Output directory (default: results/<scenario name>/).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Override the scenario's seed.
+        #[arg(long, value_name = "N")]
+        seed: Option<u64>,
+        /// Also write the final objects as kubectl-style YAML Lists into DIR.
+        #[arg(long, value_name = "DIR")]
+        export_objects: Option<PathBuf>,
+        /// Also write the pod history that drove the run as CSV (replay with `churn: {trace: FILE}`).
+        #[arg(long, value_name = "FILE")]
+        export_trace: Option<PathBuf>,
+        /// Print nothing but errors.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Validate scenario files without running them.
+    #[command(after_help = "\
+Examples:
+  slicesim check scenarios/*.yaml
+
+Every problem is reported as FILE:LINE:COLUMN: FIELD.PATH: message; exit code 2 if any.")]
+    Check {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
     /// Measure real Endpoints and EndpointSlice objects: exact protobuf and JSON sizes.
     #[command(after_help = "\
 Examples:
@@ -69,8 +125,127 @@ fn main() -> ExitCode {
     }
 }
 
+fn load(path: Option<&PathBuf>) -> Result<Scenario, slicesim::scenario::ScenarioError> {
+    match path {
+        Some(p) => Scenario::load(p),
+        None => Scenario::parse("<embedded default scenario>", "default", DEFAULT_SCENARIO),
+    }
+}
+
+fn run_scenario(
+    scenario: Option<PathBuf>,
+    out: Option<PathBuf>,
+    seed: Option<u64>,
+    export_objects: Option<PathBuf>,
+    export_trace: Option<PathBuf>,
+    quiet: bool,
+) -> anyhow::Result<ExitCode> {
+    let mut sc = match load(scenario.as_ref()) {
+        Ok(sc) => sc,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+    };
+    if let Some(seed) = seed {
+        sc.file.seed = seed;
+    }
+    let out = out.unwrap_or_else(|| PathBuf::from("results").join(&sc.name));
+    let spinner = (!quiet && io::stderr().is_terminal()).then(|| {
+        let pb = indicatif::ProgressBar::new_spinner();
+        pb.set_message(format!("simulating {} ...", sc.name));
+        pb.enable_steady_tick(std::time::Duration::from_millis(100));
+        pb
+    });
+    let result = run::run(
+        &sc,
+        &RunOptions {
+            out: out.clone(),
+            export_objects,
+            export_trace,
+        },
+    );
+    if let Some(pb) = spinner {
+        pb.finish_and_clear();
+    }
+    let sim = match result {
+        Ok(sim) => sim,
+        Err(e) if e.is_bad_input() => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if !quiet {
+        let mut stdout = io::stdout().lock();
+        writeln!(
+            stdout,
+            "Scenario {} (seed {}): {}\n",
+            sc.name,
+            sc.file.seed,
+            sc.file.description.as_deref().unwrap_or("")
+        )?;
+        write!(stdout, "{}", output::comparison_table(&sim.summary))?;
+        if !sc.file.controllers.endpoints.truncate {
+            let largest = sim.runs[0]
+                .final_objects
+                .iter()
+                .map(|o| o.endpoint_count())
+                .max()
+                .unwrap_or(0);
+            writeln!(
+                stdout,
+                "\nThe Endpoints side runs without truncation (truncate: false), as before Kubernetes 1.22,\n\
+                 which is what the published ~1 MB figures describe. With truncation the object would stay\n\
+                 at 1,000 addresses, but kube-proxy would then see only 1,000 of {largest} backends."
+            )?;
+        }
+        writeln!(
+            stdout,
+            "\nWrote {}/summary.csv, timeseries.csv, objects.csv.",
+            out.display()
+        )?;
+        stdout.flush()?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {
+    let Some(command) = cli.command else {
+        return run_scenario(None, None, None, None, None, false);
+    };
+    match command {
+        Command::Run {
+            scenario,
+            out,
+            seed,
+            export_objects,
+            export_trace,
+            quiet,
+        } => run_scenario(scenario, out, seed, export_objects, export_trace, quiet),
+        Command::Check { files } => {
+            let mut bad = false;
+            for f in &files {
+                match Scenario::load(f) {
+                    Ok(sc) => match run::history_check(&sc) {
+                        Ok(()) => println!("{}: ok", f.display()),
+                        Err(e) => {
+                            bad = true;
+                            eprintln!("{e}");
+                        }
+                    },
+                    Err(e) => {
+                        bad = true;
+                        eprintln!("{e}");
+                    }
+                }
+            }
+            Ok(if bad {
+                ExitCode::from(EXIT_BAD_INPUT)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
         Command::Size { files, format } => {
             let rows = match size::measure_paths(&files, &mut io::stderr()) {
                 Ok(rows) => rows,

@@ -73,7 +73,7 @@ impl fmt::Display for Duration {
         if ns == 0 {
             return write!(f, "0s");
         }
-        if ns % SECOND != 0 {
+        if !ns.is_multiple_of(SECOND) {
             return write!(f, "{}ms", ns as f64 / 1e6);
         }
         let s = ns / SECOND;
@@ -765,6 +765,10 @@ impl fmt::Display for ScenarioError {
 #[derive(Clone, Debug)]
 pub struct Scenario {
     pub name: String,
+    /// The file it came from, for error messages.
+    pub source: String,
+    /// Relative paths in the scenario (a trace) are resolved against this directory.
+    pub base_dir: std::path::PathBuf,
     pub file: ScenarioFile,
     /// Start of the simulation in Unix seconds.
     pub start_unix: i64,
@@ -790,7 +794,9 @@ impl Scenario {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "scenario".into());
-        Scenario::parse(&file, &stem, &text)
+        let mut sc = Scenario::parse(&file, &stem, &text)?;
+        sc.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Ok(sc)
     }
 
     /// Parses and validates scenario text; `file` names it in errors, `default_name` is the
@@ -919,7 +925,7 @@ fn validate(file: &str, default_name: &str, sf: ScenarioFile) -> Result<Scenario
                 "a zone needs at least one node",
             );
         }
-        if !(z.cpu > 0.0) {
+        if z.cpu.is_nan() || z.cpu <= 0.0 {
             p.at(
                 &z.name,
                 format!("cluster.zones[{i}].cpu"),
@@ -1107,7 +1113,7 @@ fn validate(file: &str, default_name: &str, sf: ScenarioFile) -> Result<Scenario
                         format!("unknown zone {zone:?} (zones: {})", join(&zones)),
                     );
                 }
-                if !(*weight >= 0.0) {
+                if weight.is_nan() || *weight < 0.0 {
                     p.at(
                         w,
                         format!("{at}.zone_weights.{zone}"),
@@ -1164,7 +1170,7 @@ fn validate(file: &str, default_name: &str, sf: ScenarioFile) -> Result<Scenario
                 }
             };
             let check_rate = |p: &mut Problems, r: &Spanned<f64>, kind: &str| {
-                if !(r.value >= 0.0) || !r.value.is_finite() {
+                if !r.value.is_finite() || r.value < 0.0 {
                     p.at(
                         r,
                         format!("{at}.{kind}.per_hour"),
@@ -1224,6 +1230,8 @@ fn validate(file: &str, default_name: &str, sf: ScenarioFile) -> Result<Scenario
     }
     Ok(Scenario {
         name: sf.name.clone().unwrap_or_else(|| default_name.to_string()),
+        source: file.to_string(),
+        base_dir: std::path::PathBuf::new(),
         start_unix,
         pod_cidr_v4: match v4 {
             Some((IpAddr::V4(a), l)) => (a, l),

@@ -83,4 +83,6 @@ pub enum WireError {
     FieldsV1(serde_json::Error),
     #[error("JSON encoding failed: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("YAML export failed: {0}")]
+    Export(String),
 }

@@ -479,6 +479,11 @@ fn empty_array_to_null(v: &mut Value) {
 
 /// Compact JSON as the API server writes the object.
 pub fn json(obj: &Object) -> Result<Vec<u8>, WireError> {
+    Ok(gojson::to_vec(&json_value(obj)?)?)
+}
+
+/// The object as the JSON value the API server writes (Go's nulls included).
+pub fn json_value(obj: &Object) -> Result<Value, WireError> {
     let mut v = match obj {
         Object::Endpoints(e) => serde_json::to_value(oa_endpoints(e)?)?,
         Object::EndpointSlice(s) => serde_json::to_value(oa_slice(s)?)?,
@@ -502,7 +507,7 @@ pub fn json(obj: &Object) -> Result<Vec<u8>, WireError> {
         }
         empty_array_to_null(&mut v["endpoints"]);
     }
-    Ok(gojson::to_vec(&v)?)
+    Ok(v)
 }
 
 /// One line of a JSON watch stream: `{"type":"MODIFIED","object":{...}}` and a newline

@@ -1,0 +1,949 @@
+//! The cluster model: nodes, pods, Deployments, and the churn that drives them.
+//!
+//! It plays the scenario's churn once and records the **pod history**: every change of a pod
+//! (created, running with IPs, ready, not ready, terminating, failed, deleted) and of a Service
+//! (labels, ports), in time order. Both controllers are then fed the very same history, so the
+//! two APIs are compared on identical churn.
+//!
+//! Modelled behaviour (upstream): pods go Pending → Running (IPs assigned from the node's /24
+//! and /64) → Ready; deletion sets `deletionTimestamp` (terminating; readiness unchanged) and the
+//! pod disappears after its grace period. Deployments keep `replicas` pods alive and roll out
+//! with `maxSurge`/`maxUnavailable` (`pkg/controller/deployment/rolling.go`: scale the new
+//! ReplicaSet up to `replicas + maxSurge` pods in total, scale old ones down while at least
+//! `replicas - maxUnavailable` pods are available). A failed pod is replaced. A zone outage marks
+//! its nodes' pods not ready after 40 s (node-monitor-grace-period), evicts them after
+//! `eviction_after`, and they go away when the zone comes back.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+
+use rand::Rng as _;
+use rand::seq::IndexedRandom;
+use rand_distr::Distribution as _;
+
+use crate::engine::{self, Nanos, Queue, Rng};
+use crate::scenario::{
+    self, Action, Distribution, IpFamily, NodeNaming, SECOND, Scenario, ServicePort,
+};
+
+/// The alphabet of generated name suffixes (`apimachinery/pkg/util/rand`, `alphanums`).
+const ALPHANUMS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+
+/// Node monitor grace period: how long before an unreachable node's pods are marked not ready.
+const NODE_MONITOR_GRACE: Nanos = 40 * SECOND;
+
+pub fn random_suffix(rng: &mut Rng, n: usize) -> String {
+    (0..n)
+        .map(|_| ALPHANUMS[rng.random_range(0..ALPHANUMS.len())] as char)
+        .collect()
+}
+
+pub fn random_uid(rng: &mut Rng) -> String {
+    let b: [u8; 16] = rng.random();
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
+        u16::from_be_bytes([b[4], b[5]]),
+        u16::from_be_bytes([b[6], b[7]]) & 0x0fff,
+        (u16::from_be_bytes([b[8], b[9]]) & 0x3fff) | 0x8000,
+        u64::from_be_bytes([0, 0, b[10], b[11], b[12], b[13], b[14], b[15]])
+    )
+}
+
+/// A node.
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub name: Arc<str>,
+    pub zone: Arc<str>,
+}
+
+/// One concrete Service (a scenario entry with `copies: N` gives N of them).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServiceSpec {
+    pub namespace: Arc<str>,
+    pub name: Arc<str>,
+    pub uid: Arc<str>,
+    pub labels: BTreeMap<String, String>,
+    pub ports: Vec<ServicePort>,
+    pub container_ports: BTreeMap<String, i32>,
+    pub families: Vec<IpFamily>,
+    pub headless: bool,
+    pub publish_not_ready_addresses: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    Pending,
+    Running,
+    Failed,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Pending => "Pending",
+            Phase::Running => "Running",
+            Phase::Failed => "Failed",
+        }
+    }
+}
+
+/// The state of a pod after a change.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pod {
+    pub service: u32,
+    pub name: Arc<str>,
+    pub uid: Arc<str>,
+    pub node: u32,
+    pub ipv4: Option<Ipv4Addr>,
+    pub ipv6: Option<Ipv6Addr>,
+    pub phase: Phase,
+    pub ready: bool,
+    pub terminating: bool,
+    /// When the Ready condition last changed: the trigger time (`trigger_time_tracker.go`).
+    pub ready_changed: Nanos,
+}
+
+impl Pod {
+    pub fn ip(&self, family: IpFamily) -> Option<String> {
+        match family {
+            IpFamily::IPv4 => self.ipv4.map(|a| a.to_string()),
+            IpFamily::IPv6 => self.ipv6.map(|a| a.to_string()),
+        }
+    }
+}
+
+/// One recorded change.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Change {
+    /// A pod's new state; `deleted` when the pod object is gone.
+    Pod { pod: Pod, deleted: bool },
+    /// A Service's new spec.
+    Service { index: u32, spec: ServiceSpec },
+}
+
+/// The recorded history: what both controllers are fed.
+#[derive(Clone, Debug)]
+pub struct History {
+    pub nodes: Vec<Node>,
+    /// Services as they are at t = 0.
+    pub services: Vec<ServiceSpec>,
+    pub events: Vec<(Nanos, Change)>,
+}
+
+/// Builds the nodes and Services of a scenario.
+pub fn build_topology(sc: &Scenario, rng: &mut Rng) -> (Vec<Node>, Vec<ServiceSpec>) {
+    let mut nodes = Vec::new();
+    let mut n = 0u32;
+    for z in &sc.file.cluster.zones {
+        let zone: Arc<str> = z.name.value.as_str().into();
+        let region = z
+            .name
+            .value
+            .trim_end_matches(|c: char| c.is_ascii_lowercase());
+        let region = if region.is_empty() {
+            z.name.value.as_str()
+        } else {
+            region
+        };
+        for _ in 0..z.nodes {
+            let name = match sc.file.cluster.node_naming {
+                // Node IPs from 10.0.0.0/16 upward, as on a cloud VPC.
+                NodeNaming::Cloud => format!(
+                    "ip-10-0-{}-{}.{}.compute.internal",
+                    (n + 10) / 250,
+                    (n + 10) % 250 + 4,
+                    region
+                ),
+                NodeNaming::Short => format!("node-{n}"),
+            };
+            nodes.push(Node {
+                name: name.into(),
+                zone: zone.clone(),
+            });
+            n += 1;
+        }
+    }
+    let mut services = Vec::new();
+    for s in &sc.file.services {
+        for k in 0..s.copies {
+            let name = if s.copies == 1 {
+                s.name.value.clone()
+            } else {
+                format!("{}-{k}", s.name.value)
+            };
+            services.push(ServiceSpec {
+                namespace: s.namespace.as_str().into(),
+                name: name.into(),
+                uid: random_uid(rng).into(),
+                labels: s.labels.clone(),
+                ports: s.ports.clone(),
+                container_ports: s.container_ports.clone(),
+                families: s.ip_families.value.clone(),
+                headless: s.headless,
+                publish_not_ready_addresses: s.publish_not_ready_addresses,
+            });
+        }
+    }
+    (nodes, services)
+}
+
+/// Draws a delay from a scenario distribution.
+pub fn sample(d: &Distribution, rng: &mut Rng) -> Nanos {
+    let ns = match d {
+        Distribution::Constant(c) => c.0 as f64,
+        Distribution::Uniform { min, max } => {
+            let (a, b) = (min.0.min(max.0), min.0.max(max.0));
+            if a == b {
+                a as f64
+            } else {
+                rng.random_range(a..=b) as f64
+            }
+        }
+        Distribution::Exponential { mean } => {
+            if mean.0 == 0 {
+                0.0
+            } else {
+                rand_distr::Exp::new(1.0 / mean.0 as f64)
+                    .map(|e| e.sample(rng))
+                    .unwrap_or(0.0)
+            }
+        }
+        Distribution::Lognormal { median, p99 } => {
+            // p99 = median * exp(2.326 sigma).
+            let mu = (median.0.max(1) as f64).ln();
+            let sigma = ((p99.0.max(median.0).max(1) as f64) / median.0.max(1) as f64).ln() / 2.326;
+            rand_distr::LogNormal::new(mu, sigma)
+                .map(|d| d.sample(rng))
+                .unwrap_or(median.0 as f64)
+        }
+    };
+    ns.max(0.0).min(u64::MAX as f64 / 2.0) as Nanos
+}
+
+struct NodeRt {
+    pods: Vec<u32>,
+    schedulable: bool,
+    used_v4: [u64; 4],
+    cursor: u32,
+}
+
+struct Deployment {
+    replicas: u32,
+    hash: String,
+    /// Alive (not terminating, not failed) pods of the current and of older ReplicaSets.
+    new: Vec<u32>,
+    old: VecDeque<u32>,
+    rollout: Option<(scenario::IntOrPercent, scenario::IntOrPercent)>,
+    zone_weights: Vec<f64>,
+    zone_counts: Vec<u32>,
+}
+
+#[derive(Clone, Copy)]
+struct PodRt {
+    alive: bool,
+    /// The host part of the pod's addresses in its node's /24 and /64, once running.
+    host: Option<u32>,
+}
+
+enum Ev {
+    Action(usize),
+    Running(u32),
+    Ready(u32),
+    Gone(u32),
+    FailureTick(usize),
+    FlapTick(usize),
+    FlapUp(u32),
+    DrainNode(u32),
+    OutageNotReady(usize),
+    OutageEvict(usize),
+    OutageEnd(usize),
+}
+
+struct Sim<'a> {
+    sc: &'a Scenario,
+    rng: Rng,
+    q: Queue<Ev>,
+    nodes: Vec<NodeRt>,
+    node_zone: Vec<usize>,
+    zone_nodes: Vec<Vec<u32>>,
+    zone_cursor: Vec<usize>,
+    node_names: Vec<Arc<str>>,
+    services: Vec<ServiceSpec>,
+    deployments: Vec<Deployment>,
+    pods: Vec<Pod>,
+    rt: Vec<PodRt>,
+    events: Vec<(Nanos, Change)>,
+    outages_active: Vec<bool>,
+    /// Names of pods that exist (for generateName collisions).
+    names: std::collections::HashSet<String>,
+}
+
+/// The nodes and Services of a scenario, as every run of it builds them (PRNG stream 0).
+pub fn topology(sc: &Scenario) -> (Vec<Node>, Vec<ServiceSpec>) {
+    build_topology(sc, &mut engine::rng(sc.file.seed, 0))
+}
+
+/// Plays the churn of `sc` and records the pod history.
+pub fn generate(sc: &Scenario) -> History {
+    let mut topo_rng = engine::rng(sc.file.seed, 0);
+    let (nodes, services) = build_topology(sc, &mut topo_rng);
+    let zones: Vec<&str> = sc
+        .file
+        .cluster
+        .zones
+        .iter()
+        .map(|z| z.name.value.as_str())
+        .collect();
+    let mut node_zone = Vec::new();
+    let mut zone_nodes = vec![Vec::new(); zones.len()];
+    for (i, n) in nodes.iter().enumerate() {
+        let z = zones.iter().position(|z| **z == *n.zone).unwrap_or(0);
+        node_zone.push(z);
+        zone_nodes[z].push(i as u32);
+    }
+    let mut deployments = Vec::new();
+    for s in &sc.file.services {
+        for _ in 0..s.copies {
+            let weights: Vec<f64> = match &s.zone_weights {
+                None => vec![1.0; zones.len()],
+                Some(w) => zones
+                    .iter()
+                    .map(|z| *w.value.get(*z).unwrap_or(&0.0))
+                    .collect(),
+            };
+            deployments.push(Deployment {
+                replicas: s.replicas,
+                hash: random_suffix(&mut topo_rng, 10),
+                new: Vec::new(),
+                old: VecDeque::new(),
+                rollout: None,
+                zone_counts: vec![0; zones.len()],
+                zone_weights: weights,
+            });
+        }
+    }
+    let mut sim = Sim {
+        sc,
+        rng: engine::rng(sc.file.seed, 1),
+        q: Queue::new(),
+        nodes: (0..nodes.len())
+            .map(|_| NodeRt {
+                pods: Vec::new(),
+                schedulable: true,
+                used_v4: [0b111, 0, 0, 1 << 63 | 1 << 62],
+                cursor: 2,
+            })
+            .collect(),
+        node_zone,
+        node_names: nodes.iter().map(|n| n.name.clone()).collect(),
+        zone_nodes,
+        zone_cursor: vec![0; zones.len()],
+        services: services.clone(),
+        deployments,
+        pods: Vec::new(),
+        rt: Vec::new(),
+        events: Vec::new(),
+        outages_active: Vec::new(),
+        names: std::collections::HashSet::new(),
+    };
+    // The cluster is in steady state when the simulation starts: every pod already ready.
+    for svc in 0..sim.services.len() {
+        for _ in 0..sim.deployments[svc].replicas {
+            if let Some(p) = sim.create_pod(0, svc as u32) {
+                sim.set_running(0, p);
+                sim.set_ready(0, p, true);
+            }
+        }
+    }
+    if let scenario::Churn::Actions(actions) = &sc.file.churn {
+        for (i, a) in actions.iter().enumerate() {
+            let at = match a {
+                Action::Rollout(r) => r.at.0,
+                Action::Scale(s) => s.at.0,
+                Action::PodFailures(f) => f.from.0,
+                Action::ReadinessFlaps(f) => f.from.0,
+                Action::NodeDrain(d) => d.at.0,
+                Action::ZoneOutage(z) => z.at.0,
+                Action::ServiceUpdate(u) => u.at.0,
+            };
+            sim.q.at(at, Ev::Action(i));
+            sim.outages_active.push(false);
+        }
+    }
+    let end = sc.file.duration.0;
+    while let Some(t) = sim.q.peek_time() {
+        if t > end {
+            break;
+        }
+        let Some((t, ev)) = sim.q.pop() else { break };
+        sim.handle(t, ev);
+    }
+    History {
+        nodes,
+        services,
+        events: sim.events,
+    }
+}
+
+impl Sim<'_> {
+    fn record(&mut self, t: Nanos, pod: u32, deleted: bool) {
+        self.events.push((
+            t,
+            Change::Pod {
+                pod: self.pods[pod as usize].clone(),
+                deleted,
+            },
+        ));
+    }
+
+    fn service_of(&self, name: &str) -> Vec<u32> {
+        (0..self.services.len() as u32)
+            .filter(|&i| &*self.services[i as usize].name == name)
+            .collect()
+    }
+
+    fn pick_node(&mut self, svc: u32) -> Option<u32> {
+        let d = &self.deployments[svc as usize];
+        let max = self.sc.file.cluster.max_pods_per_node as usize;
+        // The zone furthest below its share, then the next node with room in that zone.
+        let mut zones: Vec<usize> = (0..self.zone_nodes.len())
+            .filter(|&z| d.zone_weights[z] > 0.0)
+            .collect();
+        zones.sort_by(|&a, &b| {
+            let ra = f64::from(d.zone_counts[a]) / d.zone_weights[a];
+            let rb = f64::from(d.zone_counts[b]) / d.zone_weights[b];
+            ra.total_cmp(&rb).then(a.cmp(&b))
+        });
+        for z in zones {
+            let n = self.zone_nodes[z].len();
+            for k in 0..n {
+                let idx = (self.zone_cursor[z] + k) % n;
+                let node = self.zone_nodes[z][idx];
+                let rt = &self.nodes[node as usize];
+                if rt.schedulable && rt.pods.len() < max {
+                    self.zone_cursor[z] = idx + 1;
+                    return Some(node);
+                }
+            }
+        }
+        None
+    }
+
+    fn create_pod(&mut self, t: Nanos, svc: u32) -> Option<u32> {
+        let node = self.pick_node(svc)?;
+        let id = self.pods.len() as u32;
+        // generateName: the API server draws another suffix when the name is taken.
+        let name = loop {
+            let d = &self.deployments[svc as usize];
+            let name = format!(
+                "{}-{}-{}",
+                self.services[svc as usize].name,
+                d.hash,
+                random_suffix(&mut self.rng, 5)
+            );
+            if self.names.insert(name.clone()) {
+                break name;
+            }
+        };
+        let zone = self.node_zone[node as usize];
+        self.pods.push(Pod {
+            service: svc,
+            name: name.into(),
+            uid: random_uid(&mut self.rng).into(),
+            node,
+            ipv4: None,
+            ipv6: None,
+            phase: Phase::Pending,
+            ready: false,
+            terminating: false,
+            ready_changed: t,
+        });
+        self.rt.push(PodRt {
+            alive: true,
+            host: None,
+        });
+        self.nodes[node as usize].pods.push(id);
+        let d = &mut self.deployments[svc as usize];
+        d.new.push(id);
+        d.zone_counts[zone] += 1;
+        self.record(t, id, false);
+        if t > 0 {
+            let delay = sample(&self.sc.file.pods.scheduling_to_running, &mut self.rng);
+            self.q.at(t + delay, Ev::Running(id));
+        }
+        Some(id)
+    }
+
+    fn set_running(&mut self, t: Nanos, id: u32) {
+        let p = &self.pods[id as usize];
+        if p.phase != Phase::Pending || p.terminating {
+            return;
+        }
+        let node = p.node as usize;
+        let svc = &self.services[p.service as usize];
+        let (want_v4, want_v6) = (
+            svc.families.contains(&IpFamily::IPv4),
+            svc.families.contains(&IpFamily::IPv6),
+        );
+        // host-local IPAM: the next free address of the node's /24, the same host part in its /64.
+        let rt = &mut self.nodes[node];
+        let mut host = rt.cursor;
+        for _ in 0..256 {
+            if rt.used_v4[(host / 64) as usize] & (1 << (host % 64)) == 0 {
+                break;
+            }
+            host = (host + 1) % 256;
+        }
+        rt.used_v4[(host / 64) as usize] |= 1 << (host % 64);
+        rt.cursor = (host + 1) % 256;
+        self.rt[id as usize].host = Some(host);
+        let (v4, _) = self.sc.pod_cidr_v4;
+        let (v6, _) = self.sc.pod_cidr_v6;
+        let ipv4 = Ipv4Addr::from(u32::from(v4) + (node as u32) * 256 + host);
+        let ipv6 = Ipv6Addr::from(u128::from(v6) + ((node as u128) << 64) + u128::from(host));
+        let p = &mut self.pods[id as usize];
+        p.phase = Phase::Running;
+        p.ipv4 = want_v4.then_some(ipv4);
+        p.ipv6 = want_v6.then_some(ipv6);
+        self.record(t, id, false);
+        if t > 0 {
+            let delay = sample(&self.sc.file.pods.running_to_ready, &mut self.rng);
+            self.q.at(t + delay, Ev::Ready(id));
+        }
+    }
+
+    fn set_ready(&mut self, t: Nanos, id: u32, ready: bool) {
+        let p = &mut self.pods[id as usize];
+        if p.phase != Phase::Running || p.ready == ready {
+            return;
+        }
+        p.ready = ready;
+        p.ready_changed = t;
+        self.record(t, id, false);
+    }
+
+    fn release_ip(&mut self, id: u32) {
+        if let Some(host) = self.rt[id as usize].host.take() {
+            let rt = &mut self.nodes[self.pods[id as usize].node as usize];
+            rt.used_v4[(host / 64) as usize] &= !(1 << (host % 64));
+        }
+    }
+
+    /// Takes a pod out of its Deployment's alive set (it is terminating or failed).
+    fn retire(&mut self, id: u32) {
+        let rt = &mut self.rt[id as usize];
+        if !rt.alive {
+            return;
+        }
+        rt.alive = false;
+        let p = &self.pods[id as usize];
+        let zone = self.node_zone[p.node as usize];
+        let d = &mut self.deployments[p.service as usize];
+        if let Some(i) = d.new.iter().position(|&x| x == id) {
+            d.new.remove(i);
+        } else if let Some(i) = d.old.iter().position(|&x| x == id) {
+            d.old.remove(i);
+        }
+        d.zone_counts[zone] = d.zone_counts[zone].saturating_sub(1);
+    }
+
+    /// Starts graceful deletion: deletionTimestamp set, gone after the grace period.
+    fn delete_pod(&mut self, t: Nanos, id: u32, until_gone: Option<Nanos>) {
+        if self.pods[id as usize].terminating {
+            return;
+        }
+        self.retire(id);
+        self.pods[id as usize].terminating = true;
+        self.record(t, id, false);
+        match until_gone {
+            Some(gone) => self.q.at(gone, Ev::Gone(id)),
+            None => {
+                let grace = sample(&self.sc.file.pods.termination_grace, &mut self.rng);
+                self.q.at(t + grace, Ev::Gone(id));
+            }
+        }
+    }
+
+    fn gone(&mut self, t: Nanos, id: u32) {
+        self.names.remove(&*self.pods[id as usize].name);
+        let node = self.pods[id as usize].node as usize;
+        if let Some(i) = self.nodes[node].pods.iter().position(|&x| x == id) {
+            self.nodes[node].pods.swap_remove(i);
+        }
+        self.release_ip(id);
+        self.record(t, id, true);
+    }
+
+    fn is_available(&self, id: u32) -> bool {
+        let p = &self.pods[id as usize];
+        p.ready && !p.terminating && p.phase == Phase::Running
+    }
+
+    /// The Deployment controller's reconcile for one Service.
+    fn reconcile(&mut self, t: Nanos, svc: u32) {
+        let s = svc as usize;
+        let r = self.deployments[s].replicas;
+        let Some((surge, unavail)) = self.deployments[s].rollout else {
+            // Steady state: scale the current ReplicaSet to `replicas`.
+            while (self.deployments[s].new.len() as u32) < r {
+                if self.create_pod(t, svc).is_none() {
+                    break;
+                }
+            }
+            while self.deployments[s].new.len() as u32 > r {
+                // ReplicaSet scale-down prefers not-ready pods, then the newest.
+                let d = &self.deployments[s];
+                let victim = d
+                    .new
+                    .iter()
+                    .rev()
+                    .copied()
+                    .find(|&p| !self.is_available(p))
+                    .or_else(|| d.new.last().copied());
+                let Some(v) = victim else { break };
+                self.delete_pod(t, v, None);
+            }
+            return;
+        };
+        let surge = surge.resolve(r, true);
+        let unavail = unavail.resolve(r, false);
+        let (surge, unavail) = if surge == 0 && unavail == 0 {
+            (1, 0)
+        } else {
+            (surge, unavail)
+        };
+        // Scale up the new ReplicaSet within replicas + maxSurge pods.
+        loop {
+            let d = &self.deployments[s];
+            let total = (d.new.len() + d.old.len()) as u32;
+            if d.new.len() as u32 >= r || total >= r + surge {
+                break;
+            }
+            if self.create_pod(t, svc).is_none() {
+                break;
+            }
+        }
+        // Scale down old pods: unavailable ones freely, available ones while enough remain.
+        let min_available = r.saturating_sub(unavail);
+        loop {
+            let d = &self.deployments[s];
+            let available = d
+                .new
+                .iter()
+                .chain(d.old.iter())
+                .filter(|&&p| self.is_available(p))
+                .count() as u32;
+            let victim = d
+                .old
+                .iter()
+                .copied()
+                .find(|&p| !self.is_available(p))
+                .or_else(|| {
+                    (available > min_available)
+                        .then(|| d.old.front().copied())
+                        .flatten()
+                });
+            match victim {
+                Some(v) => self.delete_pod(t, v, None),
+                None => break,
+            }
+        }
+        let d = &mut self.deployments[s];
+        if d.old.is_empty() && d.new.len() as u32 >= r {
+            d.rollout = None;
+        }
+    }
+
+    fn handle(&mut self, t: Nanos, ev: Ev) {
+        match ev {
+            Ev::Action(i) => self.action(t, i),
+            Ev::Running(id) => {
+                self.set_running(t, id);
+            }
+            Ev::Ready(id) => {
+                if self.rt[id as usize].alive && !self.pods[id as usize].terminating {
+                    self.set_ready(t, id, true);
+                    let svc = self.pods[id as usize].service;
+                    self.reconcile(t, svc);
+                }
+            }
+            Ev::Gone(id) => self.gone(t, id),
+            Ev::FailureTick(i) => self.failure_tick(t, i),
+            Ev::FlapTick(i) => self.flap_tick(t, i),
+            Ev::FlapUp(id) => {
+                if self.rt[id as usize].alive && !self.pods[id as usize].terminating {
+                    self.set_ready(t, id, true);
+                    let svc = self.pods[id as usize].service;
+                    self.reconcile(t, svc);
+                }
+            }
+            Ev::DrainNode(node) => {
+                self.nodes[node as usize].schedulable = false;
+                let pods: Vec<u32> = self.nodes[node as usize].pods.clone();
+                let mut services = Vec::new();
+                for p in pods {
+                    if self.rt[p as usize].alive {
+                        services.push(self.pods[p as usize].service);
+                        self.delete_pod(t, p, None);
+                    }
+                }
+                services.sort_unstable();
+                services.dedup();
+                for s in services {
+                    self.reconcile(t, s);
+                }
+            }
+            Ev::OutageNotReady(i) => self.outage_pods(t, i, |sim, t, p| sim.set_ready(t, p, false)),
+            Ev::OutageEvict(i) => {
+                if self.outages_active[i] {
+                    let end = self.outage(i).map_or(t, |z| z.at.0 + z.duration.0);
+                    self.outage_pods(t, i, |sim, t, p| {
+                        if sim.rt[p as usize].alive {
+                            // An unreachable kubelet cannot finish the deletion: the pod stays
+                            // terminating until the zone is back.
+                            sim.delete_pod(t, p, Some(end.max(t)));
+                        }
+                    });
+                }
+            }
+            Ev::OutageEnd(i) => {
+                self.outages_active[i] = false;
+                let zone = self.outage_zone(i);
+                for &n in &self.zone_nodes[zone].clone() {
+                    self.nodes[n as usize].schedulable = true;
+                }
+                self.outage_pods(t, i, |sim, t, p| {
+                    if sim.rt[p as usize].alive {
+                        sim.set_ready(t, p, true);
+                    }
+                });
+            }
+        }
+    }
+
+    fn outage(&self, i: usize) -> Option<&scenario::ZoneOutage> {
+        match &self.sc.file.churn {
+            scenario::Churn::Actions(a) => match a.get(i) {
+                Some(Action::ZoneOutage(z)) => Some(z),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    fn outage_zone(&self, i: usize) -> usize {
+        let name = self
+            .outage(i)
+            .map(|z| z.zone.value.clone())
+            .unwrap_or_default();
+        self.sc
+            .file
+            .cluster
+            .zones
+            .iter()
+            .position(|z| z.name.value == name)
+            .unwrap_or(0)
+    }
+
+    /// Applies `f` to every pod on the outage zone's nodes, then reconciles their Services.
+    fn outage_pods(&mut self, t: Nanos, i: usize, f: impl Fn(&mut Self, Nanos, u32)) {
+        let zone = self.outage_zone(i);
+        let mut services = Vec::new();
+        for n in self.zone_nodes[zone].clone() {
+            for p in self.nodes[n as usize].pods.clone() {
+                services.push(self.pods[p as usize].service);
+                f(self, t, p);
+            }
+        }
+        services.sort_unstable();
+        services.dedup();
+        for s in services {
+            self.reconcile(t, s);
+        }
+    }
+
+    fn action(&mut self, t: Nanos, i: usize) {
+        let scenario::Churn::Actions(actions) = &self.sc.file.churn else {
+            return;
+        };
+        let Some(a) = actions.get(i).cloned() else {
+            return;
+        };
+        match a {
+            Action::Rollout(r) => {
+                for s in self.service_of(&r.service.value) {
+                    let d = &mut self.deployments[s as usize];
+                    let old: Vec<u32> = d.new.drain(..).collect();
+                    d.old.extend(old);
+                    d.hash = random_suffix(&mut self.rng, 10);
+                    d.rollout = Some((r.max_surge, r.max_unavailable));
+                    self.reconcile(t, s);
+                }
+            }
+            Action::Scale(sc) => {
+                for s in self.service_of(&sc.service.value) {
+                    self.deployments[s as usize].replicas = sc.replicas;
+                    self.reconcile(t, s);
+                }
+            }
+            Action::ServiceUpdate(u) => {
+                for s in self.service_of(&u.service.value) {
+                    let spec = &mut self.services[s as usize];
+                    if let Some(l) = &u.labels {
+                        spec.labels = l.clone();
+                    }
+                    if let Some(p) = &u.ports {
+                        spec.ports = p.clone();
+                    }
+                    let spec = spec.clone();
+                    self.events.push((t, Change::Service { index: s, spec }));
+                }
+            }
+            Action::PodFailures(f) => self.schedule_tick(t, f.per_hour.value, i, Ev::FailureTick),
+            Action::ReadinessFlaps(f) => self.schedule_tick(t, f.per_hour.value, i, Ev::FlapTick),
+            Action::NodeDrain(d) => {
+                let mut targets: Vec<u32> = if d.nodes.is_empty() {
+                    let mut all: Vec<u32> = (0..self.nodes.len() as u32).collect();
+                    let n = d.count.unwrap_or(0) as usize;
+                    // A random choice of nodes, in a deterministic order.
+                    let mut chosen: Vec<u32> =
+                        all.choose_multiple(&mut self.rng, n).copied().collect();
+                    chosen.sort_unstable();
+                    all.clear();
+                    chosen
+                } else {
+                    // Names are validated against the built nodes at run time.
+                    d.nodes
+                        .iter()
+                        .filter_map(|n| self.node_index(&n.value))
+                        .collect()
+                };
+                targets.dedup();
+                for (k, node) in targets.into_iter().enumerate() {
+                    self.q.at(t + d.interval.0 * k as u64, Ev::DrainNode(node));
+                }
+            }
+            Action::ZoneOutage(z) => {
+                let zone = self.outage_zone(i);
+                for &n in &self.zone_nodes[zone].clone() {
+                    self.nodes[n as usize].schedulable = false;
+                }
+                self.outages_active[i] = true;
+                let end = t + z.duration.0;
+                if NODE_MONITOR_GRACE < z.duration.0 {
+                    self.q.at(t + NODE_MONITOR_GRACE, Ev::OutageNotReady(i));
+                }
+                if z.eviction_after.0 < z.duration.0 {
+                    self.q.at(t + z.eviction_after.0, Ev::OutageEvict(i));
+                }
+                self.q.at(end, Ev::OutageEnd(i));
+            }
+        }
+    }
+
+    fn node_index(&self, name: &str) -> Option<u32> {
+        self.node_names
+            .iter()
+            .position(|n| &**n == name)
+            .map(|i| i as u32)
+    }
+
+    fn schedule_tick(&mut self, t: Nanos, per_hour: f64, i: usize, ev: fn(usize) -> Ev) {
+        if per_hour <= 0.0 {
+            return;
+        }
+        let mean = 3600e9 / per_hour;
+        let dt = rand_distr::Exp::new(1.0 / mean)
+            .map(|e| e.sample(&mut self.rng))
+            .unwrap_or(mean);
+        self.q.at(t + dt as Nanos, ev(i));
+    }
+
+    fn window(&self, i: usize) -> Option<(Option<String>, f64, Nanos, Nanos)> {
+        let scenario::Churn::Actions(actions) = &self.sc.file.churn else {
+            return None;
+        };
+        let end = self.sc.file.duration.0;
+        match actions.get(i)? {
+            Action::PodFailures(f) => Some((
+                f.service.as_ref().map(|s| s.value.clone()),
+                f.per_hour.value,
+                0,
+                f.until.map_or(end, |u| u.0),
+            )),
+            Action::ReadinessFlaps(f) => Some((
+                f.service.as_ref().map(|s| s.value.clone()),
+                f.per_hour.value,
+                f.down.0,
+                f.until.map_or(end, |u| u.0),
+            )),
+            _ => None,
+        }
+    }
+
+    /// A uniformly random available pod of the named Service (or of any Service).
+    fn random_available_pod(&mut self, service: &Option<String>) -> Option<u32> {
+        let candidates: Vec<u32> = match service {
+            Some(name) => self
+                .service_of(name)
+                .into_iter()
+                .flat_map(|s| {
+                    let d = &self.deployments[s as usize];
+                    d.new
+                        .iter()
+                        .chain(d.old.iter())
+                        .copied()
+                        .collect::<Vec<_>>()
+                })
+                .collect(),
+            None => (0..self.pods.len() as u32)
+                .filter(|&p| self.rt[p as usize].alive)
+                .collect(),
+        };
+        let ready: Vec<u32> = candidates
+            .into_iter()
+            .filter(|&p| self.is_available(p))
+            .collect();
+        ready.choose(&mut self.rng).copied()
+    }
+
+    fn failure_tick(&mut self, t: Nanos, i: usize) {
+        let Some((service, rate, _, until)) = self.window(i) else {
+            return;
+        };
+        if t > until {
+            return;
+        }
+        if let Some(p) = self.random_available_pod(&service) {
+            // The container fails for good: the pod is Failed (terminal, out of the
+            // endpoints), its IP is released, and the ReplicaSet replaces it.
+            self.retire(p);
+            let pod = &mut self.pods[p as usize];
+            pod.phase = Phase::Failed;
+            pod.ready = false;
+            pod.ready_changed = t;
+            self.record(t, p, false);
+            self.release_ip(p);
+            let svc = self.pods[p as usize].service;
+            self.reconcile(t, svc);
+            self.q.at(t + SECOND, Ev::Gone(p));
+        }
+        self.schedule_tick(t, rate, i, Ev::FailureTick);
+    }
+
+    fn flap_tick(&mut self, t: Nanos, i: usize) {
+        let Some((service, rate, down, until)) = self.window(i) else {
+            return;
+        };
+        if t > until {
+            return;
+        }
+        if let Some(p) = self.random_available_pod(&service) {
+            self.set_ready(t, p, false);
+            self.q.at(t + down, Ev::FlapUp(p));
+        }
+        self.schedule_tick(t, rate, i, Ev::FlapTick);
+    }
+}

@@ -1,0 +1,525 @@
+//! The legacy Endpoints controller (`pkg/controller/endpoint/endpoints_controller.go`,
+//! `syncService`; `pkg/api/v1/endpoints/util.go`, `RepackSubsets`; `truncateEndpoints`).
+//!
+//! Per Service, one Endpoints object named like the Service:
+//! * one address per pod, of the Service's **primary** IP family only; terminating pods are
+//!   dropped unless `publishNotReadyAddresses`; ready pods (or all, with
+//!   `publishNotReadyAddresses`) go to `addresses`, the others to `notReadyAddresses`;
+//! * addresses sorted by IP string (bytewise), then by pod UID;
+//! * one subset per port set (all pods of a Service here resolve the same ports);
+//! * no write when subsets, labels and the capacity annotation are unchanged; the trigger-time
+//!   annotation is not compared;
+//! * over 1,000 addresses with truncation on (1.22+): keep all ready addresses (or the first
+//!   1,000 of them) and fill with not-ready ones, annotate `endpoints.kubernetes.io/over-capacity:
+//!   truncated`, and PUT on every sync (the API server stores nothing when the bytes are equal).
+//!
+//! The desired addresses are kept in a sorted map updated per pod change, and a write applies
+//! only the changed addresses to the stored object, whose sizes follow in O(1) per address
+//! ([`crate::wire::fast::SizedEndpoints`]).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::{Controller, MetaContext, Op, PodStore, TriggerTracker, Write, fields_of_map};
+use crate::cluster::{Node, Phase, Pod, ServiceSpec, random_uid};
+use crate::engine::{Nanos, Rng};
+use crate::scenario::TargetPort;
+use crate::wire::fast::SizedEndpoints;
+use crate::wire::model::*;
+
+/// `maxCapacity` in `endpoints_controller.go`.
+pub const MAX_CAPACITY: usize = 1000;
+pub const OVER_CAPACITY: &str = "endpoints.kubernetes.io/over-capacity";
+pub const TRIGGER_TIME: &str = "endpoints.kubernetes.io/last-change-trigger-time";
+pub const HEADLESS: &str = "service.kubernetes.io/headless";
+/// Stamped on Endpoints since 1.33 (`LabelManagedBy`).
+pub const MANAGED_BY: &str = "endpoints.kubernetes.io/managed-by";
+
+/// Sort key of an address (`RepackSubsets`: IP string, then targetRef UID).
+type Key = (String, Arc<str>);
+
+struct Stored {
+    sized: SizedEndpoints,
+    uid: Arc<str>,
+    created: Time,
+}
+
+#[derive(Default)]
+struct State {
+    stored: Option<Stored>,
+    trigger: TriggerTracker,
+    /// Desired addresses with their readiness.
+    desired: BTreeMap<Key, (bool, EndpointAddress)>,
+    by_pod: BTreeMap<Arc<str>, Key>,
+    /// Keys whose desired state changed since the last write.
+    changed: Vec<Key>,
+    /// The stored object is not the plain image of `desired` (it was truncated): rebuild.
+    rebuild: bool,
+}
+
+/// The Endpoints controller.
+pub struct EndpointsController<'a> {
+    ctx: MetaContext,
+    truncate: bool,
+    nodes: &'a [Node],
+    states: Vec<State>,
+    resource_version: u64,
+    rng: Rng,
+}
+
+impl<'a> EndpointsController<'a> {
+    pub fn new(
+        ctx: MetaContext,
+        truncate: bool,
+        nodes: &'a [Node],
+        services: usize,
+        rng: Rng,
+    ) -> Self {
+        EndpointsController {
+            ctx,
+            truncate,
+            nodes,
+            states: (0..services).map(|_| State::default()).collect(),
+            resource_version: 1_000_000,
+            rng,
+        }
+    }
+}
+
+/// `podutil.FindPort` for the model: a number is itself, a name is looked up in the pod's
+/// named container ports (the Service's `container_ports`); unresolvable ports are skipped.
+pub fn resolve_ports(spec: &ServiceSpec) -> Vec<(String, i32, String, Option<String>)> {
+    spec.ports
+        .iter()
+        .filter_map(|p| {
+            let port = match &p.target_port {
+                TargetPort::Number(n) => Some(*n),
+                TargetPort::Name(name) => spec.container_ports.get(name).copied(),
+            }?;
+            Some((
+                p.name.clone(),
+                port,
+                p.protocol.clone(),
+                p.app_protocol.clone(),
+            ))
+        })
+        .collect()
+}
+
+fn address(pod: &Pod, ip: String, ns: &Arc<str>, nodes: &[Node]) -> EndpointAddress {
+    EndpointAddress {
+        ip,
+        hostname: String::new(),
+        // Always set, even to "" (endpoints_controller.go, podToEndpointAddressForService).
+        node_name: Some(
+            nodes
+                .get(pod.node as usize)
+                .map_or(String::new(), |n| n.name.to_string()),
+        ),
+        target_ref: Some(Box::new(ObjectReference {
+            kind: "Pod".into(),
+            namespace: ns.to_string(),
+            name: pod.name.to_string(),
+            uid: pod.uid.to_string(),
+            ..Default::default()
+        })),
+    }
+}
+
+/// `truncateEndpoints` on one subset: all ready addresses up to the limit, then not-ready ones
+/// in sorted order. With several subsets the budget is shared proportionally (see
+/// [`truncate_counts`]).
+fn truncated(
+    desired: &BTreeMap<Key, (bool, EndpointAddress)>,
+) -> (Vec<EndpointAddress>, Vec<EndpointAddress>) {
+    let ready_total = desired.values().filter(|(r, _)| *r).count();
+    let ready_keep = ready_total.min(MAX_CAPACITY);
+    let not_ready_keep = MAX_CAPACITY - ready_keep;
+    let ready: Vec<_> = desired
+        .values()
+        .filter(|(r, _)| *r)
+        .take(ready_keep)
+        .map(|(_, a)| a.clone())
+        .collect();
+    let not_ready: Vec<_> = desired
+        .values()
+        .filter(|(r, _)| !*r)
+        .take(not_ready_keep)
+        .map(|(_, a)| a.clone())
+        .collect();
+    (ready, not_ready)
+}
+
+/// `truncateEndpoints`' budget per subset: given the ready and not-ready counts of each subset
+/// (in their sorted order), how many of each are kept.
+pub fn truncate_counts(ready: &[usize], not_ready: &[usize]) -> (Vec<usize>, Vec<usize>) {
+    let total_ready: usize = ready.iter().sum();
+    let total_not_ready: usize = not_ready.iter().sum();
+    if total_ready + total_not_ready <= MAX_CAPACITY {
+        return (ready.to_vec(), not_ready.to_vec());
+    }
+    let share = |counts: &[usize], total: usize, budget: usize| {
+        let mut left = budget;
+        counts
+            .iter()
+            .map(|&c| {
+                let want = (c * budget).div_ceil(total.max(1));
+                let keep = want.min(left).min(c);
+                left -= keep;
+                keep
+            })
+            .collect::<Vec<_>>()
+    };
+    if total_ready <= MAX_CAPACITY {
+        let budget = MAX_CAPACITY - total_ready;
+        (ready.to_vec(), share(not_ready, total_not_ready, budget))
+    } else {
+        (
+            share(ready, total_ready, MAX_CAPACITY),
+            vec![0; not_ready.len()],
+        )
+    }
+}
+
+fn key_of(a: &EndpointAddress) -> (&str, &str) {
+    (&a.ip, a.target_ref.as_ref().map_or("", |r| r.uid.as_str()))
+}
+
+impl Controller for EndpointsController<'_> {
+    fn sync(
+        &mut self,
+        t: Nanos,
+        service: u32,
+        spec: &ServiceSpec,
+        store: &mut PodStore,
+        log: &mut Vec<Write>,
+    ) {
+        let nodes = self.nodes;
+        let st = &mut self.states[service as usize];
+        let family = spec.families[0];
+        // 1. Desired addresses of the changed pods.
+        for name in &store.changed {
+            if let Some(old) = st.by_pod.remove(name) {
+                st.desired.remove(&old);
+                st.changed.push(old);
+            }
+            let Some(pod) = store.pods.get(name) else {
+                continue;
+            };
+            let include = pod.phase != Phase::Failed
+                && (!pod.terminating || spec.publish_not_ready_addresses);
+            if let (true, Some(ip)) = (include, pod.ip(family)) {
+                let key: Key = (ip.clone(), pod.uid.clone());
+                let ready = spec.publish_not_ready_addresses || pod.ready;
+                st.desired.insert(
+                    key.clone(),
+                    (ready, address(pod, ip, &spec.namespace, nodes)),
+                );
+                st.by_pod.insert(name.clone(), key.clone());
+                st.changed.push(key);
+            }
+        }
+        let trigger = st
+            .trigger
+            .compute(store.changed.iter().map(|n| (n, store.pods.get(n))));
+
+        // 2. Ports, labels, annotations.
+        let ports: Vec<CoreEndpointPort> = resolve_ports(spec)
+            .into_iter()
+            .map(|(name, port, protocol, app_protocol)| CoreEndpointPort {
+                name,
+                port,
+                protocol,
+                app_protocol,
+            })
+            .collect();
+        // No resolvable port and not headless: the pods contribute no subset.
+        let has_subset = !st.desired.is_empty() && (!ports.is_empty() || spec.headless);
+        let mut labels = spec.labels.clone();
+        labels.remove(HEADLESS);
+        if spec.headless {
+            labels.insert(HEADLESS.into(), String::new());
+        }
+        labels.insert(MANAGED_BY.into(), "endpoint-controller".into());
+        let over = self.truncate && st.desired.len() > MAX_CAPACITY;
+
+        // 3. Skip check (endpoints_controller.go: subsets equal, labels equal, capacity
+        // annotation correctly absent).
+        let ports_changed = st.stored.as_ref().is_some_and(|s| {
+            s.sized.endpoints().subsets.first().map(|x| &x.ports) != has_subset.then_some(&ports)
+        });
+        if let Some(stored) = &st.stored {
+            let meta = &stored.sized.endpoints().metadata;
+            let same_content = st.changed.is_empty() && !ports_changed && !st.rebuild;
+            if same_content
+                && meta.labels == labels
+                && !over
+                && !meta.annotations.contains_key(OVER_CAPACITY)
+            {
+                return;
+            }
+        }
+
+        // 4. The new subsets. `content_changed`: the stored subsets really differ.
+        let creating = st.stored.is_none();
+        let previous_meta = st
+            .stored
+            .as_ref()
+            .map(|s| s.sized.endpoints().metadata.clone());
+        let rebuild = creating || over || st.rebuild || ports_changed;
+        let content_changed;
+        if rebuild {
+            let subsets = if !has_subset {
+                Vec::new()
+            } else if over {
+                let (ready, not_ready) = truncated(&st.desired);
+                vec![EndpointSubset {
+                    addresses: ready,
+                    not_ready_addresses: not_ready,
+                    ports: ports.clone(),
+                }]
+            } else {
+                let (mut ready, mut not_ready) = (Vec::new(), Vec::new());
+                for (r, a) in st.desired.values() {
+                    if *r {
+                        ready.push(a.clone())
+                    } else {
+                        not_ready.push(a.clone())
+                    }
+                }
+                vec![EndpointSubset {
+                    addresses: ready,
+                    not_ready_addresses: not_ready,
+                    ports: ports.clone(),
+                }]
+            };
+            let (uid, created, meta, old_subsets) = match st.stored.take() {
+                Some(s) => {
+                    let e = s.sized.into_endpoints();
+                    (s.uid, s.created, e.metadata, Some(e.subsets))
+                }
+                None => (
+                    random_uid(&mut self.rng).into(),
+                    self.ctx.time(t),
+                    ObjectMeta::default(),
+                    None,
+                ),
+            };
+            content_changed = old_subsets.as_ref() != Some(&subsets);
+            st.stored = Some(Stored {
+                sized: SizedEndpoints::new(Endpoints {
+                    metadata: meta,
+                    subsets,
+                }),
+                uid,
+                created,
+            });
+            st.rebuild = over;
+        } else if let Some(stored) = st.stored.as_mut() {
+            let sized = &mut stored.sized;
+            let mut keys = std::mem::take(&mut st.changed);
+            keys.sort();
+            keys.dedup();
+            let mut changed_any = false;
+            for key in keys {
+                let want = st.desired.get(&key);
+                // Where the stored object has this key, if anywhere.
+                let mut found = None;
+                if let Some(sub) = sized.endpoints().subsets.first() {
+                    for ready in [true, false] {
+                        let list = if ready {
+                            &sub.addresses
+                        } else {
+                            &sub.not_ready_addresses
+                        };
+                        if let Ok(i) =
+                            list.binary_search_by(|a| key_of(a).cmp(&(key.0.as_str(), &*key.1)))
+                        {
+                            found = Some((ready, i, &list[i]));
+                        }
+                    }
+                }
+                if let (Some((r, _, a)), Some((wr, wa))) = (found, want)
+                    && r == *wr
+                    && a == wa
+                {
+                    continue;
+                }
+                changed_any = true;
+                if let Some((ready, i, _)) = found {
+                    sized.remove_address(0, ready, i);
+                }
+                if let Some((ready, a)) = want {
+                    if sized.endpoints().subsets.is_empty() {
+                        sized.insert_subset(
+                            0,
+                            EndpointSubset {
+                                ports: ports.clone(),
+                                ..Default::default()
+                            },
+                        );
+                    }
+                    let sub = &sized.endpoints().subsets[0];
+                    let list = if *ready {
+                        &sub.addresses
+                    } else {
+                        &sub.not_ready_addresses
+                    };
+                    let i = list.partition_point(|x| key_of(x) < (key.0.as_str(), &*key.1));
+                    sized.insert_address(0, *ready, i, a.clone());
+                }
+            }
+            if sized
+                .endpoints()
+                .subsets
+                .first()
+                .is_some_and(|s| s.addresses.is_empty() && s.not_ready_addresses.is_empty())
+            {
+                sized.remove_subset(0);
+            }
+            content_changed = changed_any;
+        } else {
+            return;
+        }
+        st.changed.clear();
+
+        // 5. Metadata, then the write.
+        let Some(stored) = st.stored.as_mut() else {
+            return;
+        };
+        let mut annotations = previous_meta
+            .as_ref()
+            .map(|m| m.annotations.clone())
+            .unwrap_or_default();
+        match trigger {
+            Some(tt) => annotations.insert(TRIGGER_TIME.into(), self.ctx.trigger_annotation(tt)),
+            None => annotations.remove(TRIGGER_TIME),
+        };
+        if over {
+            annotations.insert(OVER_CAPACITY.into(), "truncated".into());
+        } else {
+            annotations.remove(OVER_CAPACITY);
+        }
+        if let Some(m) = &previous_meta
+            && !content_changed
+            && !over
+            && m.labels == labels
+            && !m.annotations.contains_key(OVER_CAPACITY)
+        {
+            // Nothing the controller compares changed (e.g. a pod went and came back between
+            // two syncs): upstream skips the write.
+            return;
+        }
+        // An over-capacity PUT of identical content stores nothing (same bytes, same
+        // resourceVersion, no watch event).
+        let noop = !content_changed
+            && previous_meta
+                .as_ref()
+                .is_some_and(|m| m.labels == labels && m.annotations == annotations);
+        if !noop {
+            self.resource_version += 1;
+        }
+        let fields = json!({
+            "f:metadata": {
+                "f:annotations": fields_of_map(&annotations),
+                "f:labels": fields_of_map(&labels),
+            },
+            "f:subsets": {},
+        });
+        let mut meta = ObjectMeta {
+            name: spec.name.to_string(),
+            namespace: spec.namespace.to_string(),
+            uid: stored.uid.to_string(),
+            resource_version: previous_meta.as_ref().filter(|_| noop).map_or_else(
+                || self.resource_version.to_string(),
+                |m| m.resource_version.clone(),
+            ),
+            creation_timestamp: Some(stored.created),
+            labels,
+            annotations,
+            ..Default::default()
+        };
+        // The request body: a create carries no server-set fields.
+        let request_meta = if creating {
+            ObjectMeta {
+                uid: String::new(),
+                resource_version: String::new(),
+                creation_timestamp: None,
+                ..meta.clone()
+            }
+        } else {
+            meta.clone()
+        };
+        stored.sized.set_metadata(request_meta);
+        let request_bytes = stored.sized.sizes().proto;
+        meta.managed_fields = if noop {
+            previous_meta.map(|m| m.managed_fields).unwrap_or_default()
+        } else {
+            self.ctx.managed_fields(t, "v1", fields)
+        };
+        stored.sized.set_metadata(meta);
+        let e = stored.sized.endpoints();
+        let count: usize = e
+            .subsets
+            .iter()
+            .map(|s| s.addresses.len() + s.not_ready_addresses.len())
+            .sum();
+        log.push(Write {
+            time: t,
+            trigger,
+            op: if creating { Op::Create } else { Op::Update },
+            service,
+            namespace: spec.namespace.clone(),
+            name: spec.name.clone(),
+            headless: spec.headless,
+            sizes: stored.sized.sizes(),
+            request_bytes,
+            endpoints: count as u32,
+            noop,
+        });
+    }
+
+    fn finish(self) -> Vec<Object> {
+        let mut out: Vec<Object> = self
+            .states
+            .into_iter()
+            .filter_map(|s| {
+                s.stored
+                    .map(|s| Object::Endpoints(s.sized.into_endpoints()))
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            let (ma, mb) = (a.metadata(), b.metadata());
+            (&ma.namespace, &ma.name).cmp(&(&mb.namespace, &mb.name))
+        });
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// V27 (`endpoints_controller_test.go`, truncateEndpoints): ready {90,110,50,10,20},
+    /// not ready {101,200,200,201,298} → ready kept, not ready {73,144,144,145,214}.
+    #[test]
+    fn v27_truncation_proportions() {
+        let (r, n) = truncate_counts(&[90, 110, 50, 10, 20], &[101, 200, 200, 201, 298]);
+        assert_eq!(r, vec![90, 110, 50, 10, 20]);
+        assert_eq!(n, vec![73, 144, 144, 145, 214]);
+        // At or under capacity: unchanged.
+        let (r, n) = truncate_counts(&[100; 5], &[100; 5]);
+        assert_eq!((r, n), (vec![100; 5], vec![100; 5]));
+    }
+
+    /// V28 (`TestSyncServiceOverCapacity`) on one subset: 997 ready + 4 not ready → 997 + 3;
+    /// 1000 ready + 10 not ready → 1000 + 0.
+    #[test]
+    fn v28_over_capacity_counts() {
+        assert_eq!(truncate_counts(&[997], &[4]), (vec![997], vec![3]));
+        assert_eq!(truncate_counts(&[1000], &[10]), (vec![1000], vec![0]));
+        assert_eq!(truncate_counts(&[1001], &[0]), (vec![1000], vec![0]));
+    }
+}

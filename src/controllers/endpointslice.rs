@@ -1,0 +1,680 @@
+//! The EndpointSlice controller (`staging/src/k8s.io/endpointslice/reconciler.go`:
+//! `reconcileByAddressType`, `reconcileByPortMapping`, `finalize`; `utils.go`: `podToEndpoint`,
+//! `getSliceToFill`; `util/controller_utils.go`: `ShouldPodBeInEndpoints`).
+//!
+//! Per Service and address type (`ipFamilies`): every pod with an IP of that family and not in a
+//! terminal phase is an endpoint, **terminating ones included**, with `ready = publishNotReady ||
+//! (serving && !terminating)`, `serving` = the Ready condition, `terminating` = deletionTimestamp
+//! set. Endpoints are grouped by port set and packed:
+//! 1. each existing slice loses removed endpoints and takes the new version of changed ones
+//!    (changed = nodeName, zone, ready, serving, terminating or targetRef differ): such a slice
+//!    is updated, or deleted when empty;
+//! 2. new endpoints fill the slices already being updated, fullest first, up to the maximum;
+//! 3. the rest goes into new full slices, except that a remainder smaller than the maximum goes
+//!    into the one unchanged slice that it leaves closest to full, if one can take all of it;
+//! 4. no slice left and none to create: the placeholder (no endpoints, no ports);
+//! 5. a create and a delete are recycled into an update that reuses the deleted slice's name.
+//!
+//! Slices are never rebalanced. Where upstream iterates a Go map (random order), this model
+//! uses sorted order, so runs are reproducible.
+//!
+//! The work per sync is the number of changed endpoints (and of slices touched), not the size
+//! of the Service: the controller remembers which slice holds each endpoint.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::endpoints::{HEADLESS, TRIGGER_TIME, resolve_ports};
+use super::{Controller, MetaContext, Op, PodStore, TriggerTracker, Write, fields_of_map};
+use crate::cluster::{Node, Phase, Pod, ServiceSpec, random_suffix, random_uid};
+use crate::engine::{Nanos, Rng};
+use crate::scenario::IpFamily;
+use crate::wire::fast::SizedSlice;
+use crate::wire::model::*;
+
+pub const SERVICE_NAME: &str = "kubernetes.io/service-name";
+pub const MANAGED_BY: &str = "endpointslice.kubernetes.io/managed-by";
+pub const CONTROLLER_NAME: &str = "endpointslice-controller.k8s.io";
+
+/// An endpoint's identity (`util/endpointset.go`, `hashEndpoint`: addresses, hostname, pod
+/// namespace and name). Within one Service and address type: pod name and address.
+type Key = (Arc<str>, String);
+
+struct SliceRt {
+    name: Arc<str>,
+    uid: Arc<str>,
+    created: Time,
+    generation: i64,
+    sized: SizedSlice,
+    keys: Vec<Key>,
+}
+
+#[derive(Default)]
+struct Family {
+    slices: BTreeMap<u64, SliceRt>,
+    loc: HashMap<Key, u64>,
+    desired: BTreeMap<Key, Endpoint>,
+    by_pod: BTreeMap<Arc<str>, Key>,
+    changed: Vec<Key>,
+}
+
+#[derive(Default)]
+struct State {
+    families: Vec<(IpFamily, Family)>,
+    trigger: TriggerTracker,
+}
+
+/// The EndpointSlice controller.
+pub struct SliceController<'a> {
+    ctx: MetaContext,
+    max: usize,
+    nodes: &'a [Node],
+    states: Vec<State>,
+    next_id: u64,
+    resource_version: u64,
+    rng: Rng,
+}
+
+impl<'a> SliceController<'a> {
+    pub fn new(
+        ctx: MetaContext,
+        max_endpoints_per_slice: usize,
+        nodes: &'a [Node],
+        services: &[ServiceSpec],
+        rng: Rng,
+    ) -> Self {
+        SliceController {
+            ctx,
+            max: max_endpoints_per_slice,
+            nodes,
+            states: services
+                .iter()
+                .map(|s| State {
+                    families: s.families.iter().map(|f| (*f, Family::default())).collect(),
+                    trigger: TriggerTracker::default(),
+                })
+                .collect(),
+            next_id: 0,
+            resource_version: 1_000_000,
+            rng,
+        }
+    }
+}
+
+/// `podToEndpoint` (utils.go).
+pub fn endpoint_for(pod: &Pod, address: String, spec: &ServiceSpec, nodes: &[Node]) -> Endpoint {
+    let serving = pod.ready;
+    let terminating = pod.terminating;
+    let node = nodes.get(pod.node as usize);
+    Endpoint {
+        addresses: vec![address],
+        conditions: EndpointConditions {
+            ready: Some(spec.publish_not_ready_addresses || (serving && !terminating)),
+            serving: Some(serving),
+            terminating: Some(terminating),
+        },
+        target_ref: Some(Box::new(ObjectReference {
+            kind: "Pod".into(),
+            namespace: spec.namespace.to_string(),
+            name: pod.name.to_string(),
+            uid: pod.uid.to_string(),
+            ..Default::default()
+        })),
+        node_name: node.map(|n| n.name.to_string()),
+        zone: node.map(|n| n.zone.to_string()),
+        ..Default::default()
+    }
+}
+
+/// The fields whose change makes an endpoint "changed" (`endpointsEqualBeyondHash`).
+fn endpoint_changed(a: &Endpoint, b: &Endpoint) -> bool {
+    a.node_name != b.node_name
+        || a.zone != b.zone
+        || a.conditions != b.conditions
+        || a.target_ref != b.target_ref
+}
+
+/// The slice labels (§1.7): Service labels minus the reserved keys, plus service-name,
+/// managed-by, and headless when the Service has no cluster IP.
+pub fn slice_labels(spec: &ServiceSpec) -> BTreeMap<String, String> {
+    let mut l: BTreeMap<String, String> = spec
+        .labels
+        .iter()
+        .filter(|(k, _)| ![SERVICE_NAME, MANAGED_BY, HEADLESS].contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    l.insert(SERVICE_NAME.into(), spec.name.to_string());
+    l.insert(MANAGED_BY.into(), CONTROLLER_NAME.into());
+    if spec.headless {
+        l.insert(HEADLESS.into(), String::new());
+    }
+    l
+}
+
+/// `getEndpointPorts`.
+pub fn slice_ports(spec: &ServiceSpec) -> Vec<EndpointPort> {
+    resolve_ports(spec)
+        .into_iter()
+        .map(|(name, port, protocol, app_protocol)| EndpointPort {
+            name: Some(name),
+            protocol: Some(protocol),
+            port: Some(port),
+            app_protocol,
+        })
+        .collect()
+}
+
+/// The packing algorithm on counts (steps 2 and 3 of `reconcileByPortMapping`), given each
+/// existing slice's endpoint count after pruning, whether it is already being updated, and the
+/// number of endpoints to place. Returns, per placed endpoint, its target: an existing slice
+/// id, or a new slice index. Pure, so the upstream vectors can test it directly.
+pub fn pack(
+    slices: &[(u64, usize, bool)],
+    to_place: usize,
+    max: usize,
+) -> (Vec<(u64, usize)>, Vec<usize>, Vec<u64>) {
+    let mut fills: Vec<(u64, usize)> = Vec::new();
+    let mut new_slices: Vec<usize> = Vec::new();
+    let mut filled_unchanged = Vec::new();
+    let mut remaining = to_place;
+    // Step 2: slices being updated, fullest first.
+    let mut updating: Vec<(u64, usize)> =
+        slices.iter().filter(|s| s.2).map(|s| (s.0, s.1)).collect();
+    updating.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    for (id, count) in updating {
+        if remaining == 0 {
+            break;
+        }
+        let take = max.saturating_sub(count).min(remaining);
+        if take > 0 {
+            fills.push((id, take));
+            remaining -= take;
+        }
+    }
+    // Step 3: the remainder.
+    let mut unchanged: Vec<(u64, usize)> =
+        slices.iter().filter(|s| !s.2).map(|s| (s.0, s.1)).collect();
+    while remaining > 0 {
+        if remaining < max {
+            // getSliceToFill: the unchanged slice left closest to full by taking all of it.
+            let best = unchanged
+                .iter()
+                .enumerate()
+                .filter(|(_, (_, c))| c + remaining <= max)
+                .min_by_key(|(i, (_, c))| (max - c - remaining, *i))
+                .map(|(i, _)| i);
+            if let Some(i) = best {
+                let (id, _) = unchanged.remove(i);
+                fills.push((id, remaining));
+                filled_unchanged.push(id);
+                remaining = 0;
+                continue;
+            }
+        }
+        let take = remaining.min(max);
+        new_slices.push(take);
+        remaining -= take;
+    }
+    (fills, new_slices, filled_unchanged)
+}
+
+impl SliceController<'_> {
+    fn meta(
+        &self,
+        spec: &ServiceSpec,
+        s: &SliceRt,
+        t: Nanos,
+        trigger: Option<Nanos>,
+        labels: &BTreeMap<String, String>,
+    ) -> ObjectMeta {
+        let mut annotations = BTreeMap::new();
+        if let Some(tt) = trigger {
+            annotations.insert(TRIGGER_TIME.to_string(), self.ctx.trigger_annotation(tt));
+        }
+        let fields = json!({
+            "f:addressType": {},
+            "f:endpoints": {},
+            "f:metadata": {
+                "f:annotations": fields_of_map(&annotations),
+                "f:generateName": {},
+                "f:labels": fields_of_map(labels),
+                "f:ownerReferences": {".": {}, format!("k:{{\"uid\":\"{}\"}}", spec.uid): {}},
+            },
+            "f:ports": {},
+        });
+        ObjectMeta {
+            name: s.name.to_string(),
+            generate_name: format!("{}-", spec.name),
+            namespace: spec.namespace.to_string(),
+            uid: s.uid.to_string(),
+            resource_version: self.resource_version.to_string(),
+            generation: s.generation,
+            creation_timestamp: Some(s.created),
+            labels: labels.clone(),
+            annotations,
+            owner_references: vec![OwnerReference {
+                api_version: "v1".into(),
+                kind: "Service".into(),
+                name: spec.name.to_string(),
+                uid: spec.uid.to_string(),
+                controller: Some(true),
+                block_owner_deletion: Some(true),
+            }],
+            managed_fields: self.ctx.managed_fields(t, "discovery.k8s.io/v1", fields),
+            ..Default::default()
+        }
+    }
+}
+
+impl Controller for SliceController<'_> {
+    fn sync(
+        &mut self,
+        t: Nanos,
+        service: u32,
+        spec: &ServiceSpec,
+        store: &mut PodStore,
+        log: &mut Vec<Write>,
+    ) {
+        let trigger = self.states[service as usize]
+            .trigger
+            .compute(store.changed.iter().map(|n| (n, store.pods.get(n))));
+        let labels = slice_labels(spec);
+        let ports = slice_ports(spec);
+        let nfam = self.states[service as usize].families.len();
+        for fi in 0..nfam {
+            let mut fam = std::mem::take(&mut self.states[service as usize].families[fi].1);
+            let family = self.states[service as usize].families[fi].0;
+            self.sync_family(
+                t, service, spec, family, &mut fam, store, &labels, &ports, trigger, log,
+            );
+            self.states[service as usize].families[fi].1 = fam;
+        }
+    }
+
+    fn finish(self) -> Vec<Object> {
+        let mut out: Vec<Object> = self
+            .states
+            .into_iter()
+            .flat_map(|s| {
+                s.families
+                    .into_iter()
+                    .flat_map(|(_, f)| f.slices.into_values())
+            })
+            .map(|s| Object::EndpointSlice(s.sized.into_slice()))
+            .collect();
+        out.sort_by(|a, b| {
+            let (ma, mb) = (a.metadata(), b.metadata());
+            (&ma.namespace, &ma.name).cmp(&(&mb.namespace, &mb.name))
+        });
+        out
+    }
+}
+
+impl SliceController<'_> {
+    #[allow(clippy::too_many_arguments)]
+    fn sync_family(
+        &mut self,
+        t: Nanos,
+        service: u32,
+        spec: &ServiceSpec,
+        family: IpFamily,
+        fam: &mut Family,
+        store: &PodStore,
+        labels: &BTreeMap<String, String>,
+        ports: &[EndpointPort],
+        trigger: Option<Nanos>,
+        log: &mut Vec<Write>,
+    ) {
+        // Desired endpoints of the changed pods.
+        for name in &store.changed {
+            if let Some(old) = fam.by_pod.remove(name) {
+                fam.desired.remove(&old);
+                fam.changed.push(old);
+            }
+            let Some(pod) = store.pods.get(name) else {
+                continue;
+            };
+            if pod.phase == Phase::Failed {
+                continue;
+            }
+            if let Some(ip) = pod.ip(family) {
+                let key: Key = (name.clone(), ip.clone());
+                fam.desired
+                    .insert(key.clone(), endpoint_for(pod, ip, spec, self.nodes));
+                fam.by_pod.insert(name.clone(), key.clone());
+                fam.changed.push(key);
+            }
+        }
+        let mut changed = std::mem::take(&mut fam.changed);
+        changed.sort();
+        changed.dedup();
+
+        // Step 1: prune and refresh. Slices of another port set are obsolete (deleted, their
+        // endpoints placed anew); label differences make a slice an update.
+        let mut update: BTreeSet<u64> = BTreeSet::new();
+        let mut delete: Vec<u64> = Vec::new();
+        let mut to_place: Vec<Key> = Vec::new();
+        let obsolete: Vec<u64> = fam
+            .slices
+            .iter()
+            .filter(|(_, s)| s.sized.slice().ports != ports)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &obsolete {
+            delete.push(*id);
+            for k in &fam.slices[id].keys {
+                fam.loc.remove(k);
+                if fam.desired.contains_key(k) {
+                    to_place.push(k.clone());
+                }
+            }
+        }
+        for (id, s) in &fam.slices {
+            if !obsolete.contains(id) && s.sized.slice().metadata.labels != *labels {
+                update.insert(*id);
+            }
+        }
+        for key in changed {
+            match (fam.loc.get(&key).copied(), fam.desired.get(&key)) {
+                (Some(id), Some(ep)) => {
+                    let s = fam.slices.get_mut(&id).expect("loc points at a live slice");
+                    let i = s
+                        .keys
+                        .iter()
+                        .position(|k| *k == key)
+                        .expect("slice holds its keys");
+                    if endpoint_changed(&s.sized.slice().endpoints[i], ep) {
+                        s.sized.replace_endpoint(i, ep.clone());
+                        update.insert(id);
+                    }
+                }
+                (Some(id), None) => {
+                    let s = fam.slices.get_mut(&id).expect("loc points at a live slice");
+                    let i = s
+                        .keys
+                        .iter()
+                        .position(|k| *k == key)
+                        .expect("slice holds its keys");
+                    s.keys.remove(i);
+                    s.sized.remove_endpoint(i);
+                    fam.loc.remove(&key);
+                    update.insert(id);
+                }
+                (None, Some(_)) => to_place.push(key),
+                (None, None) => {}
+            }
+        }
+        to_place.sort();
+        to_place.dedup();
+        // Emptied slices are deleted.
+        for id in update.clone() {
+            if fam.slices[&id].keys.is_empty() {
+                update.remove(&id);
+                delete.push(id);
+            }
+        }
+
+        // Steps 2 and 3.
+        let live: Vec<(u64, usize, bool)> = fam
+            .slices
+            .iter()
+            .filter(|(id, _)| !delete.contains(id))
+            .map(|(id, s)| (*id, s.keys.len(), update.contains(id)))
+            .collect();
+        let (fills, new_sizes, filled_unchanged) = pack(&live, to_place.len(), self.max);
+        update.extend(filled_unchanged);
+        let mut placing = to_place.into_iter();
+        for (id, n) in fills {
+            let s = fam.slices.get_mut(&id).expect("pack fills live slices");
+            for key in placing.by_ref().take(n) {
+                s.sized.push_endpoint(fam.desired[&key].clone());
+                fam.loc.insert(key.clone(), id);
+                s.keys.push(key);
+            }
+        }
+        let mut creates: Vec<Vec<Key>> = new_sizes
+            .iter()
+            .map(|&n| placing.by_ref().take(n).collect())
+            .collect();
+
+        // Placeholder: nothing left and nothing to create.
+        let remaining = fam.slices.len() - delete.len();
+        let mut placeholder = false;
+        if remaining == 0 && creates.is_empty() {
+            let is_placeholder = |s: &SliceRt| {
+                s.keys.is_empty()
+                    && s.sized.slice().ports.is_empty()
+                    && s.sized.slice().metadata.labels == *labels
+            };
+            if delete.len() == 1 && is_placeholder(&fam.slices[&delete[0]]) {
+                delete.clear();
+            } else {
+                creates.push(Vec::new());
+                placeholder = true;
+            }
+        }
+
+        // finalize: recycle the last create into the first delete.
+        let mut recycled: Vec<(u64, Vec<Key>)> = Vec::new();
+        while !creates.is_empty() && !delete.is_empty() {
+            let keys = creates.pop().unwrap_or_default();
+            let id = delete.remove(0);
+            recycled.push((id, keys));
+        }
+
+        let slice_ports = |ph: bool| if ph { Vec::new() } else { ports.to_vec() };
+        // Creates.
+        for keys in creates {
+            self.next_id += 1;
+            let id = self.next_id;
+            let endpoints: Vec<Endpoint> = keys.iter().map(|k| fam.desired[k].clone()).collect();
+            for k in &keys {
+                fam.loc.insert(k.clone(), id);
+            }
+            let name = format!("{}-{}", spec.name, random_suffix(&mut self.rng, 5));
+            let s = SliceRt {
+                name: name.into(),
+                uid: random_uid(&mut self.rng).into(),
+                created: self.ctx.time(t),
+                generation: 1,
+                sized: SizedSlice::new(EndpointSlice {
+                    version: SliceVersion::V1,
+                    address_type: family.address_type().into(),
+                    endpoints,
+                    ports: slice_ports(placeholder && keys.is_empty()),
+                    ..Default::default()
+                }),
+                keys,
+            };
+            fam.slices.insert(id, s);
+            self.write(t, service, spec, fam, id, Op::Create, trigger, labels, log);
+        }
+        // Updates: recycled slices first take their new content.
+        let mut updates: Vec<u64> = Vec::new();
+        for (id, keys) in recycled {
+            let s = fam.slices.get_mut(&id).expect("recycled slice exists");
+            for k in &s.keys {
+                if fam.loc.get(k) == Some(&id) {
+                    fam.loc.remove(k);
+                }
+            }
+            let endpoints: Vec<Endpoint> = keys.iter().map(|k| fam.desired[k].clone()).collect();
+            for k in &keys {
+                fam.loc.insert(k.clone(), id);
+            }
+            let is_placeholder = placeholder && keys.is_empty();
+            let mut slice = s.sized.slice().clone();
+            slice.endpoints = endpoints;
+            slice.ports = slice_ports(is_placeholder);
+            s.sized = SizedSlice::new(slice);
+            s.keys = keys;
+            updates.push(id);
+        }
+        let extra: Vec<u64> = update
+            .iter()
+            .copied()
+            .filter(|id| !updates.contains(id))
+            .collect();
+        updates.extend(extra);
+        for id in updates {
+            if let Some(s) = fam.slices.get_mut(&id) {
+                s.generation += 1;
+            }
+            self.write(t, service, spec, fam, id, Op::Update, trigger, labels, log);
+        }
+        // Deletes.
+        for id in delete {
+            if let Some(s) = fam.slices.remove(&id) {
+                for k in &s.keys {
+                    if fam.loc.get(k) == Some(&id) {
+                        fam.loc.remove(k);
+                    }
+                }
+                log.push(Write {
+                    time: t,
+                    trigger: None,
+                    op: Op::Delete,
+                    service,
+                    namespace: spec.namespace.clone(),
+                    name: s.name.clone(),
+                    headless: s.sized.slice().metadata.labels.contains_key(HEADLESS),
+                    sizes: s.sized.sizes(),
+                    request_bytes: 0,
+                    endpoints: 0,
+                    noop: false,
+                });
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn write(
+        &mut self,
+        t: Nanos,
+        service: u32,
+        spec: &ServiceSpec,
+        fam: &mut Family,
+        id: u64,
+        op: Op,
+        trigger: Option<Nanos>,
+        labels: &BTreeMap<String, String>,
+        log: &mut Vec<Write>,
+    ) {
+        self.resource_version += 1;
+        let Some(s) = fam.slices.get(&id) else { return };
+        let meta = self.meta(spec, s, t, trigger, labels);
+        let request_meta = if op == Op::Create {
+            ObjectMeta {
+                name: String::new(),
+                uid: String::new(),
+                resource_version: String::new(),
+                generation: 0,
+                creation_timestamp: None,
+                managed_fields: Vec::new(),
+                ..meta.clone()
+            }
+        } else {
+            ObjectMeta {
+                managed_fields: Vec::new(),
+                ..meta.clone()
+            }
+        };
+        let Some(s) = fam.slices.get_mut(&id) else {
+            return;
+        };
+        s.sized.set_metadata(request_meta);
+        let request_bytes = s.sized.sizes().proto;
+        s.sized.set_metadata(meta);
+        log.push(Write {
+            time: t,
+            trigger,
+            op,
+            service,
+            namespace: spec.namespace.clone(),
+            name: s.name.clone(),
+            headless: spec.headless,
+            sizes: s.sized.sizes(),
+            request_bytes,
+            endpoints: s.keys.len() as u32,
+            noop: false,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sizes(fills: &[(u64, usize)], new: &[usize], slices: &[(u64, usize, bool)]) -> Vec<usize> {
+        let mut out: Vec<usize> = slices
+            .iter()
+            .map(|(id, c, _)| {
+                c + fills
+                    .iter()
+                    .filter(|f| f.0 == *id)
+                    .map(|f| f.1)
+                    .sum::<usize>()
+            })
+            .collect();
+        out.extend(new);
+        out.sort_unstable();
+        out
+    }
+
+    /// V3 (`TestReconcileManyPods`): 250 pods, nothing existing → creates {100, 100, 50}.
+    #[test]
+    fn v3_many_pods() {
+        let (fills, new, _) = pack(&[], 250, 100);
+        assert!(fills.is_empty());
+        assert_eq!(new, vec![100, 100, 50]);
+    }
+
+    /// V5 (`…SomePreexisting`): slices of 62 and 61, 127 to add → one new slice of 100, the
+    /// 27 others into the 62 (room 11 beats 12): final sizes {89, 61, 100}.
+    #[test]
+    fn v5_fill_closest_to_full_unchanged_slice() {
+        let slices = [(1, 62, false), (2, 61, false)];
+        let (fills, new, filled) = pack(&slices, 127, 100);
+        assert_eq!(new, vec![100]);
+        assert_eq!(fills, vec![(1, 27)]);
+        assert_eq!(filled, vec![1]);
+        assert_eq!(sizes(&fills, &new, &slices), vec![61, 89, 100]);
+    }
+
+    /// V14 (`TestReconcileMaxEndpointsPerSlice`): 250 pods with various maxima.
+    #[test]
+    fn v14_varying_max() {
+        for (max, want) in [
+            (50, vec![50, 50, 50, 50, 50]),
+            (80, vec![10, 80, 80, 80]),
+            (150, vec![100, 150]),
+            (250, vec![250]),
+            (500, vec![250]),
+        ] {
+            let (_, mut new, _) = pack(&[], 250, max);
+            new.sort_unstable();
+            assert_eq!(new, want, "max {max}");
+        }
+    }
+
+    /// Step 2: slices being updated are filled fullest first before anything new is made.
+    #[test]
+    fn updated_slices_fill_fullest_first() {
+        let slices = [(1, 40, true), (2, 90, true), (3, 10, false)];
+        let (fills, new, _) = pack(&slices, 30, 100);
+        assert_eq!(fills, vec![(2, 10), (1, 20)]);
+        assert!(new.is_empty());
+    }
+
+    /// A remainder that no single unchanged slice can take all of makes a new slice, even
+    /// when two slices together would have room (no spreading).
+    #[test]
+    fn no_spreading_across_unchanged_slices() {
+        let slices = [(1, 70, false), (2, 70, false)];
+        let (fills, new, _) = pack(&slices, 40, 100);
+        assert!(fills.is_empty());
+        assert_eq!(new, vec![40]);
+    }
+}

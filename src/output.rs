@@ -1,0 +1,196 @@
+//! Outputs of a run: the CSV files, the side-by-side table, exported objects. Every file is
+//! written to a temporary name in its directory and renamed, so an interrupted run never
+//! leaves a half-written file.
+
+use std::fmt::Write as _;
+use std::io::{self, Write};
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::size::human_bytes;
+use crate::wire::{Object, WireError, reference};
+
+/// Writes `bytes` to `path` atomically (temporary file in the same directory, then rename).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+/// Serializes rows as CSV (header from the row type).
+pub fn csv_bytes<T: Serialize>(rows: &[T]) -> io::Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in rows {
+        w.serialize(r)?;
+    }
+    w.flush()?;
+    w.into_inner().map_err(|e| io::Error::other(e.to_string()))
+}
+
+/// One row of `summary.csv`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SummaryRow {
+    pub scenario: String,
+    pub seed: u64,
+    pub api: String,
+    pub pod_events: u64,
+    pub syncs: u64,
+    pub creates: u64,
+    pub updates: u64,
+    pub deletes: u64,
+    pub objects_final: u64,
+    pub objects_peak: u64,
+    pub max_object_proto_bytes: u64,
+    pub max_object_json_bytes: u64,
+    pub bytes_written: u64,
+    pub watch_events: u64,
+    pub bytes_delivered: u64,
+    pub bytes_delivered_proto: u64,
+    pub bytes_delivered_json: u64,
+}
+
+/// One row of `timeseries.csv`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct TimeseriesRow {
+    pub t_seconds: f64,
+    pub api: String,
+    pub writes: u64,
+    pub watch_events: u64,
+    pub bytes_delivered: u64,
+    pub objects: u64,
+    pub endpoints: u64,
+    pub max_object_proto_bytes: u64,
+}
+
+/// One row of `objects.csv`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ObjectRow {
+    pub api: String,
+    pub namespace: String,
+    pub name: String,
+    pub address_type: String,
+    pub endpoints: u64,
+    pub proto_bytes: u64,
+    pub json_bytes: u64,
+}
+
+/// The side-by-side comparison printed after a run.
+pub fn comparison_table(rows: &[SummaryRow]) -> String {
+    let (Some(e), Some(s)) = (
+        rows.iter().find(|r| r.api == "endpoints"),
+        rows.iter().find(|r| r.api == "endpointslices"),
+    ) else {
+        return String::new();
+    };
+    let count = |v: u64| v.to_string();
+    type Line<'a> = (&'a str, u64, u64, fn(u64) -> String);
+    let lines: [Line; 11] = [
+        (
+            "API writes (create+update+delete)",
+            e.creates + e.updates + e.deletes,
+            s.creates + s.updates + s.deletes,
+            count,
+        ),
+        ("  creates", e.creates, s.creates, count),
+        ("  updates", e.updates, s.updates, count),
+        ("  deletes", e.deletes, s.deletes, count),
+        (
+            "objects at the end",
+            e.objects_final,
+            s.objects_final,
+            count,
+        ),
+        (
+            "largest object (protobuf)",
+            e.max_object_proto_bytes,
+            s.max_object_proto_bytes,
+            human_bytes,
+        ),
+        (
+            "largest object (JSON)",
+            e.max_object_json_bytes,
+            s.max_object_json_bytes,
+            human_bytes,
+        ),
+        (
+            "bytes written by the controller",
+            e.bytes_written,
+            s.bytes_written,
+            human_bytes,
+        ),
+        (
+            "watch events delivered",
+            e.watch_events,
+            s.watch_events,
+            count,
+        ),
+        (
+            "bytes delivered to watchers",
+            e.bytes_delivered,
+            s.bytes_delivered,
+            human_bytes,
+        ),
+        (
+            "  of which JSON",
+            e.bytes_delivered_json,
+            s.bytes_delivered_json,
+            human_bytes,
+        ),
+    ];
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<36} {:>14} {:>14} {:>12}",
+        "", "Endpoints", "EndpointSlices", "Endpoints/"
+    );
+    let _ = writeln!(out, "{:<36} {:>14} {:>14} {:>12}", "", "", "", "Slices");
+    for (name, a, b, f) in lines {
+        let ratio = if b == 0 {
+            if a == 0 {
+                "-".to_string()
+            } else {
+                "inf".to_string()
+            }
+        } else {
+            format!("{:.2}x", a as f64 / b as f64)
+        };
+        let _ = writeln!(out, "{name:<36} {:>14} {:>14} {ratio:>12}", f(a), f(b));
+    }
+    let _ = writeln!(
+        out,
+        "\nUnits are decimal (1 MB = 1,000,000 bytes). {} pod events, syncs: Endpoints {}, EndpointSlices {}.",
+        e.pod_events, e.syncs, s.syncs
+    );
+    out
+}
+
+/// The objects as a kubectl-style `List` in YAML, which `slicesim size` reads back.
+pub fn objects_yaml(objects: &[Object]) -> Result<String, WireError> {
+    let items = objects
+        .iter()
+        .map(reference::json_value)
+        .collect::<Result<Vec<_>, _>>()?;
+    let list = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "List",
+        "metadata": {"resourceVersion": ""},
+        "items": items,
+    });
+    serde_saphyr::to_string(&list).map_err(|e| WireError::Export(e.to_string()))
+}

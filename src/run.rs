@@ -1,0 +1,318 @@
+//! A run: scenario → pod history → both controllers → write logs → watchers → outputs.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use crate::cluster::{self, History};
+use crate::controllers::{
+    self, Api, ControllerRun, MetaContext, Op, endpoints::EndpointsController,
+    endpointslice::SliceController,
+};
+use crate::engine;
+use crate::output::{self, ObjectRow, SummaryRow, TimeseriesRow};
+use crate::scenario::{Action, Churn, Problem, SECOND, Scenario, ScenarioError};
+use crate::trace::{self, TraceError};
+use crate::watch::{self, BucketDelivery};
+use crate::wire::{WireError, fast};
+
+/// Options of `slicesim run`.
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    pub out: PathBuf,
+    pub export_objects: Option<PathBuf>,
+    pub export_trace: Option<PathBuf>,
+}
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Scenario(#[from] ScenarioError),
+    #[error("{0}")]
+    Trace(#[from] TraceError),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Wire(#[from] WireError),
+}
+
+impl RunError {
+    /// Whether the user's input is at fault (exit code 2) rather than the machine.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(self, RunError::Scenario(_) | RunError::Trace(_))
+    }
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RunError + '_ {
+    move |source| RunError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Everything a simulation produced, before it is written anywhere.
+pub struct Simulation {
+    pub history: History,
+    /// Endpoints, then EndpointSlices.
+    pub runs: [ControllerRun; 2],
+    pub summary: Vec<SummaryRow>,
+    pub timeseries: Vec<TimeseriesRow>,
+    pub objects: Vec<ObjectRow>,
+}
+
+/// The checks that need the built cluster (node names): part of `slicesim check`.
+pub fn history_check(sc: &Scenario) -> Result<(), RunError> {
+    let (nodes, _) = cluster::topology(sc);
+    check_node_names(sc, &nodes)
+}
+
+fn check_node_names(sc: &Scenario, nodes: &[cluster::Node]) -> Result<(), RunError> {
+    // Node names are known only now: check the drains that name nodes.
+    if let Churn::Actions(actions) = &sc.file.churn {
+        let mut problems = Vec::new();
+        for (i, a) in actions.iter().enumerate() {
+            if let Action::NodeDrain(d) = a {
+                for (j, n) in d.nodes.iter().enumerate() {
+                    if !nodes.iter().any(|x| *x.name == *n.value) {
+                        problems.push(Problem {
+                            file: sc.source.clone(),
+                            line: n.referenced.line(),
+                            column: n.referenced.column(),
+                            path: format!("churn[{i}].node_drain.nodes[{j}]"),
+                            message: format!(
+                                "unknown node {:?} (nodes are named like {:?})",
+                                n.value,
+                                nodes
+                                    .first()
+                                    .map(|x| x.name.to_string())
+                                    .unwrap_or_default()
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+        if !problems.is_empty() {
+            return Err(ScenarioError { problems }.into());
+        }
+    }
+    Ok(())
+}
+
+/// The pod history of a scenario: generated from its churn, or read from its trace.
+pub fn history(sc: &Scenario) -> Result<History, RunError> {
+    let (nodes, services) = cluster::topology(sc);
+    check_node_names(sc, &nodes)?;
+    match &sc.file.churn {
+        Churn::Actions(_) => Ok(cluster::generate(sc)),
+        Churn::Trace { trace } => {
+            let path = sc.base_dir.join(trace);
+            let f = std::fs::File::open(&path).map_err(|e| {
+                RunError::Scenario(ScenarioError {
+                    problems: vec![Problem {
+                        file: sc.source.clone(),
+                        line: 1,
+                        column: 1,
+                        path: "churn.trace".into(),
+                        message: format!("cannot read trace {}: {e}", path.display()),
+                    }],
+                })
+            })?;
+            Ok(trace::read(
+                &path.display().to_string(),
+                std::io::BufReader::new(f),
+                nodes,
+                services,
+            )?)
+        }
+    }
+}
+
+/// Runs both controllers and the watchers on a scenario.
+pub fn simulate(sc: &Scenario) -> Result<Simulation, RunError> {
+    let history = history(sc)?;
+    let end = sc.file.duration.0;
+    let ctx = || MetaContext {
+        start_unix: sc.start_unix,
+        managed_fields: sc.file.realism.managed_fields,
+    };
+    let c = &sc.file.controllers;
+    let (ep_run, slice_run) = rayon::join(
+        || {
+            let ctl = EndpointsController::new(
+                ctx(),
+                c.endpoints.truncate,
+                &history.nodes,
+                history.services.len(),
+                engine::rng(sc.file.seed, 2),
+            );
+            controllers::drive(ctl, &history, c.endpoints.batch_period.0, end)
+        },
+        || {
+            let ctl = SliceController::new(
+                ctx(),
+                sc.max_endpoints_per_slice,
+                &history.nodes,
+                &history.services,
+                engine::rng(sc.file.seed, 3),
+            );
+            controllers::drive(ctl, &history, c.endpointslices.batch_period.0, end)
+        },
+    );
+    let groups = watch::groups(sc, history.nodes.len());
+    let bucket = sc.file.bucket.value.0.max(1);
+    let buckets = end.div_ceil(bucket).max(1) as usize;
+    let runs = [ep_run, slice_run];
+    let mut summary = Vec::new();
+    let mut timeseries = Vec::new();
+    let mut objects = Vec::new();
+    for (api, run) in Api::BOTH.into_iter().zip(&runs) {
+        let delivered = watch::replay(&run.writes, &groups, bucket, buckets);
+        let (row, series) = aggregate(sc, api, run, &delivered, bucket, buckets);
+        summary.push(row);
+        timeseries.extend(series);
+        for o in &run.final_objects {
+            let sizes = fast::sizes(o);
+            let m = o.metadata();
+            objects.push(ObjectRow {
+                api: api.as_str().into(),
+                namespace: m.namespace.clone(),
+                name: m.name.clone(),
+                address_type: o.address_type(),
+                endpoints: o.endpoint_count() as u64,
+                proto_bytes: sizes.proto,
+                json_bytes: sizes.json,
+            });
+        }
+    }
+    Ok(Simulation {
+        history,
+        runs,
+        summary,
+        timeseries,
+        objects,
+    })
+}
+
+fn aggregate(
+    sc: &Scenario,
+    api: Api,
+    run: &ControllerRun,
+    delivered: &[BucketDelivery],
+    bucket: u64,
+    buckets: usize,
+) -> (SummaryRow, Vec<TimeseriesRow>) {
+    let mut row = SummaryRow {
+        scenario: sc.name.clone(),
+        seed: sc.file.seed,
+        api: api.as_str().into(),
+        pod_events: run.pod_events,
+        syncs: run.syncs,
+        ..Default::default()
+    };
+    // Live objects: name → (proto size, endpoints); sizes as a multiset for the maximum.
+    let mut live: HashMap<(&str, &str), (u64, u64)> = HashMap::new();
+    let mut by_size: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut endpoints_total: u64 = 0;
+    let mut series = Vec::with_capacity(buckets);
+    let mut writes_in_bucket = vec![0u64; buckets];
+    let mut i = 0;
+    let writes = &run.writes;
+    for b in 0..buckets {
+        let bucket_end = (b as u64 + 1) * bucket;
+        while i < writes.len() && (writes[i].time < bucket_end || b == buckets - 1) {
+            let w = &writes[i];
+            i += 1;
+            writes_in_bucket[b] += 1;
+            row.bytes_written += w.request_bytes;
+            match w.op {
+                Op::Create => row.creates += 1,
+                Op::Update => row.updates += 1,
+                Op::Delete => row.deletes += 1,
+            }
+            let key = (&*w.namespace, &*w.name);
+            if let Some((old, eps)) = live.remove(&key) {
+                endpoints_total -= eps;
+                if let Some(c) = by_size.get_mut(&old) {
+                    *c -= 1;
+                    if *c == 0 {
+                        by_size.remove(&old);
+                    }
+                }
+            }
+            if w.op != Op::Delete {
+                live.insert(key, (w.sizes.proto, u64::from(w.endpoints)));
+                *by_size.entry(w.sizes.proto).or_default() += 1;
+                endpoints_total += u64::from(w.endpoints);
+                row.max_object_proto_bytes = row.max_object_proto_bytes.max(w.sizes.proto);
+                row.max_object_json_bytes = row.max_object_json_bytes.max(w.sizes.json);
+            }
+            row.objects_peak = row.objects_peak.max(live.len() as u64);
+        }
+        let d = delivered[b];
+        row.watch_events += d.events;
+        row.bytes_delivered_proto += d.bytes_proto;
+        row.bytes_delivered_json += d.bytes_json;
+        series.push(TimeseriesRow {
+            t_seconds: (b as u64 * bucket) as f64 / SECOND as f64,
+            api: api.as_str().into(),
+            writes: writes_in_bucket[b],
+            watch_events: d.events,
+            bytes_delivered: d.bytes(),
+            objects: live.len() as u64,
+            endpoints: endpoints_total,
+            max_object_proto_bytes: by_size.keys().next_back().copied().unwrap_or(0),
+        });
+    }
+    row.bytes_delivered = row.bytes_delivered_proto + row.bytes_delivered_json;
+    row.objects_final = run.final_objects.len() as u64;
+    (row, series)
+}
+
+/// Runs a scenario and writes its outputs into `opts.out`. Nothing is written unless the whole
+/// simulation succeeded; each file is written atomically.
+pub fn run(sc: &Scenario, opts: &RunOptions) -> Result<Simulation, RunError> {
+    let sim = simulate(sc)?;
+    let files: Vec<(PathBuf, Vec<u8>)> = vec![
+        (
+            opts.out.join("summary.csv"),
+            output::csv_bytes(&sim.summary).map_err(io_err(&opts.out))?,
+        ),
+        (
+            opts.out.join("timeseries.csv"),
+            output::csv_bytes(&sim.timeseries).map_err(io_err(&opts.out))?,
+        ),
+        (
+            opts.out.join("objects.csv"),
+            output::csv_bytes(&sim.objects).map_err(io_err(&opts.out))?,
+        ),
+    ];
+    let mut exports: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+    if let Some(dir) = &opts.export_objects {
+        for (api, run) in Api::BOTH.into_iter().zip(&sim.runs) {
+            let file = match api {
+                Api::Endpoints => "endpoints.yaml",
+                Api::EndpointSlices => "endpointslices.yaml",
+            };
+            exports.push((
+                dir.join(file),
+                output::objects_yaml(&run.final_objects)?.into_bytes(),
+            ));
+        }
+    }
+    if let Some(path) = &opts.export_trace {
+        let mut buf = Vec::new();
+        trace::write(&sim.history, &mut buf).map_err(|e| RunError::Io {
+            path: path.display().to_string(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+        exports.push((path.clone(), buf));
+    }
+    for (path, bytes) in files.iter().chain(&exports) {
+        output::write_atomic(path, bytes).map_err(io_err(path))?;
+    }
+    Ok(sim)
+}
