@@ -109,6 +109,29 @@ impl<'de> Deserialize<'de> for Duration {
     }
 }
 
+/// A count: a non-negative integer, with a clear message for anything else.
+fn count<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Int(i64),
+        Float(f64),
+        Str(String),
+    }
+    let bad = |got: String| {
+        serde::de::Error::custom(format!("expected a non-negative integer, got {got}"))
+    };
+    match Raw::deserialize(d)? {
+        Raw::Int(n) => u32::try_from(n).map_err(|_| bad(n.to_string())),
+        Raw::Float(f) => Err(bad(f.to_string())),
+        Raw::Str(s) => Err(bad(format!("{s:?}"))),
+    }
+}
+
+fn optional_count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    count(d).map(Some)
+}
+
 /// A count or a percentage, as in a Deployment's `maxSurge`: `1` or `"25%"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IntOrPercent {
@@ -245,7 +268,7 @@ pub struct Cluster {
     /// Cluster IPs of Services; must not overlap the pod CIDRs.
     #[serde(default = "default_service_cidr")]
     pub service_cidr: Spanned<String>,
-    #[serde(default = "default_max_pods")]
+    #[serde(default = "default_max_pods", deserialize_with = "count")]
     pub max_pods_per_node: u32,
 }
 
@@ -297,6 +320,7 @@ pub enum NodeNaming {
 #[serde(deny_unknown_fields)]
 pub struct Zone {
     pub name: Spanned<String>,
+    #[serde(deserialize_with = "count")]
     pub nodes: u32,
     /// Allocatable CPU cores per node.
     #[serde(default = "default_cpu")]
@@ -336,7 +360,7 @@ pub struct Service {
     /// Named container ports of the pods, for `target_port` given by name.
     #[serde(default)]
     pub container_ports: BTreeMap<String, i32>,
-    #[serde(default = "default_replicas")]
+    #[serde(default = "default_replicas", deserialize_with = "count")]
     pub replicas: u32,
     /// `[IPv4]`, `[IPv6]`, or both (dual-stack; the first is primary).
     #[serde(default = "default_families")]
@@ -350,7 +374,7 @@ pub struct Service {
     #[serde(default)]
     pub zone_weights: Option<Spanned<BTreeMap<String, f64>>>,
     /// How many Services like this one: `N` copies named `<name>-0` .. `<name>-(N-1)`.
-    #[serde(default = "default_copies")]
+    #[serde(default = "default_copies", deserialize_with = "count")]
     pub copies: u32,
 }
 
@@ -528,6 +552,7 @@ fn default_surge() -> IntOrPercent {
 pub struct Scale {
     pub at: Duration,
     pub service: Spanned<String>,
+    #[serde(deserialize_with = "count")]
     pub replicas: u32,
 }
 
@@ -562,7 +587,7 @@ pub struct ReadinessFlaps {
 #[serde(deny_unknown_fields)]
 pub struct NodeDrain {
     pub at: Duration,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_count")]
     pub count: Option<u32>,
     #[serde(default)]
     pub nodes: Vec<Spanned<String>>,
@@ -662,7 +687,7 @@ pub struct Watchers {
     #[serde(default = "yes")]
     pub kube_proxy: bool,
     /// CoreDNS replicas (protobuf; all Services).
-    #[serde(default = "default_coredns")]
+    #[serde(default = "default_coredns", deserialize_with = "count")]
     pub coredns: u32,
     #[serde(default)]
     pub custom: Vec<CustomWatcher>,
@@ -686,7 +711,7 @@ fn default_coredns() -> u32 {
 #[serde(deny_unknown_fields)]
 pub struct CustomWatcher {
     pub name: String,
-    #[serde(default = "default_copies")]
+    #[serde(default = "default_copies", deserialize_with = "count")]
     pub count: u32,
     #[serde(default)]
     pub encoding: Encoding,

@@ -1,0 +1,199 @@
+//! Bad scenarios: each gives exit code 2, an error naming file, line, column and field path,
+//! and writes no output at all.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+/// (file name, contents, expected `line:column`, expected field path, a word of the message).
+/// Lines and columns are those of the offending value in the text, counted by hand.
+const CASES: &[(&str, &str, &str, &str, &str)] = &[
+    (
+        "syntax.yaml",
+        "services:\n  - name: web\n   replicas: 3\n",
+        "3:4",
+        "",
+        "did not find expected",
+    ),
+    (
+        "unknown-top.yaml",
+        "servces: []\n",
+        "1:1",
+        "servces",
+        "unknown field",
+    ),
+    (
+        "unknown-nested.yaml",
+        "services:\n  - name: web\n    replica: 3\n",
+        "3:5",
+        "services[0].replica",
+        "unknown field",
+    ),
+    (
+        "wrong-type.yaml",
+        "services:\n  - name: web\n    replicas: many\n",
+        "3:15",
+        "services[0].replicas",
+        "non-negative integer, got \"many\"",
+    ),
+    (
+        "negative.yaml",
+        "services:\n  - name: web\n    replicas: -5\n",
+        "3:15",
+        "services[0].replicas",
+        "non-negative integer, got -5",
+    ),
+    (
+        "max0.yaml",
+        "controllers:\n  endpointslices:\n    max_endpoints_per_slice: 0\n",
+        "3:30",
+        "controllers.endpointslices.max_endpoints_per_slice",
+        "expected 1 to 1000",
+    ),
+    (
+        "max1001.yaml",
+        "controllers:\n  endpointslices:\n    max_endpoints_per_slice: 1001\n",
+        "3:30",
+        "controllers.endpointslices.max_endpoints_per_slice",
+        "got 1001",
+    ),
+    (
+        "zone.yaml",
+        "services:\n  - name: web\nchurn:\n  - zone_outage: {zone: mars, at: 1m, duration: 5m}\n",
+        "4:25",
+        "churn[0].zone_outage.zone",
+        "unknown zone \"mars\"",
+    ),
+    (
+        "service.yaml",
+        "services:\n  - name: web\nchurn:\n  - rollout: {service: api, at: 1m}\n",
+        "4:24",
+        "churn[0].rollout.service",
+        "unknown service \"api\"",
+    ),
+    (
+        "cidr.yaml",
+        "cluster:\n  pod_cidr_v4: 10.64.0.0/10\n  service_cidr: 10.64.0.0/16\n",
+        "3:17",
+        "cluster.service_cidr",
+        "overlaps",
+    ),
+    (
+        "duration.yaml",
+        "duration: 5\n",
+        "1:11",
+        "duration",
+        "with a unit",
+    ),
+    (
+        "surge.yaml",
+        "services:\n  - name: web\nchurn:\n  - rollout: {service: web, at: 1m, max_surge: 150%}\n",
+        "4:48",
+        "churn[0].rollout.max_surge",
+        "percentage",
+    ),
+    (
+        "zone-twice.yaml",
+        "cluster:\n  zones:\n    - {name: a, nodes: 1}\n    - {name: a, nodes: 2}\n",
+        "4:14",
+        "cluster.zones[1].name",
+        "listed twice",
+    ),
+    (
+        "service-twice.yaml",
+        "services:\n  - name: web\n  - name: web\n",
+        "3:11",
+        "services[1].name",
+        "defined twice",
+    ),
+    (
+        "v6-cidr.yaml",
+        "cluster:\n  pod_cidr_v6: 10.0.0.0/8\n",
+        "2:16",
+        "cluster.pod_cidr_v6",
+        "IPv6 CIDR",
+    ),
+    (
+        "node.yaml",
+        "services:\n  - name: web\nchurn:\n  - node_drain: {at: 1m, nodes: [node-x]}\n",
+        "4:34",
+        "churn[0].node_drain.nodes[0]",
+        "unknown node",
+    ),
+    (
+        "action.yaml",
+        "churn:\n  - reboot: {at: 1m}\n",
+        "2:5",
+        "churn[0]",
+        "unknown variant `reboot`",
+    ),
+    (
+        "distribution.yaml",
+        "pods:\n  running_to_ready: {gaussian: 1s}\n",
+        "2:22",
+        "pods.running_to_ready",
+        "unknown variant `gaussian`",
+    ),
+    (
+        "rate.yaml",
+        "services:\n  - name: web\nchurn:\n  - pod_failures: {service: web, per_hour: -1}\n",
+        "4:44",
+        "churn[0].pod_failures.per_hour",
+        "non-negative rate",
+    ),
+    (
+        "families.yaml",
+        "services:\n  - name: web\n    ip_families: [IPv4, IPv4]\n",
+        "3:18",
+        "services[0].ip_families",
+        "expected [IPv4]",
+    ),
+];
+
+#[test]
+fn every_bad_scenario_exits_2_with_a_located_error_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text, at, path, word) in CASES {
+        let file = dir.path().join(name);
+        std::fs::write(&file, text).unwrap();
+        let out = dir.path().join(format!("out-{name}"));
+        let location = format!("{}:{at}: ", file.display());
+        let expected = if path.is_empty() {
+            location.clone()
+        } else {
+            format!("{location}{path}: ")
+        };
+        for args in [vec!["run"], vec!["check"]] {
+            let mut cmd = Command::cargo_bin("slicesim").unwrap();
+            cmd.args(&args).arg(&file);
+            if args[0] == "run" {
+                cmd.arg("--out").arg(&out);
+            }
+            cmd.assert()
+                .code(2)
+                .stderr(predicate::str::contains(expected.clone()))
+                .stderr(predicate::str::contains(*word));
+        }
+        assert!(!out.exists(), "{name}: run wrote {}", out.display());
+    }
+}
+
+#[test]
+fn all_semantic_errors_are_reported_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("many.yaml");
+    std::fs::write(
+        &file,
+        "controllers:\n  endpointslices:\n    max_endpoints_per_slice: 0\nchurn:\n  - rollout: {service: nope, at: 1m}\n  - zone_outage: {zone: mars, at: 1m, duration: 1m}\n",
+    )
+    .unwrap();
+    let f = file.display().to_string();
+    Command::cargo_bin("slicesim")
+        .unwrap()
+        .arg("check")
+        .arg(&file)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(format!("{f}:3:30: ")))
+        .stderr(predicate::str::contains(format!("{f}:5:24: ")))
+        .stderr(predicate::str::contains(format!("{f}:6:25: ")));
+}

@@ -1,0 +1,214 @@
+//! End-to-end tests of `slicesim run` and `slicesim check`, driving the binary.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn scenario(name: &str) -> PathBuf {
+    root().join("scenarios").join(format!("{name}.yaml"))
+}
+
+fn slicesim() -> Command {
+    Command::cargo_bin("slicesim").unwrap()
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+const SUMMARY_HEADER: &str = "scenario,seed,api,pod_events,syncs,creates,updates,deletes,objects_final,objects_peak,max_object_proto_bytes,max_object_json_bytes,bytes_written,watch_events,bytes_delivered,bytes_delivered_proto,bytes_delivered_json";
+
+fn run_to(name: &str, out: &Path, extra: &[&str]) {
+    slicesim()
+        .arg("run")
+        .arg(scenario(name))
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .assert()
+        .success();
+}
+
+#[test]
+fn quickstart_writes_the_three_csvs_and_prints_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    slicesim()
+        .args(["run"])
+        .arg(scenario("quickstart"))
+        .arg("--out")
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Endpoints"))
+        .stdout(predicate::str::contains("EndpointSlices"))
+        .stdout(predicate::str::contains("bytes delivered to watchers"));
+    let summary = read(&dir.path().join("summary.csv"));
+    let mut lines = summary.lines();
+    assert_eq!(lines.next(), Some(SUMMARY_HEADER));
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 2);
+    assert_eq!((rows[0][2], rows[1][2]), ("endpoints", "endpointslices"));
+    // Both APIs saw the same pod history.
+    assert_eq!(rows[0][3], rows[1][3]);
+    // Two Services of 30 and 12 pods: one Endpoints each, one slice each (< 100 endpoints).
+    assert_eq!((rows[0][8], rows[1][8]), ("2", "2"));
+    let ts = read(&dir.path().join("timeseries.csv"));
+    assert!(ts.starts_with("t_seconds,api,writes,watch_events,bytes_delivered,objects,endpoints,max_object_proto_bytes\n"));
+    // 5 minutes in 10 s buckets, for both APIs.
+    assert_eq!(ts.lines().count(), 1 + 2 * 30);
+    let objects = read(&dir.path().join("objects.csv"));
+    assert!(
+        objects.starts_with("api,namespace,name,address_type,endpoints,proto_bytes,json_bytes\n")
+    );
+    assert!(
+        objects.contains("endpoints,default,web,IPv4,30,"),
+        "{objects}"
+    );
+    assert!(
+        objects.contains("endpoints,default,api,IPv4,12,"),
+        "{objects}"
+    );
+}
+
+#[test]
+fn dual_stack_writes_slices_per_family_and_endpoints_of_the_primary_family() {
+    let dir = tempfile::tempdir().unwrap();
+    run_to("dual-stack", dir.path(), &["--quiet"]);
+    let objects = read(&dir.path().join("objects.csv"));
+    let rows: Vec<Vec<&str>> = objects
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    let count = |api: &str, name_prefix: &str, family: &str| {
+        rows.iter()
+            .filter(|r| r[0] == api && r[2].starts_with(name_prefix) && r[3] == family)
+            .map(|r| r[4].parse::<u64>().unwrap())
+            .sum::<u64>()
+    };
+    // web: [IPv4, IPv6], 120 pods: 120 endpoints in slices of each family, IPv4 Endpoints.
+    assert_eq!(count("endpointslices", "web-", "IPv4"), 120);
+    assert_eq!(count("endpointslices", "web-", "IPv6"), 120);
+    assert_eq!(count("endpoints", "web", "IPv4"), 120);
+    assert_eq!(count("endpoints", "web", "IPv6"), 0);
+    // dns-like: [IPv6, IPv4], headless: Endpoints in IPv6, the primary family.
+    assert_eq!(count("endpoints", "dns-like", "IPv6"), 4);
+    assert_eq!(count("endpointslices", "dns-like-", "IPv4"), 4);
+}
+
+#[test]
+fn same_seed_same_bytes_whatever_the_thread_count_other_seed_differs() {
+    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    for (dir, (threads, seed)) in dirs.iter().zip([("1", "11"), ("2", "11"), ("2", "12")]) {
+        slicesim()
+            .env("RAYON_NUM_THREADS", threads)
+            .arg("run")
+            .arg(scenario("zone-outage"))
+            .args(["--quiet", "--seed", seed, "--out"])
+            .arg(dir.path())
+            .assert()
+            .success();
+    }
+    for f in ["summary.csv", "timeseries.csv", "objects.csv"] {
+        let a = std::fs::read(dirs[0].path().join(f)).unwrap();
+        let b = std::fs::read(dirs[1].path().join(f)).unwrap();
+        let c = std::fs::read(dirs[2].path().join(f)).unwrap();
+        assert_eq!(a, b, "{f} differs between 1 and 2 threads");
+        assert_ne!(a, c, "{f} is the same for another seed");
+    }
+}
+
+#[test]
+fn exported_objects_read_back_with_the_sizes_of_objects_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("objects");
+    run_to(
+        "extended-metadata",
+        dir.path(),
+        &["--quiet", "--export-objects", export.to_str().unwrap()],
+    );
+    let objects = read(&dir.path().join("objects.csv"));
+    let mut expected: Vec<(String, String, String)> = objects
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[2].to_string(), f[5].to_string(), f[6].to_string())
+        })
+        .collect();
+    expected.sort();
+    let out = slicesim()
+        .args(["size", "--format", "csv"])
+        .arg(export.join("endpoints.yaml"))
+        .arg(export.join("endpointslices.yaml"))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let mut got: Vec<(String, String, String)> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[2].to_string(), f[5].to_string(), f[7].to_string())
+        })
+        .collect();
+    got.sort();
+    assert_eq!(got.len(), 4, "1 Endpoints + 3 slices");
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn an_exported_trace_replays_to_identical_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first");
+    let trace = dir.path().join("trace.csv");
+    run_to(
+        "node-drain",
+        &first,
+        &["--quiet", "--export-trace", trace.to_str().unwrap()],
+    );
+    let original = read(&scenario("node-drain"));
+    // The same scenario, its churn replaced by the trace.
+    let cut = original.find("churn:").unwrap();
+    let replay_text = format!("{}churn: {{trace: trace.csv}}\n", &original[..cut]);
+    let replay = dir.path().join("replay.yaml");
+    std::fs::write(&replay, replay_text).unwrap();
+    let second = dir.path().join("second");
+    slicesim()
+        .arg("run")
+        .arg(&replay)
+        .args(["--quiet", "--out"])
+        .arg(&second)
+        .assert()
+        .success();
+    for f in ["summary.csv", "timeseries.csv", "objects.csv"] {
+        assert_eq!(
+            std::fs::read(first.join(f)).unwrap(),
+            std::fs::read(second.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+}
+
+#[test]
+fn every_library_scenario_passes_check() {
+    let mut cmd = slicesim();
+    cmd.arg("check");
+    for entry in std::fs::read_dir(root().join("scenarios")).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|e| e == "yaml") {
+            cmd.arg(p);
+        }
+    }
+    cmd.assert()
+        .success()
+        .stdout(predicate::str::contains(": ok"));
+}
