@@ -523,3 +523,183 @@ mod tests {
         assert_eq!(truncate_counts(&[1001], &[0]), (vec![1000], vec![0]));
     }
 }
+
+/// The upstream Endpoints controller vectors (`endpoints_controller_test.go`).
+#[cfg(test)]
+mod vectors {
+    use super::*;
+    use crate::cluster::{Change, History};
+    use crate::controllers::drive;
+    use crate::controllers::testutil::*;
+    use crate::scenario::SECOND;
+
+    fn run(h: &History, batch: Nanos) -> (Vec<Write>, Vec<Object>) {
+        let c = EndpointsController::new(
+            ctx(),
+            true,
+            &h.nodes,
+            h.services.len(),
+            crate::engine::rng(1, 2),
+        );
+        let r = drive(c, h, batch, 3600 * SECOND);
+        (r.writes, r.final_objects)
+    }
+
+    fn endpoints(objects: &[Object]) -> &Endpoints {
+        match &objects[0] {
+            Object::Endpoints(e) => e,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// V29 (`TestPodUpdatesBatching`): 10 pods, then pod events at 200, 300 and 400 ms.
+    /// Batch period 0 → 3 PUTs; 1 s → 1 PUT; 1 s with the third event 1 s after the second
+    /// → 2 PUTs.
+    #[test]
+    fn v29_batching() {
+        let ms = SECOND / 1000;
+        let with_events = |times: [Nanos; 3]| {
+            let mut h = history(10, false, service());
+            for (k, t) in times.into_iter().enumerate() {
+                let mut p = pod(k as u32, true);
+                p.ipv4 = Some(std::net::Ipv4Addr::new(10, 0, 0, k as u8 + 1));
+                h.events.push((
+                    t,
+                    Change::Pod {
+                        pod: p,
+                        deleted: false,
+                    },
+                ));
+            }
+            h
+        };
+        let puts = |h: &History, batch| {
+            run(h, batch)
+                .0
+                .iter()
+                .filter(|w| w.op == Op::Update)
+                .count()
+        };
+        let h = with_events([200 * ms, 300 * ms, 400 * ms]);
+        assert_eq!(puts(&h, 0), 3);
+        assert_eq!(puts(&h, SECOND), 1);
+        let h = with_events([200 * ms, 300 * ms, 1300 * ms]);
+        assert_eq!(puts(&h, SECOND), 2);
+    }
+
+    /// V30: a new Service with no pods → one create with empty subsets; a resync with nothing
+    /// changed → no request.
+    #[test]
+    fn v30_no_pods_and_no_op_resync() {
+        let mut h = history(0, false, service());
+        h.events.push((
+            SECOND,
+            Change::Service {
+                index: 0,
+                spec: service(),
+            },
+        ));
+        let (writes, objects) = run(&h, 0);
+        assert_eq!(ops(&writes), (1, 0, 0));
+        assert!(endpoints(&objects).subsets.is_empty());
+    }
+
+    /// V28 (`TestSyncServiceOverCapacity`): 997 ready + 4 not ready → 997 + 3 kept and the
+    /// annotation `truncated`; back under 1,000 the annotation goes.
+    #[test]
+    fn v28_over_capacity() {
+        let mut h = history(1001, false, service());
+        for i in 997..1001 {
+            if let Change::Pod { pod, .. } = &mut h.events[i as usize].1 {
+                pod.ready = false;
+            }
+        }
+        let (_, objects) = run(&h, 0);
+        let e = endpoints(&objects);
+        assert_eq!(e.subsets[0].addresses.len(), 997);
+        assert_eq!(e.subsets[0].not_ready_addresses.len(), 3);
+        assert_eq!(e.metadata.annotations[OVER_CAPACITY], "truncated");
+
+        h.events.push((
+            SECOND,
+            Change::Pod {
+                pod: pod(0, true),
+                deleted: true,
+            },
+        ));
+        h.events.push((
+            SECOND,
+            Change::Pod {
+                pod: pod(1, true),
+                deleted: true,
+            },
+        ));
+        let (_, objects) = run(&h, 0);
+        let e = endpoints(&objects);
+        assert_eq!(
+            e.subsets[0].addresses.len() + e.subsets[0].not_ready_addresses.len(),
+            999
+        );
+        assert!(!e.metadata.annotations.contains_key(OVER_CAPACITY));
+    }
+
+    /// Over capacity, every sync PUTs, but an unchanged truncated object is not stored again
+    /// (no new resourceVersion, no watch event). The first resync is a real change: with no
+    /// pod changed the trigger time is zero, so the annotation is removed.
+    #[test]
+    fn over_capacity_puts_are_no_ops_when_nothing_changed() {
+        let mut h = history(1200, false, service());
+        h.events.push((
+            SECOND,
+            Change::Service {
+                index: 0,
+                spec: service(),
+            },
+        ));
+        h.events.push((
+            2 * SECOND,
+            Change::Service {
+                index: 0,
+                spec: service(),
+            },
+        ));
+        let (writes, _) = run(&h, 0);
+        assert_eq!(ops(&writes), (1, 2, 0));
+        assert!(!writes[1].noop);
+        assert!(
+            writes[1].sizes.proto < writes[0].sizes.proto,
+            "the trigger annotation is gone"
+        );
+        assert!(writes[2].noop);
+        assert_eq!(writes[2].sizes, writes[1].sizes);
+    }
+
+    /// Addresses are sorted by IP string, bytewise ("1.2.3.10" < "1.2.3.4"); terminating pods
+    /// are dropped; not-ready pods are in notReadyAddresses.
+    #[test]
+    fn subsets_are_sorted_and_filtered() {
+        let mut h = history(10, true, service());
+        let mut p = pod(5, true);
+        p.terminating = true;
+        h.events.push((
+            SECOND,
+            Change::Pod {
+                pod: p,
+                deleted: false,
+            },
+        ));
+        let (_, objects) = run(&h, 0);
+        let s = &endpoints(&objects).subsets[0];
+        let ips: Vec<&str> = s.addresses.iter().map(|a| a.ip.as_str()).collect();
+        assert_eq!(
+            ips,
+            ["1.2.3.11", "1.2.3.12", "1.2.3.5", "1.2.3.6", "1.2.3.8"]
+        );
+        let nr: Vec<&str> = s
+            .not_ready_addresses
+            .iter()
+            .map(|a| a.ip.as_str())
+            .collect();
+        assert_eq!(nr, ["1.2.3.10", "1.2.3.13", "1.2.3.4", "1.2.3.7"]);
+    }
+}

@@ -678,3 +678,224 @@ mod tests {
         assert_eq!(new, vec![40]);
     }
 }
+
+/// The upstream reconciler vectors (`reconciler_test.go`), run through the controller loop.
+#[cfg(test)]
+mod vectors {
+    use super::*;
+    use crate::cluster::{Change, History};
+    use crate::controllers::drive;
+    use crate::controllers::testutil::*;
+    use crate::scenario::{SECOND, TargetPort};
+
+    fn run(h: &History, batch: Nanos, max: usize) -> (Vec<Write>, Vec<Object>) {
+        let c = SliceController::new(ctx(), max, &h.nodes, &h.services, crate::engine::rng(1, 3));
+        let r = drive(c, h, batch, 3600 * SECOND);
+        (r.writes, r.final_objects)
+    }
+
+    fn slice_sizes(objects: &[Object]) -> Vec<usize> {
+        let mut v: Vec<usize> = objects.iter().map(|o| o.endpoint_count()).collect();
+        v.sort_unstable();
+        v
+    }
+
+    fn slices(objects: &[Object]) -> Vec<&EndpointSlice> {
+        objects
+            .iter()
+            .filter_map(|o| match o {
+                Object::EndpointSlice(s) => Some(s),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// V1 (`TestReconcileEmpty`): no pods → one create, the placeholder.
+    #[test]
+    fn v1_empty_service_gets_a_placeholder() {
+        let (writes, objects) = run(&history(0, false, service()), 0, 100);
+        assert_eq!(ops(&writes), (1, 0, 0));
+        let s = slices(&objects)[0];
+        assert!(s.endpoints.is_empty() && s.ports.is_empty());
+        assert!(s.metadata.name.starts_with("foo"));
+        assert_eq!(s.metadata.labels[SERVICE_NAME], "foo");
+    }
+
+    /// V2 (b) and (c): a placeholder equal to the desired one is left alone; one with other
+    /// labels is updated (the placeholder recycled into its name), not deleted and recreated.
+    #[test]
+    fn v2_placeholder_handling() {
+        let mut h = history(0, false, service());
+        h.events.push((
+            SECOND,
+            Change::Service {
+                index: 0,
+                spec: service(),
+            },
+        ));
+        let (writes, _) = run(&h, 0, 100);
+        assert_eq!(
+            ops(&writes),
+            (1, 0, 0),
+            "resync of an equal placeholder writes nothing"
+        );
+
+        let mut relabelled = service();
+        relabelled.labels.insert("bar".into(), "baz".into());
+        let mut h = history(0, false, service());
+        h.events.push((
+            SECOND,
+            Change::Service {
+                index: 0,
+                spec: relabelled,
+            },
+        ));
+        let (writes, objects) = run(&h, 0, 100);
+        assert_eq!(ops(&writes), (1, 1, 0));
+        assert_eq!(
+            writes[0].name, writes[1].name,
+            "the placeholder keeps its name"
+        );
+        assert_eq!(slices(&objects)[0].metadata.labels["bar"], "baz");
+    }
+
+    /// V3 (`TestReconcileManyPods`): 250 pods (84 not ready) → 3 creates {100, 100, 50}.
+    #[test]
+    fn v3_many_pods() {
+        let (writes, objects) = run(&history(250, true, service()), 0, 100);
+        assert_eq!(ops(&writes), (3, 0, 0));
+        assert_eq!(slice_sizes(&objects), vec![50, 100, 100]);
+        let not_ready = slices(&objects)
+            .iter()
+            .flat_map(|s| &s.endpoints)
+            .filter(|e| e.conditions.ready == Some(false))
+            .count();
+        assert_eq!(not_ready, 84);
+    }
+
+    /// V4: publishNotReadyAddresses → 50 pods (17 not ready) in one slice, all ready=true.
+    #[test]
+    fn v4_publish_not_ready_addresses() {
+        let mut spec = service();
+        spec.publish_not_ready_addresses = true;
+        let (writes, objects) = run(&history(50, true, spec), 0, 100);
+        assert_eq!(ops(&writes), (1, 0, 0));
+        let s = slices(&objects)[0];
+        assert_eq!(s.endpoints.len(), 50);
+        assert!(s.endpoints.iter().all(|e| e.conditions.ready == Some(true)));
+    }
+
+    /// V7: the targetPort changes 80 → 81 with 250 pods: the old group is obsolete, 3 creates
+    /// and 3 deletes are recycled into 3 updates.
+    #[test]
+    fn v7_target_port_change_recycles_into_updates() {
+        let mut h = history(250, true, service());
+        let mut spec = service();
+        spec.ports[0].target_port = TargetPort::Number(81);
+        h.events.push((SECOND, Change::Service { index: 0, spec }));
+        let (writes, objects) = run(&h, 0, 100);
+        assert_eq!(ops(&writes[3..]), (0, 3, 0));
+        assert_eq!(slice_sizes(&objects), vec![50, 100, 100]);
+        assert!(slices(&objects).iter().all(|s| s.ports[0].port == Some(81)));
+    }
+
+    /// V8: a new Service label → 3 updates carrying it; only reserved labels → no write.
+    #[test]
+    fn v8_service_labels() {
+        let mut spec = service();
+        spec.labels.insert("foo".into(), "bar".into());
+        let mut h = history(250, true, service());
+        h.events.push((SECOND, Change::Service { index: 0, spec }));
+        let (writes, objects) = run(&h, 0, 100);
+        assert_eq!(ops(&writes[3..]), (0, 3, 0));
+        assert!(
+            slices(&objects)
+                .iter()
+                .all(|s| s.metadata.labels["foo"] == "bar")
+        );
+
+        let mut reserved = service();
+        for k in [SERVICE_NAME, MANAGED_BY, HEADLESS] {
+            reserved.labels.insert(k.into(), "x".into());
+        }
+        let mut h = history(250, true, service());
+        h.events.push((
+            SECOND,
+            Change::Service {
+                index: 0,
+                spec: reserved,
+            },
+        ));
+        let (writes, _) = run(&h, 0, 100);
+        assert_eq!(ops(&writes), (3, 0, 0));
+    }
+
+    /// V14 through the controller: 250 pods with max 80 → {80, 80, 80, 10}.
+    #[test]
+    fn v14_max_endpoints_per_slice() {
+        let (_, objects) = run(&history(250, true, service()), 0, 80);
+        assert_eq!(slice_sizes(&objects), vec![10, 80, 80, 80]);
+    }
+
+    /// V15: 20 ready pods → 1 create; then 10 of them go → 1 update (20 → 10).
+    #[test]
+    fn v15_removal_is_one_update() {
+        let mut h = history(20, false, service());
+        for i in 10..20 {
+            h.events.push((
+                SECOND,
+                Change::Pod {
+                    pod: pod(i, true),
+                    deleted: true,
+                },
+            ));
+        }
+        let (writes, objects) = run(&h, 0, 100);
+        assert_eq!(ops(&writes), (1, 1, 0));
+        assert_eq!(slice_sizes(&objects), vec![10]);
+    }
+
+    /// V18: a headless Service without ports: 1 pod → 1 create; a resync → no write.
+    #[test]
+    fn v18_headless_without_ports_does_not_churn() {
+        let mut spec = service();
+        spec.ports.clear();
+        let mut h = history(1, false, spec.clone());
+        h.events.push((SECOND, Change::Service { index: 0, spec }));
+        let (writes, objects) = run(&h, 0, 100);
+        assert_eq!(ops(&writes), (1, 0, 0));
+        assert_eq!(slice_sizes(&objects), vec![1]);
+    }
+
+    /// Terminating pods stay in slices (ready=false, serving, terminating) until they are gone.
+    #[test]
+    fn terminating_endpoints_are_kept() {
+        let mut h = history(3, false, service());
+        let mut p = pod(0, true);
+        p.terminating = true;
+        h.events.push((
+            SECOND,
+            Change::Pod {
+                pod: p,
+                deleted: false,
+            },
+        ));
+        let (writes, objects) = run(&h, 0, 100);
+        assert_eq!(ops(&writes), (1, 1, 0));
+        let s = slices(&objects)[0];
+        assert_eq!(s.endpoints.len(), 3);
+        let e = s
+            .endpoints
+            .iter()
+            .find(|e| e.addresses[0] == "1.2.3.4")
+            .unwrap();
+        assert_eq!(
+            e.conditions,
+            EndpointConditions {
+                ready: Some(false),
+                serving: Some(true),
+                terminating: Some(true)
+            }
+        );
+    }
+}

@@ -193,7 +193,36 @@ pub trait Controller {
 
 enum Ev {
     History(usize),
+    /// A delayed `AddAfter` comes due: the key moves to the ready queue.
+    Due(u32),
+    /// A worker takes the key off the ready queue and syncs it.
     Sync(u32),
+}
+
+/// The workqueue of one controller (client-go `workqueue` + `delaying_queue.go`): a key is
+/// never in the ready queue twice, and a key waiting in the delay heap keeps its earlier time.
+struct WorkQueue {
+    ready: Vec<bool>,
+    due: Vec<Option<Nanos>>,
+}
+
+impl WorkQueue {
+    fn add(&mut self, q: &mut Queue<Ev>, t: Nanos, s: u32) {
+        if !std::mem::replace(&mut self.ready[s as usize], true) {
+            q.at(t, Ev::Sync(s));
+        }
+    }
+
+    fn add_after(&mut self, q: &mut Queue<Ev>, t: Nanos, delay: Nanos, s: u32) {
+        if delay == 0 {
+            return self.add(q, t, s);
+        }
+        let due = &mut self.due[s as usize];
+        if due.is_none_or(|d| t + delay < d) {
+            *due = Some(t + delay);
+            q.at(t + delay, Ev::Due(s));
+        }
+    }
 }
 
 /// Feeds the history to a controller with the workqueue's batching, returning its run.
@@ -208,12 +237,16 @@ pub fn drive<C: Controller>(
         q.at(*t, Ev::History(i));
     }
     let mut services = history.services.clone();
-    let mut stores: Vec<PodStore> = (0..services.len()).map(|_| PodStore::default()).collect();
-    let mut due: Vec<Option<Nanos>> = vec![None; services.len()];
+    let n = services.len();
+    let mut stores: Vec<PodStore> = (0..n).map(|_| PodStore::default()).collect();
+    let mut wq = WorkQueue {
+        ready: vec![false; n],
+        due: vec![None; n],
+    };
     let mut run = ControllerRun::default();
-    // The controller starts before the run: every Service gets its first sync at t = 0.
-    for s in 0..services.len() as u32 {
-        q.at(0, Ev::Sync(s));
+    // The controller starts before the run: the Service add events enqueue every Service.
+    for s in 0..n as u32 {
+        wq.add(&mut q, 0, s);
     }
     while let Some((t, ev)) = q.pop() {
         if t > end {
@@ -223,30 +256,29 @@ pub fn drive<C: Controller>(
             Ev::History(i) => match &history.events[i].1 {
                 Change::Pod { pod, deleted } => {
                     run.pod_events += 1;
-                    let s = pod.service as usize;
-                    let store = &mut stores[s];
+                    let store = &mut stores[pod.service as usize];
                     if *deleted {
                         store.pods.remove(&pod.name);
                     } else {
                         store.pods.insert(pod.name.clone(), pod.clone());
                     }
                     store.changed.insert(pod.name.clone());
-                    // AddAfter(batchPeriod): a key already waiting keeps its earlier time.
-                    if due[s].is_none() {
-                        due[s] = Some(t + batch_period);
-                        q.at(t + batch_period, Ev::Sync(s as u32));
-                    }
+                    wq.add_after(&mut q, t, batch_period, pod.service);
                 }
                 Change::Service { index, spec } => {
                     services[*index as usize] = spec.clone();
-                    q.at(t, Ev::Sync(*index));
+                    wq.add(&mut q, t, *index);
                 }
             },
+            Ev::Due(s) => {
+                if wq.due[s as usize] == Some(t) {
+                    wq.due[s as usize] = None;
+                    wq.add(&mut q, t, s);
+                }
+            }
             Ev::Sync(s) => {
                 let si = s as usize;
-                if due[si].is_some_and(|d| d <= t) {
-                    due[si] = None;
-                }
+                wq.ready[si] = false;
                 run.syncs += 1;
                 c.sync(t, s, &services[si], &mut stores[si], &mut run.writes);
                 stores[si].changed.clear();
@@ -255,4 +287,94 @@ pub fn drive<C: Controller>(
     }
     run.final_objects = c.finish();
     run
+}
+
+/// Helpers for the upstream test vectors (`reconciler_test.go`, `endpoints_controller_test.go`):
+/// Service `foo` in namespace `test` with one port `foo` TCP 80, no cluster IP; pod N has IP
+/// 1.2.3.(4+N) on `node-1`.
+#[cfg(test)]
+pub(crate) mod testutil {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+    use crate::cluster::{Node, Phase};
+    use crate::scenario::{IpFamily, ServicePort, TargetPort};
+
+    pub fn service() -> ServiceSpec {
+        ServiceSpec {
+            namespace: "test".into(),
+            name: "foo".into(),
+            uid: "svc-uid".into(),
+            labels: BTreeMap::new(),
+            ports: vec![ServicePort {
+                name: "foo".into(),
+                protocol: "TCP".into(),
+                port: 80,
+                target_port: TargetPort::Number(80),
+                app_protocol: None,
+            }],
+            container_ports: BTreeMap::new(),
+            families: vec![IpFamily::IPv4],
+            headless: true,
+            publish_not_ready_addresses: false,
+        }
+    }
+
+    pub fn nodes() -> Vec<Node> {
+        vec![Node {
+            name: "node-1".into(),
+            zone: "".into(),
+        }]
+    }
+
+    pub fn pod(i: u32, ready: bool) -> Pod {
+        Pod {
+            service: 0,
+            name: format!("pod{i}").into(),
+            uid: format!("uid-{i}").into(),
+            node: 0,
+            ipv4: Some(Ipv4Addr::new(
+                1,
+                2,
+                3 + ((4 + i) / 256) as u8,
+                ((4 + i) % 256) as u8,
+            )),
+            ipv6: None,
+            phase: Phase::Running,
+            ready,
+            terminating: false,
+            ready_changed: 0,
+        }
+    }
+
+    /// Pods `0..n`, pod i not ready when `i % 3 == 0` if `some_not_ready`, all present at t = 0.
+    pub fn history(n: u32, some_not_ready: bool, spec: ServiceSpec) -> History {
+        History {
+            nodes: nodes(),
+            services: vec![spec],
+            events: (0..n)
+                .map(|i| {
+                    (
+                        0,
+                        Change::Pod {
+                            pod: pod(i, !(some_not_ready && i % 3 == 0)),
+                            deleted: false,
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    pub fn ctx() -> MetaContext {
+        MetaContext {
+            start_unix: 1_767_225_600,
+            managed_fields: true,
+        }
+    }
+
+    pub fn ops(writes: &[Write]) -> (usize, usize, usize) {
+        let n = |op| writes.iter().filter(|w| w.op == op).count();
+        (n(Op::Create), n(Op::Update), n(Op::Delete))
+    }
 }
