@@ -178,33 +178,13 @@ fn run_scenario(
     };
     if !quiet {
         let mut stdout = io::stdout().lock();
-        writeln!(
-            stdout,
-            "Scenario {} (seed {}): {}\n",
-            sc.name,
-            sc.file.seed,
-            sc.file.description.as_deref().unwrap_or("")
-        )?;
-        write!(stdout, "{}", output::comparison_table(&sim.summary))?;
-        if !sc.file.controllers.endpoints.truncate {
-            let largest = sim.runs[0]
-                .final_objects
-                .iter()
-                .map(|o| o.endpoint_count())
-                .max()
-                .unwrap_or(0);
-            writeln!(
-                stdout,
-                "\nThe Endpoints side runs without truncation (truncate: false), as before Kubernetes 1.22,\n\
-                 which is what the published ~1 MB figures describe. With truncation the object would stay\n\
-                 at 1,000 addresses, but kube-proxy would then see only 1,000 of {largest} backends."
-            )?;
-        }
-        writeln!(
-            stdout,
-            "\nWrote {}/summary.csv, timeseries.csv, objects.csv.",
-            out.display()
-        )?;
+        let largest = sim.runs[0]
+            .final_objects
+            .iter()
+            .map(|o| o.endpoint_count() as u64)
+            .max();
+        let report = output::run_report(&sc, &sim.summary, largest.unwrap_or(0), &out);
+        write!(stdout, "{report}")?;
         stdout.flush()?;
     }
     Ok(ExitCode::SUCCESS)

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::scenario::Scenario;
 use crate::size::human_bytes;
 use crate::wire::{Object, WireError, reference};
 
@@ -90,6 +91,19 @@ pub struct ObjectRow {
     pub json_bytes: u64,
 }
 
+/// `5000` as `5,000`.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// The side-by-side comparison printed after a run.
 pub fn comparison_table(rows: &[SummaryRow]) -> String {
     let (Some(e), Some(s)) = (
@@ -98,8 +112,9 @@ pub fn comparison_table(rows: &[SummaryRow]) -> String {
     ) else {
         return String::new();
     };
-    let count = |v: u64| v.to_string();
+    let count = thousands;
     type Line<'a> = (&'a str, u64, u64, fn(u64) -> String);
+    let count: fn(u64) -> String = count;
     let lines: [Line; 11] = [
         (
             "API writes (create+update+delete)",
@@ -180,6 +195,42 @@ pub fn comparison_table(rows: &[SummaryRow]) -> String {
     out
 }
 
+/// What `slicesim run` prints: the scenario, the comparison, a note on truncation when the
+/// Endpoints side runs without it, and where the files went.
+/// `largest_endpoints` is the largest Endpoints object's address count at the end.
+pub fn run_report(
+    sc: &Scenario,
+    summary: &[SummaryRow],
+    largest_endpoints: u64,
+    out: &Path,
+) -> String {
+    let mut s = match &sc.file.description {
+        Some(d) => format!(
+            "Scenario {} (seed {}): {}\n\n",
+            sc.name,
+            sc.file.seed,
+            d.trim()
+        ),
+        None => format!("Scenario {} (seed {})\n\n", sc.name, sc.file.seed),
+    };
+    s.push_str(&comparison_table(summary));
+    if !sc.file.controllers.endpoints.truncate {
+        let _ = writeln!(
+            s,
+            "\nThe Endpoints side runs without truncation (truncate: false), as before Kubernetes 1.22,\n\
+             which is what the published ~1 MB figures describe. With truncation the object would stay\n\
+             at 1,000 addresses, but kube-proxy would then see only 1,000 of {} backends.",
+            thousands(largest_endpoints)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nWrote {}/summary.csv, timeseries.csv, objects.csv.",
+        out.display()
+    );
+    s
+}
+
 /// The objects as a kubectl-style `List` in YAML, which `slicesim size` reads back.
 pub fn objects_yaml(objects: &[Object]) -> Result<String, WireError> {
     let items = objects
@@ -193,4 +244,17 @@ pub fn objects_yaml(objects: &[Object]) -> Result<String, WireError> {
         "items": items,
     });
     serde_saphyr::to_string(&list).map_err(|e| WireError::Export(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(5000), "5,000");
+        assert_eq!(thousands(50_030_004), "50,030,004");
+    }
 }
