@@ -189,8 +189,10 @@ pub fn comparison_table(rows: &[SummaryRow]) -> String {
     }
     let _ = writeln!(
         out,
-        "\nUnits are decimal (1 MB = 1,000,000 bytes). {} pod events, syncs: Endpoints {}, EndpointSlices {}.",
-        e.pod_events, e.syncs, s.syncs
+        "\nUnits are decimal (1 MB = 1,000,000 bytes). {} pod events; syncs: Endpoints {}, EndpointSlices {}.",
+        thousands(e.pod_events),
+        thousands(e.syncs),
+        thousands(s.syncs)
     );
     out
 }
