@@ -235,6 +235,9 @@ struct Deployment {
     /// Alive (not terminating, not failed) pods of the current and of older ReplicaSets.
     new: Vec<u32>,
     old: VecDeque<u32>,
+    /// How many pods of `new` / `old` are available (running, ready, not terminating).
+    avail_new: u32,
+    avail_old: u32,
     rollout: Option<(scenario::IntOrPercent, scenario::IntOrPercent)>,
     zone_weights: Vec<f64>,
     zone_counts: Vec<u32>,
@@ -243,6 +246,8 @@ struct Deployment {
 #[derive(Clone, Copy)]
 struct PodRt {
     alive: bool,
+    /// In the Deployment's current ReplicaSet (`new`), else in an older one.
+    in_new: bool,
     /// The host part of the pod's addresses in its node's /24 and /64, once running.
     host: Option<u32>,
 }
@@ -318,6 +323,8 @@ pub fn generate(sc: &Scenario) -> History {
                 hash: random_suffix(&mut topo_rng, 10),
                 new: Vec::new(),
                 old: VecDeque::new(),
+                avail_new: 0,
+                avail_old: 0,
                 rollout: None,
                 zone_counts: vec![0; zones.len()],
                 zone_weights: weights,
@@ -462,6 +469,7 @@ impl Sim<'_> {
         });
         self.rt.push(PodRt {
             alive: true,
+            in_new: true,
             host: None,
         });
         self.nodes[node as usize].pods.push(id);
@@ -521,6 +529,21 @@ impl Sim<'_> {
         }
         p.ready = ready;
         p.ready_changed = t;
+        let (svc, terminating) = (p.service, p.terminating);
+        let rt = self.rt[id as usize];
+        if rt.alive && !terminating {
+            let d = &mut self.deployments[svc as usize];
+            let counter = if rt.in_new {
+                &mut d.avail_new
+            } else {
+                &mut d.avail_old
+            };
+            if ready {
+                *counter += 1;
+            } else {
+                *counter -= 1;
+            }
+        }
         self.record(t, id, false);
     }
 
@@ -538,13 +561,21 @@ impl Sim<'_> {
             return;
         }
         rt.alive = false;
+        let in_new = rt.in_new;
+        let available = self.is_available(id);
         let p = &self.pods[id as usize];
         let zone = self.node_zone[p.node as usize];
         let d = &mut self.deployments[p.service as usize];
-        if let Some(i) = d.new.iter().position(|&x| x == id) {
-            d.new.remove(i);
-        } else if let Some(i) = d.old.iter().position(|&x| x == id) {
-            d.old.remove(i);
+        if in_new {
+            if let Some(i) = d.new.iter().position(|&x| x == id) {
+                d.new.remove(i);
+            }
+            d.avail_new -= u32::from(available);
+        } else {
+            if let Some(i) = d.old.iter().position(|&x| x == id) {
+                d.old.remove(i);
+            }
+            d.avail_old -= u32::from(available);
         }
         d.zone_counts[zone] = d.zone_counts[zone].saturating_sub(1);
     }
@@ -595,12 +626,9 @@ impl Sim<'_> {
             while self.deployments[s].new.len() as u32 > r {
                 // ReplicaSet scale-down prefers not-ready pods, then the newest.
                 let d = &self.deployments[s];
-                let victim = d
-                    .new
-                    .iter()
-                    .rev()
-                    .copied()
-                    .find(|&p| !self.is_available(p))
+                let victim = (d.new.len() as u32 > d.avail_new)
+                    .then(|| d.new.iter().rev().copied().find(|&p| !self.is_available(p)))
+                    .flatten()
                     .or_else(|| d.new.last().copied());
                 let Some(v) = victim else { break };
                 self.delete_pod(t, v, None);
@@ -629,17 +657,10 @@ impl Sim<'_> {
         let min_available = r.saturating_sub(unavail);
         loop {
             let d = &self.deployments[s];
-            let available = d
-                .new
-                .iter()
-                .chain(d.old.iter())
-                .filter(|&&p| self.is_available(p))
-                .count() as u32;
-            let victim = d
-                .old
-                .iter()
-                .copied()
-                .find(|&p| !self.is_available(p))
+            let available = d.avail_new + d.avail_old;
+            let victim = (d.old.len() as u32 > d.avail_old)
+                .then(|| d.old.iter().copied().find(|&p| !self.is_available(p)))
+                .flatten()
                 .or_else(|| {
                     (available > min_available)
                         .then(|| d.old.front().copied())
@@ -776,6 +797,10 @@ impl Sim<'_> {
                 for s in self.service_of(&r.service.value) {
                     let d = &mut self.deployments[s as usize];
                     let old: Vec<u32> = d.new.drain(..).collect();
+                    for &p in &old {
+                        self.rt[p as usize].in_new = false;
+                    }
+                    d.avail_old += std::mem::take(&mut d.avail_new);
                     d.old.extend(old);
                     d.hash = random_suffix(&mut self.rng, 10);
                     d.rollout = Some((r.max_surge, r.max_unavailable));

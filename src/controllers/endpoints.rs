@@ -15,9 +15,11 @@
 //!
 //! The desired addresses are kept in a sorted map updated per pod change, and a write applies
 //! only the changed addresses to the stored object, whose sizes follow in O(1) per address
-//! ([`crate::wire::fast::SizedEndpoints`]).
+//! ([`crate::wire::fast::SizedEndpoints`]). The stored lists are kept in arbitrary order while
+//! running (an address is appended, or swapped out, in O(1)) and sorted at the end: the order
+//! of a list does not change its size.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use serde_json::json;
@@ -57,6 +59,33 @@ struct State {
     changed: Vec<Key>,
     /// The stored object is not the plain image of `desired` (it was truncated): rebuild.
     rebuild: bool,
+    /// Where each stored address is: (in `addresses`?, index) in subset 0. Looked up, never
+    /// iterated.
+    index: HashMap<Key, (bool, usize)>,
+}
+
+fn key_owned(a: &EndpointAddress) -> Key {
+    let uid = a.target_ref.as_ref().map_or("", |r| r.uid.as_str());
+    (a.ip.clone(), Arc::from(uid))
+}
+
+/// Sorts a subset's address lists as `RepackSubsets` does.
+fn sort_subset(s: &mut EndpointSubset) {
+    s.addresses.sort_by(|a, b| key_of(a).cmp(&key_of(b)));
+    s.not_ready_addresses
+        .sort_by(|a, b| key_of(a).cmp(&key_of(b)));
+}
+
+fn index_of(subsets: &[EndpointSubset]) -> HashMap<Key, (bool, usize)> {
+    let mut index = HashMap::new();
+    if let Some(s) = subsets.first() {
+        for (ready, list) in [(true, &s.addresses), (false, &s.not_ready_addresses)] {
+            for (i, a) in list.iter().enumerate() {
+                index.insert(key_owned(a), (ready, i));
+            }
+        }
+    }
+    index
 }
 
 /// The Endpoints controller.
@@ -297,7 +326,8 @@ impl Controller for EndpointsController<'_> {
             };
             let (uid, created, meta, old_subsets) = match st.stored.take() {
                 Some(s) => {
-                    let e = s.sized.into_endpoints();
+                    let mut e = s.sized.into_endpoints();
+                    e.subsets.iter_mut().for_each(sort_subset);
                     (s.uid, s.created, e.metadata, Some(e.subsets))
                 }
                 None => (
@@ -308,6 +338,7 @@ impl Controller for EndpointsController<'_> {
                 ),
             };
             content_changed = old_subsets.as_ref() != Some(&subsets);
+            st.index = index_of(&subsets);
             st.stored = Some(Stored {
                 sized: SizedEndpoints::new(Endpoints {
                     metadata: meta,
@@ -326,21 +357,15 @@ impl Controller for EndpointsController<'_> {
             for key in keys {
                 let want = st.desired.get(&key);
                 // Where the stored object has this key, if anywhere.
-                let mut found = None;
-                if let Some(sub) = sized.endpoints().subsets.first() {
-                    for ready in [true, false] {
-                        let list = if ready {
-                            &sub.addresses
-                        } else {
-                            &sub.not_ready_addresses
-                        };
-                        if let Ok(i) =
-                            list.binary_search_by(|a| key_of(a).cmp(&(key.0.as_str(), &*key.1)))
-                        {
-                            found = Some((ready, i, &list[i]));
-                        }
-                    }
-                }
+                let found = st.index.get(&key).copied().and_then(|(ready, i)| {
+                    let sub = sized.endpoints().subsets.first()?;
+                    let list = if ready {
+                        &sub.addresses
+                    } else {
+                        &sub.not_ready_addresses
+                    };
+                    Some((ready, i, list.get(i)?))
+                });
                 if let (Some((r, _, a)), Some((wr, wa))) = (found, want)
                     && r == *wr
                     && a == wa
@@ -349,7 +374,18 @@ impl Controller for EndpointsController<'_> {
                 }
                 changed_any = true;
                 if let Some((ready, i, _)) = found {
-                    sized.remove_address(0, ready, i);
+                    sized.swap_remove_address(0, ready, i);
+                    st.index.remove(&key);
+                    // The address moved into slot i (if any) changes its index.
+                    let sub = &sized.endpoints().subsets[0];
+                    let list = if ready {
+                        &sub.addresses
+                    } else {
+                        &sub.not_ready_addresses
+                    };
+                    if let Some(moved) = list.get(i) {
+                        st.index.insert(key_owned(moved), (ready, i));
+                    }
                 }
                 if let Some((ready, a)) = want {
                     if sized.endpoints().subsets.is_empty() {
@@ -361,14 +397,14 @@ impl Controller for EndpointsController<'_> {
                             },
                         );
                     }
+                    sized.push_address(0, *ready, a.clone());
                     let sub = &sized.endpoints().subsets[0];
-                    let list = if *ready {
-                        &sub.addresses
+                    let len = if *ready {
+                        sub.addresses.len()
                     } else {
-                        &sub.not_ready_addresses
+                        sub.not_ready_addresses.len()
                     };
-                    let i = list.partition_point(|x| key_of(x) < (key.0.as_str(), &*key.1));
-                    sized.insert_address(0, *ready, i, a.clone());
+                    st.index.insert(key.clone(), (*ready, len - 1));
                 }
             }
             if sized
@@ -486,8 +522,11 @@ impl Controller for EndpointsController<'_> {
             .states
             .into_iter()
             .filter_map(|s| {
-                s.stored
-                    .map(|s| Object::Endpoints(s.sized.into_endpoints()))
+                s.stored.map(|s| {
+                    let mut e = s.sized.into_endpoints();
+                    e.subsets.iter_mut().for_each(sort_subset);
+                    Object::Endpoints(e)
+                })
             })
             .collect();
         out.sort_by(|a, b| {

@@ -58,6 +58,9 @@ struct Family {
     desired: BTreeMap<Key, Endpoint>,
     by_pod: BTreeMap<Arc<str>, Key>,
     changed: Vec<Key>,
+    /// The slice labels and ports of the last sync: every slice was written with them since,
+    /// so only a change (or a lone placeholder) needs the per-slice checks.
+    seen: Option<(BTreeMap<String, String>, Vec<EndpointPort>)>,
 }
 
 #[derive(Default)]
@@ -356,12 +359,20 @@ impl SliceController<'_> {
         let mut update: BTreeSet<u64> = BTreeSet::new();
         let mut delete: Vec<u64> = Vec::new();
         let mut to_place: Vec<Key> = Vec::new();
-        let obsolete: Vec<u64> = fam
-            .slices
-            .iter()
-            .filter(|(_, s)| s.sized.slice().ports != ports)
-            .map(|(id, _)| *id)
-            .collect();
+        let conforming = fam
+            .seen
+            .as_ref()
+            .is_some_and(|(l, p)| l == labels && p == ports)
+            && fam.slices.len() > 1;
+        let obsolete: Vec<u64> = if conforming {
+            Vec::new()
+        } else {
+            fam.slices
+                .iter()
+                .filter(|(_, s)| s.sized.slice().ports != ports)
+                .map(|(id, _)| *id)
+                .collect()
+        };
         for id in &obsolete {
             delete.push(*id);
             for k in &fam.slices[id].keys {
@@ -371,11 +382,14 @@ impl SliceController<'_> {
                 }
             }
         }
-        for (id, s) in &fam.slices {
-            if !obsolete.contains(id) && s.sized.slice().metadata.labels != *labels {
-                update.insert(*id);
+        if !conforming {
+            for (id, s) in &fam.slices {
+                if !obsolete.contains(id) && s.sized.slice().metadata.labels != *labels {
+                    update.insert(*id);
+                }
             }
         }
+        fam.seen = Some((labels.clone(), ports.to_vec()));
         for key in changed {
             match (fam.loc.get(&key).copied(), fam.desired.get(&key)) {
                 (Some(id), Some(ep)) => {

@@ -825,6 +825,15 @@ impl SizedEndpoints {
         self.list(subset, ready).remove(i)
     }
 
+    /// Removes address `i` in O(1) by moving the last address into its place (the order of a
+    /// list does not change its size; sort it when the order matters).
+    pub fn swap_remove_address(&mut self, subset: usize, ready: bool, i: usize) -> EndpointAddress {
+        let part = self.parts[subset][usize::from(ready)].swap_remove(i);
+        self.sizer
+            .edit_subset(subset, |s| s.list(ready).remove(part));
+        self.list(subset, ready).swap_remove(i)
+    }
+
     pub fn replace_address(
         &mut self,
         subset: usize,
