@@ -8,6 +8,8 @@
 //!
 //! Run: `cargo bench --bench sizes` (or `scripts/bench-sizes.sh`).
 
+#![allow(clippy::disallowed_methods)] // a benchmark measures wall time
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
