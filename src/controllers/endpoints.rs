@@ -602,13 +602,7 @@ mod vectors {
             for (k, t) in times.into_iter().enumerate() {
                 let mut p = pod(k as u32, true);
                 p.ipv4 = Some(std::net::Ipv4Addr::new(10, 0, 0, k as u8 + 1));
-                h.events.push((
-                    t,
-                    Change::Pod {
-                        pod: p,
-                        deleted: false,
-                    },
-                ));
+                h.events.push(pod_change(t, p, false));
             }
             h
         };
@@ -631,13 +625,7 @@ mod vectors {
     #[test]
     fn v30_no_pods_and_no_op_resync() {
         let mut h = history(0, false, service());
-        h.events.push((
-            SECOND,
-            Change::Service {
-                index: 0,
-                spec: service(),
-            },
-        ));
+        h.events.push(service_change(SECOND, service()));
         let (writes, objects) = run(&h, 0);
         assert_eq!(ops(&writes), (1, 0, 0));
         assert!(endpoints(&objects).subsets.is_empty());
@@ -659,20 +647,8 @@ mod vectors {
         assert_eq!(e.subsets[0].not_ready_addresses.len(), 3);
         assert_eq!(e.metadata.annotations[OVER_CAPACITY], "truncated");
 
-        h.events.push((
-            SECOND,
-            Change::Pod {
-                pod: pod(0, true),
-                deleted: true,
-            },
-        ));
-        h.events.push((
-            SECOND,
-            Change::Pod {
-                pod: pod(1, true),
-                deleted: true,
-            },
-        ));
+        h.events.push(pod_change(SECOND, pod(0, true), true));
+        h.events.push(pod_change(SECOND, pod(1, true), true));
         let (_, objects) = run(&h, 0);
         let e = endpoints(&objects);
         assert_eq!(
@@ -688,20 +664,8 @@ mod vectors {
     #[test]
     fn over_capacity_puts_are_no_ops_when_nothing_changed() {
         let mut h = history(1200, false, service());
-        h.events.push((
-            SECOND,
-            Change::Service {
-                index: 0,
-                spec: service(),
-            },
-        ));
-        h.events.push((
-            2 * SECOND,
-            Change::Service {
-                index: 0,
-                spec: service(),
-            },
-        ));
+        h.events.push(service_change(SECOND, service()));
+        h.events.push(service_change(2 * SECOND, service()));
         let (writes, _) = run(&h, 0);
         assert_eq!(ops(&writes), (1, 2, 0));
         assert!(!writes[1].noop);
@@ -720,13 +684,7 @@ mod vectors {
         let mut h = history(10, true, service());
         let mut p = pod(5, true);
         p.terminating = true;
-        h.events.push((
-            SECOND,
-            Change::Pod {
-                pod: p,
-                deleted: false,
-            },
-        ));
+        h.events.push(pod_change(SECOND, p, false));
         let (_, objects) = run(&h, 0);
         let s = &endpoints(&objects).subsets[0];
         let ips: Vec<&str> = s.addresses.iter().map(|a| a.ip.as_str()).collect();

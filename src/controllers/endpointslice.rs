@@ -740,13 +740,7 @@ mod vectors {
     #[test]
     fn v2_placeholder_handling() {
         let mut h = history(0, false, service());
-        h.events.push((
-            SECOND,
-            Change::Service {
-                index: 0,
-                spec: service(),
-            },
-        ));
+        h.events.push(service_change(SECOND, service()));
         let (writes, _) = run(&h, 0, 100);
         assert_eq!(
             ops(&writes),
@@ -757,13 +751,7 @@ mod vectors {
         let mut relabelled = service();
         relabelled.labels.insert("bar".into(), "baz".into());
         let mut h = history(0, false, service());
-        h.events.push((
-            SECOND,
-            Change::Service {
-                index: 0,
-                spec: relabelled,
-            },
-        ));
+        h.events.push(service_change(SECOND, relabelled));
         let (writes, objects) = run(&h, 0, 100);
         assert_eq!(ops(&writes), (1, 1, 0));
         assert_eq!(
@@ -806,7 +794,7 @@ mod vectors {
         let mut h = history(250, true, service());
         let mut spec = service();
         spec.ports[0].target_port = TargetPort::Number(81);
-        h.events.push((SECOND, Change::Service { index: 0, spec }));
+        h.events.push(service_change(SECOND, spec));
         let (writes, objects) = run(&h, 0, 100);
         assert_eq!(ops(&writes[3..]), (0, 3, 0));
         assert_eq!(slice_sizes(&objects), vec![50, 100, 100]);
@@ -819,7 +807,7 @@ mod vectors {
         let mut spec = service();
         spec.labels.insert("foo".into(), "bar".into());
         let mut h = history(250, true, service());
-        h.events.push((SECOND, Change::Service { index: 0, spec }));
+        h.events.push(service_change(SECOND, spec));
         let (writes, objects) = run(&h, 0, 100);
         assert_eq!(ops(&writes[3..]), (0, 3, 0));
         assert!(
@@ -833,13 +821,7 @@ mod vectors {
             reserved.labels.insert(k.into(), "x".into());
         }
         let mut h = history(250, true, service());
-        h.events.push((
-            SECOND,
-            Change::Service {
-                index: 0,
-                spec: reserved,
-            },
-        ));
+        h.events.push(service_change(SECOND, reserved));
         let (writes, _) = run(&h, 0, 100);
         assert_eq!(ops(&writes), (3, 0, 0));
     }
@@ -856,13 +838,7 @@ mod vectors {
     fn v15_removal_is_one_update() {
         let mut h = history(20, false, service());
         for i in 10..20 {
-            h.events.push((
-                SECOND,
-                Change::Pod {
-                    pod: pod(i, true),
-                    deleted: true,
-                },
-            ));
+            h.events.push(pod_change(SECOND, pod(i, true), true));
         }
         let (writes, objects) = run(&h, 0, 100);
         assert_eq!(ops(&writes), (1, 1, 0));
@@ -875,7 +851,7 @@ mod vectors {
         let mut spec = service();
         spec.ports.clear();
         let mut h = history(1, false, spec.clone());
-        h.events.push((SECOND, Change::Service { index: 0, spec }));
+        h.events.push(service_change(SECOND, spec));
         let (writes, objects) = run(&h, 0, 100);
         assert_eq!(ops(&writes), (1, 0, 0));
         assert_eq!(slice_sizes(&objects), vec![1]);
@@ -887,13 +863,7 @@ mod vectors {
         let mut h = history(3, false, service());
         let mut p = pod(0, true);
         p.terminating = true;
-        h.events.push((
-            SECOND,
-            Change::Pod {
-                pod: p,
-                deleted: false,
-            },
-        ));
+        h.events.push(pod_change(SECOND, p, false));
         let (writes, objects) = run(&h, 0, 100);
         assert_eq!(ops(&writes), (1, 1, 0));
         let s = slices(&objects)[0];

@@ -366,6 +366,16 @@ pub(crate) mod testutil {
         }
     }
 
+    /// A Service change at `t` (index 0).
+    pub fn service_change(t: Nanos, spec: ServiceSpec) -> (Nanos, Change) {
+        (t, Change::Service { index: 0, spec })
+    }
+
+    /// A pod change at `t`.
+    pub fn pod_change(t: Nanos, pod: Pod, deleted: bool) -> (Nanos, Change) {
+        (t, Change::Pod { pod, deleted })
+    }
+
     pub fn ctx() -> MetaContext {
         MetaContext {
             start_unix: 1_767_225_600,
