@@ -128,33 +128,57 @@ fn bad_input(name: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
     (dir, path)
 }
 
-#[test]
-fn yaml_syntax_error_exits_2_naming_file_and_line() {
-    let (_dir, path) = bad_input(
-        "bad.yaml",
+/// Malformed inputs: (file name, text, expected line, a word of the message). Lines counted
+/// by hand in the text.
+const MALFORMED: &[(&str, &str, usize, &str)] = &[
+    (
+        "syntax.yaml",
         "apiVersion: v1\nkind: Endpoints\nmetadata:\n  name: x\n   bad: [1\n",
-    );
-    slicesim()
-        .args(["size"])
-        .arg(&path)
-        .assert()
-        .code(2)
-        .stdout(predicate::str::is_empty())
-        .stderr(predicate::str::contains(format!("{}:5:", path.display())));
-}
+        5,
+        "invalid YAML",
+    ),
+    (
+        "syntax.json",
+        "{\n  \"kind\": \"Endpoints\",\n  \"apiVersion\": \"v1\"\n  \"subsets\": []\n}\n",
+        4,
+        "invalid JSON",
+    ),
+    (
+        "type.yaml",
+        "kind: EndpointSlice\napiVersion: discovery.k8s.io/v1\naddressType: IPv4\nendpoints:\n- addresses: [\"10.0.0.1\"]\n  conditions:\n    ready: maybe\n",
+        7,
+        "boolean",
+    ),
+    (
+        "unknown.yaml",
+        "kind: EndpointSlice\napiVersion: discovery.k8s.io/v1\naddressType: IPv4\nendpoints:\n- addresses: [\"10.0.0.1\"]\n  zoen: a\n",
+        6,
+        "zoen",
+    ),
+    (
+        "noat.yaml",
+        "# a comment\nkind: EndpointSlice\napiVersion: discovery.k8s.io/v1\nmetadata:\n  name: x\n",
+        2,
+        "addressType",
+    ),
+];
 
 #[test]
-fn json_syntax_error_exits_2_naming_file_and_line() {
-    let (_dir, path) = bad_input(
-        "bad.json",
-        "{\n  \"kind\": \"Endpoints\",\n  \"apiVersion\": \"v1\"\n  \"subsets\": []\n}\n",
-    );
-    slicesim()
-        .args(["size"])
-        .arg(&path)
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains(format!("{}:4:", path.display())));
+fn malformed_input_exits_2_naming_file_and_line() {
+    for (name, text, line, word) in MALFORMED {
+        let (_dir, path) = bad_input(name, text);
+        slicesim()
+            .args(["size"])
+            .arg(&path)
+            .assert()
+            .code(2)
+            .stdout(predicate::str::is_empty())
+            .stderr(predicate::str::contains(format!(
+                "{}:{line}:",
+                path.display()
+            )))
+            .stderr(predicate::str::contains(*word));
+    }
 }
 
 #[test]
@@ -182,50 +206,6 @@ fn truncated_files_exit_2() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains(path.display().to_string()));
-}
-
-#[test]
-fn wrong_field_type_exits_2_naming_the_line() {
-    let (_dir, path) = bad_input(
-        "type.yaml",
-        "kind: EndpointSlice\napiVersion: discovery.k8s.io/v1\naddressType: IPv4\nendpoints:\n- addresses: [\"10.0.0.1\"]\n  conditions:\n    ready: maybe\n",
-    );
-    slicesim()
-        .args(["size"])
-        .arg(&path)
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains(format!("{}:7:", path.display())));
-}
-
-#[test]
-fn unknown_endpoint_field_exits_2() {
-    let (_dir, path) = bad_input(
-        "unknown.yaml",
-        "kind: EndpointSlice\napiVersion: discovery.k8s.io/v1\naddressType: IPv4\nendpoints:\n- addresses: [\"10.0.0.1\"]\n  zoen: a\n",
-    );
-    slicesim()
-        .args(["size"])
-        .arg(&path)
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains(format!("{}:6:", path.display())))
-        .stderr(predicate::str::contains("zoen"));
-}
-
-#[test]
-fn missing_address_type_exits_2() {
-    let (_dir, path) = bad_input(
-        "noat.yaml",
-        "# a comment\nkind: EndpointSlice\napiVersion: discovery.k8s.io/v1\nmetadata:\n  name: x\n",
-    );
-    slicesim()
-        .args(["size"])
-        .arg(&path)
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains(format!("{}:2:", path.display())))
-        .stderr(predicate::str::contains("addressType"));
 }
 
 #[test]

@@ -391,33 +391,31 @@ impl SliceController<'_> {
         }
         fam.seen = Some((labels.clone(), ports.to_vec()));
         for key in changed {
-            match (fam.loc.get(&key).copied(), fam.desired.get(&key)) {
-                (Some(id), Some(ep)) => {
-                    let s = fam.slices.get_mut(&id).expect("loc points at a live slice");
-                    let i = s
-                        .keys
-                        .iter()
-                        .position(|k| *k == key)
-                        .expect("slice holds its keys");
-                    if endpoint_changed(&s.sized.slice().endpoints[i], ep) {
-                        s.sized.replace_endpoint(i, ep.clone());
-                        update.insert(id);
-                    }
+            let want = fam.desired.get(&key);
+            let Some(id) = fam.loc.get(&key).copied() else {
+                if want.is_some() {
+                    to_place.push(key);
                 }
-                (Some(id), None) => {
-                    let s = fam.slices.get_mut(&id).expect("loc points at a live slice");
-                    let i = s
-                        .keys
-                        .iter()
-                        .position(|k| *k == key)
-                        .expect("slice holds its keys");
+                continue;
+            };
+            let s = fam.slices.get_mut(&id).expect("loc points at a live slice");
+            let i = s
+                .keys
+                .iter()
+                .position(|k| *k == key)
+                .expect("slice holds its keys");
+            match want {
+                Some(ep) if endpoint_changed(&s.sized.slice().endpoints[i], ep) => {
+                    s.sized.replace_endpoint(i, ep.clone());
+                    update.insert(id);
+                }
+                Some(_) => {}
+                None => {
                     s.keys.remove(i);
                     s.sized.remove_endpoint(i);
                     fam.loc.remove(&key);
                     update.insert(id);
                 }
-                (None, Some(_)) => to_place.push(key),
-                (None, None) => {}
             }
         }
         to_place.sort();
@@ -697,7 +695,7 @@ mod tests {
 #[cfg(test)]
 mod vectors {
     use super::*;
-    use crate::cluster::{Change, History};
+    use crate::cluster::History;
     use crate::controllers::drive;
     use crate::controllers::testutil::*;
     use crate::scenario::{SECOND, TargetPort};
