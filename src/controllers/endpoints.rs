@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::{Controller, MetaContext, Op, PodStore, TriggerTracker, Write, fields_of_map};
+use super::{Controller, Desired, MetaContext, Op, PodStore, TriggerTracker, Write, fields_of_map};
 use crate::cluster::{Node, Phase, Pod, ServiceSpec, random_uid};
 use crate::engine::{Nanos, Rng};
 use crate::scenario::TargetPort;
@@ -53,10 +53,7 @@ struct State {
     stored: Option<Stored>,
     trigger: TriggerTracker,
     /// Desired addresses with their readiness.
-    desired: BTreeMap<Key, (bool, EndpointAddress)>,
-    by_pod: BTreeMap<Arc<str>, Key>,
-    /// Keys whose desired state changed since the last write.
-    changed: Vec<Key>,
+    desired: Desired<Key, (bool, EndpointAddress)>,
     /// The stored object is not the plain image of `desired` (it was truncated): rebuild.
     rebuild: bool,
     /// Where each stored address is: (in `addresses`?, index) in subset 0. Looked up, never
@@ -229,27 +226,14 @@ impl Controller for EndpointsController<'_> {
         let st = &mut self.states[service as usize];
         let family = spec.families[0];
         // 1. Desired addresses of the changed pods.
-        for name in &store.changed {
-            if let Some(old) = st.by_pod.remove(name) {
-                st.desired.remove(&old);
-                st.changed.push(old);
-            }
-            let Some(pod) = store.pods.get(name) else {
-                continue;
-            };
+        st.desired.update(store, |pod| {
             let include = pod.phase != Phase::Failed
                 && (!pod.terminating || spec.publish_not_ready_addresses);
-            if let (true, Some(ip)) = (include, pod.ip(family)) {
-                let key: Key = (ip.clone(), pod.uid.clone());
-                let ready = spec.publish_not_ready_addresses || pod.ready;
-                st.desired.insert(
-                    key.clone(),
-                    (ready, address(pod, ip, &spec.namespace, nodes)),
-                );
-                st.by_pod.insert(name.clone(), key.clone());
-                st.changed.push(key);
-            }
-        }
+            let ip = pod.ip(family).filter(|_| include)?;
+            let ready = spec.publish_not_ready_addresses || pod.ready;
+            let addr = address(pod, ip.clone(), &spec.namespace, nodes);
+            Some(((ip, pod.uid.clone()), (ready, addr)))
+        });
         let trigger = st
             .trigger
             .compute(store.changed.iter().map(|n| (n, store.pods.get(n))));
@@ -265,14 +249,14 @@ impl Controller for EndpointsController<'_> {
             })
             .collect();
         // No resolvable port and not headless: the pods contribute no subset.
-        let has_subset = !st.desired.is_empty() && (!ports.is_empty() || spec.headless);
+        let has_subset = !st.desired.map.is_empty() && (!ports.is_empty() || spec.headless);
         let mut labels = spec.labels.clone();
         labels.remove(HEADLESS);
         if spec.headless {
             labels.insert(HEADLESS.into(), String::new());
         }
         labels.insert(MANAGED_BY.into(), "endpoint-controller".into());
-        let over = self.truncate && st.desired.len() > MAX_CAPACITY;
+        let over = self.truncate && st.desired.map.len() > MAX_CAPACITY;
 
         // 3. Skip check (endpoints_controller.go: subsets equal, labels equal, capacity
         // annotation correctly absent).
@@ -281,7 +265,7 @@ impl Controller for EndpointsController<'_> {
         });
         if let Some(stored) = &st.stored {
             let meta = &stored.sized.endpoints().metadata;
-            let same_content = st.changed.is_empty() && !ports_changed && !st.rebuild;
+            let same_content = !st.desired.has_changes() && !ports_changed && !st.rebuild;
             if same_content
                 && meta.labels == labels
                 && !over
@@ -303,7 +287,7 @@ impl Controller for EndpointsController<'_> {
             let subsets = if !has_subset {
                 Vec::new()
             } else if over {
-                let (ready, not_ready) = truncated(&st.desired);
+                let (ready, not_ready) = truncated(&st.desired.map);
                 vec![EndpointSubset {
                     addresses: ready,
                     not_ready_addresses: not_ready,
@@ -311,7 +295,7 @@ impl Controller for EndpointsController<'_> {
                 }]
             } else {
                 let (mut ready, mut not_ready) = (Vec::new(), Vec::new());
-                for (r, a) in st.desired.values() {
+                for (r, a) in st.desired.map.values() {
                     if *r {
                         ready.push(a.clone())
                     } else {
@@ -350,12 +334,10 @@ impl Controller for EndpointsController<'_> {
             st.rebuild = over;
         } else if let Some(stored) = st.stored.as_mut() {
             let sized = &mut stored.sized;
-            let mut keys = std::mem::take(&mut st.changed);
-            keys.sort();
-            keys.dedup();
+            let keys = st.desired.take_changed();
             let mut changed_any = false;
             for key in keys {
-                let want = st.desired.get(&key);
+                let want = st.desired.map.get(&key);
                 // Where the stored object has this key, if anywhere.
                 let found = st.index.get(&key).copied().and_then(|(ready, i)| {
                     let sub = sized.endpoints().subsets.first()?;
@@ -419,7 +401,8 @@ impl Controller for EndpointsController<'_> {
         } else {
             return;
         }
-        st.changed.clear();
+        // A rebuild wrote everything desired: the changes are applied.
+        st.desired.take_changed();
 
         // 5. Metadata, then the write.
         let Some(stored) = st.stored.as_mut() else {

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::endpoints::{HEADLESS, TRIGGER_TIME, resolve_ports};
-use super::{Controller, MetaContext, Op, PodStore, TriggerTracker, Write, fields_of_map};
+use super::{Controller, Desired, MetaContext, Op, PodStore, TriggerTracker, Write, fields_of_map};
 use crate::cluster::{Node, Phase, Pod, ServiceSpec, random_suffix, random_uid};
 use crate::engine::{Nanos, Rng};
 use crate::scenario::IpFamily;
@@ -55,9 +55,7 @@ struct SliceRt {
 struct Family {
     slices: BTreeMap<u64, SliceRt>,
     loc: HashMap<Key, u64>,
-    desired: BTreeMap<Key, Endpoint>,
-    by_pod: BTreeMap<Arc<str>, Key>,
-    changed: Vec<Key>,
+    desired: Desired<Key, Endpoint>,
     /// The slice labels and ports of the last sync: every slice was written with them since,
     /// so only a change (or a lone placeholder) needs the per-slice checks.
     seen: Option<(BTreeMap<String, String>, Vec<EndpointPort>)>,
@@ -331,28 +329,13 @@ impl SliceController<'_> {
         log: &mut Vec<Write>,
     ) {
         // Desired endpoints of the changed pods.
-        for name in &store.changed {
-            if let Some(old) = fam.by_pod.remove(name) {
-                fam.desired.remove(&old);
-                fam.changed.push(old);
-            }
-            let Some(pod) = store.pods.get(name) else {
-                continue;
-            };
-            if pod.phase == Phase::Failed {
-                continue;
-            }
-            if let Some(ip) = pod.ip(family) {
-                let key: Key = (name.clone(), ip.clone());
-                fam.desired
-                    .insert(key.clone(), endpoint_for(pod, ip, spec, self.nodes));
-                fam.by_pod.insert(name.clone(), key.clone());
-                fam.changed.push(key);
-            }
-        }
-        let mut changed = std::mem::take(&mut fam.changed);
-        changed.sort();
-        changed.dedup();
+        let nodes = self.nodes;
+        fam.desired.update(store, |pod| {
+            let ip = pod.ip(family).filter(|_| pod.phase != Phase::Failed)?;
+            let endpoint = endpoint_for(pod, ip.clone(), spec, nodes);
+            Some(((pod.name.clone(), ip), endpoint))
+        });
+        let changed = fam.desired.take_changed();
 
         // Step 1: prune and refresh. Slices of another port set are obsolete (deleted, their
         // endpoints placed anew); label differences make a slice an update.
@@ -377,7 +360,7 @@ impl SliceController<'_> {
             delete.push(*id);
             for k in &fam.slices[id].keys {
                 fam.loc.remove(k);
-                if fam.desired.contains_key(k) {
+                if fam.desired.map.contains_key(k) {
                     to_place.push(k.clone());
                 }
             }
@@ -391,7 +374,7 @@ impl SliceController<'_> {
         }
         fam.seen = Some((labels.clone(), ports.to_vec()));
         for key in changed {
-            let want = fam.desired.get(&key);
+            let want = fam.desired.map.get(&key);
             let Some(id) = fam.loc.get(&key).copied() else {
                 if want.is_some() {
                     to_place.push(key);
@@ -441,7 +424,7 @@ impl SliceController<'_> {
         for (id, n) in fills {
             let s = fam.slices.get_mut(&id).expect("pack fills live slices");
             for key in placing.by_ref().take(n) {
-                s.sized.push_endpoint(fam.desired[&key].clone());
+                s.sized.push_endpoint(fam.desired.map[&key].clone());
                 fam.loc.insert(key.clone(), id);
                 s.keys.push(key);
             }
@@ -481,7 +464,8 @@ impl SliceController<'_> {
         for keys in creates {
             self.next_id += 1;
             let id = self.next_id;
-            let endpoints: Vec<Endpoint> = keys.iter().map(|k| fam.desired[k].clone()).collect();
+            let endpoints: Vec<Endpoint> =
+                keys.iter().map(|k| fam.desired.map[k].clone()).collect();
             for k in &keys {
                 fam.loc.insert(k.clone(), id);
             }
@@ -512,7 +496,8 @@ impl SliceController<'_> {
                     fam.loc.remove(k);
                 }
             }
-            let endpoints: Vec<Endpoint> = keys.iter().map(|k| fam.desired[k].clone()).collect();
+            let endpoints: Vec<Endpoint> =
+                keys.iter().map(|k| fam.desired.map[k].clone()).collect();
             for k in &keys {
                 fam.loc.insert(k.clone(), id);
             }

@@ -176,6 +176,54 @@ pub struct PodStore {
     pub changed: BTreeSet<Arc<str>>,
 }
 
+/// What a controller wants for each pod (an Endpoints address, a slice endpoint), kept up to
+/// date from the pods changed since the last sync, with the keys whose entry changed.
+pub struct Desired<K, V> {
+    pub map: BTreeMap<K, V>,
+    by_pod: BTreeMap<Arc<str>, K>,
+    changed: Vec<K>,
+}
+
+impl<K, V> Default for Desired<K, V> {
+    fn default() -> Self {
+        Desired {
+            map: BTreeMap::new(),
+            by_pod: BTreeMap::new(),
+            changed: Vec::new(),
+        }
+    }
+}
+
+impl<K: Ord + Clone, V> Desired<K, V> {
+    /// Re-derives the entries of the changed pods: `entry` gives a pod's key and value, or
+    /// `None` when the pod is not wanted.
+    pub fn update(&mut self, store: &PodStore, entry: impl Fn(&Pod) -> Option<(K, V)>) {
+        for name in &store.changed {
+            if let Some(old) = self.by_pod.remove(name) {
+                self.map.remove(&old);
+                self.changed.push(old);
+            }
+            if let Some((key, value)) = store.pods.get(name).and_then(&entry) {
+                self.map.insert(key.clone(), value);
+                self.by_pod.insert(name.clone(), key.clone());
+                self.changed.push(key);
+            }
+        }
+    }
+
+    /// The keys changed since the last call, sorted, each once.
+    pub fn take_changed(&mut self) -> Vec<K> {
+        let mut keys = std::mem::take(&mut self.changed);
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+
+    pub fn has_changes(&self) -> bool {
+        !self.changed.is_empty()
+    }
+}
+
 /// A controller: what [`drive`] needs of it.
 pub trait Controller {
     /// Syncs one Service at time `t`: computes, writes, logs.
