@@ -103,6 +103,8 @@ pub struct Pod {
     pub terminating: bool,
     /// When the Ready condition last changed: the trigger time (`trigger_time_tracker.go`).
     pub ready_changed: Nanos,
+    /// The named container ports of the pod's template (named `targetPort`s resolve to these).
+    pub container_ports: Arc<BTreeMap<String, i32>>,
 }
 
 impl Pod {
@@ -232,6 +234,8 @@ struct NodeRt {
 struct Deployment {
     replicas: u32,
     hash: String,
+    /// The current pod template's named container ports.
+    container_ports: Arc<BTreeMap<String, i32>>,
     /// Alive (not terminating, not failed) pods of the current and of older ReplicaSets.
     new: Vec<u32>,
     old: VecDeque<u32>,
@@ -321,6 +325,7 @@ pub fn generate(sc: &Scenario) -> History {
             deployments.push(Deployment {
                 replicas: s.replicas,
                 hash: random_suffix(&mut topo_rng, 10),
+                container_ports: Arc::new(s.container_ports.clone()),
                 new: Vec::new(),
                 old: VecDeque::new(),
                 avail_new: 0,
@@ -455,6 +460,7 @@ impl Sim<'_> {
             }
         };
         let zone = self.node_zone[node as usize];
+        let container_ports = self.deployments[svc as usize].container_ports.clone();
         self.pods.push(Pod {
             service: svc,
             name: name.into(),
@@ -466,6 +472,7 @@ impl Sim<'_> {
             ready: false,
             terminating: false,
             ready_changed: t,
+            container_ports,
         });
         self.rt.push(PodRt {
             alive: true,
@@ -803,6 +810,9 @@ impl Sim<'_> {
                     d.avail_old += std::mem::take(&mut d.avail_new);
                     d.old.extend(old);
                     d.hash = random_suffix(&mut self.rng, 10);
+                    if let Some(ports) = &r.container_ports {
+                        d.container_ports = Arc::new(ports.clone());
+                    }
                     d.rollout = Some((r.max_surge, r.max_unavailable));
                     self.reconcile(t, s);
                 }

@@ -541,6 +541,10 @@ pub struct Rollout {
     pub max_surge: IntOrPercent,
     #[serde(default = "default_surge")]
     pub max_unavailable: IntOrPercent,
+    /// New named container ports of the pod template (e.g. `{http: 9090}`): pods of the new
+    /// ReplicaSet resolve a named `target_port` to these.
+    #[serde(default)]
+    pub container_ports: Option<BTreeMap<String, i32>>,
 }
 
 fn default_surge() -> IntOrPercent {

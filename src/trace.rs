@@ -14,11 +14,12 @@
 //! | `terminating` | `deletionTimestamp` is set |
 //! | `deleted` | the pod object is gone (this row is its last state) |
 //! | `ready_changed_ns` | when the Ready condition last changed (the trigger time) |
+//! | `container_ports` | the pod's named container ports, `name=port` joined by `;` (may be empty) |
 //!
 //! A scenario replays a trace with `churn: {trace: FILE}`. Traces converted from a real cluster
 //! use the same columns. Service changes (`service_update`) are not part of a trace.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
 use std::sync::Arc;
 
@@ -42,6 +43,7 @@ struct Row {
     terminating: bool,
     deleted: bool,
     ready_changed_ns: u64,
+    container_ports: String,
 }
 
 /// A trace that cannot be replayed.
@@ -77,6 +79,12 @@ pub fn write(history: &History, out: impl Write) -> csv::Result<()> {
             terminating: pod.terminating,
             deleted: *deleted,
             ready_changed_ns: pod.ready_changed,
+            container_ports: pod
+                .container_ports
+                .iter()
+                .map(|(n, p)| format!("{n}={p}"))
+                .collect::<Vec<_>>()
+                .join(";"),
         })?;
     }
     w.flush()?;
@@ -108,6 +116,8 @@ pub fn read(
     let mut names: HashMap<String, Arc<str>> = HashMap::new();
     let mut intern =
         |s: String| -> Arc<str> { names.entry(s.clone()).or_insert_with(|| s.into()).clone() };
+    let mut ports_cache: BTreeMap<BTreeMap<String, i32>, Arc<BTreeMap<String, i32>>> =
+        BTreeMap::new();
     let mut events = Vec::new();
     let mut last_t = 0;
     let mut reader = csv::Reader::from_reader(input);
@@ -171,6 +181,23 @@ pub fn read(
             Some(_) => return Err(err(line, "ipv6 holds an IPv4 address".into())),
             None => None,
         };
+        let mut container_ports = BTreeMap::new();
+        for item in row.container_ports.split(';').filter(|s| !s.is_empty()) {
+            let parsed = item
+                .split_once('=')
+                .and_then(|(n, p)| Some((n.to_string(), p.parse::<i32>().ok()?)));
+            let (n, p) = parsed.ok_or_else(|| {
+                err(
+                    line,
+                    format!("container_ports entry {item:?}: expected name=port"),
+                )
+            })?;
+            container_ports.insert(n, p);
+        }
+        let container_ports = ports_cache
+            .entry(container_ports.clone())
+            .or_insert_with(|| Arc::new(container_ports))
+            .clone();
         let pod = Pod {
             service,
             name: intern(row.pod),
@@ -182,6 +209,7 @@ pub fn read(
             ready: row.ready,
             terminating: row.terminating,
             ready_changed: row.ready_changed_ns,
+            container_ports,
         };
         events.push((
             row.t_ns,

@@ -27,7 +27,7 @@ use serde_json::json;
 use super::{Controller, Desired, MetaContext, Op, PodStore, TriggerTracker, Write, fields_of_map};
 use crate::cluster::{Node, Phase, Pod, ServiceSpec, random_uid};
 use crate::engine::{Nanos, Rng};
-use crate::scenario::TargetPort;
+use crate::scenario::{ServicePort, TargetPort};
 use crate::wire::fast::SizedEndpoints;
 use crate::wire::model::*;
 
@@ -42,6 +42,12 @@ pub const MANAGED_BY: &str = "endpoints.kubernetes.io/managed-by";
 /// Sort key of an address (`RepackSubsets`: IP string, then targetRef UID).
 type Key = (String, Arc<str>);
 
+/// A port set, shared by the addresses that have it.
+type Ports = Arc<Vec<CoreEndpointPort>>;
+
+/// What the controller wants for one pod: ready?, its address, its port set.
+type Wanted = (bool, EndpointAddress, Ports);
+
 struct Stored {
     sized: SizedEndpoints,
     uid: Arc<str>,
@@ -52,10 +58,13 @@ struct Stored {
 struct State {
     stored: Option<Stored>,
     trigger: TriggerTracker,
-    /// Desired addresses with their readiness.
-    desired: Desired<Key, (bool, EndpointAddress)>,
-    /// The stored object is not the plain image of `desired` (it was truncated): rebuild.
+    /// Desired addresses with their readiness and their pod's port set.
+    desired: Desired<Key, Wanted>,
+    /// The stored object is not one subset holding exactly `desired` (it was truncated, has
+    /// several port sets, or the Service changed): rebuild it instead of editing it.
     rebuild: bool,
+    /// The Service ports of the last sync.
+    seen: Option<Vec<ServicePort>>,
     /// Where each stored address is: (in `addresses`?, index) in subset 0. Looked up, never
     /// iterated.
     index: HashMap<Key, (bool, usize)>,
@@ -115,14 +124,17 @@ impl<'a> EndpointsController<'a> {
 }
 
 /// `podutil.FindPort` for the model: a number is itself, a name is looked up in the pod's
-/// named container ports (the Service's `container_ports`); unresolvable ports are skipped.
-pub fn resolve_ports(spec: &ServiceSpec) -> Vec<(String, i32, String, Option<String>)> {
+/// named container ports of its template; unresolvable ports are skipped for that pod.
+pub fn resolve_ports(
+    spec: &ServiceSpec,
+    container_ports: &BTreeMap<String, i32>,
+) -> Vec<(String, i32, String, Option<String>)> {
     spec.ports
         .iter()
         .filter_map(|p| {
             let port = match &p.target_port {
                 TargetPort::Number(n) => Some(*n),
-                TargetPort::Name(name) => spec.container_ports.get(name).copied(),
+                TargetPort::Name(name) => container_ports.get(name).copied(),
             }?;
             Some((
                 p.name.clone(),
@@ -130,6 +142,22 @@ pub fn resolve_ports(spec: &ServiceSpec) -> Vec<(String, i32, String, Option<Str
                 p.protocol.clone(),
                 p.app_protocol.clone(),
             ))
+        })
+        .collect()
+}
+
+/// The Endpoints ports of a pod.
+fn core_ports(
+    spec: &ServiceSpec,
+    container_ports: &BTreeMap<String, i32>,
+) -> Vec<CoreEndpointPort> {
+    resolve_ports(spec, container_ports)
+        .into_iter()
+        .map(|(name, port, protocol, app_protocol)| CoreEndpointPort {
+            name,
+            port,
+            protocol,
+            app_protocol,
         })
         .collect()
 }
@@ -154,28 +182,32 @@ fn address(pod: &Pod, ip: String, ns: &Arc<str>, nodes: &[Node]) -> EndpointAddr
     }
 }
 
-/// `truncateEndpoints` on one subset: all ready addresses up to the limit, then not-ready ones
-/// in sorted order. With several subsets the budget is shared proportionally (see
-/// [`truncate_counts`]).
-fn truncated(
-    desired: &BTreeMap<Key, (bool, EndpointAddress)>,
-) -> (Vec<EndpointAddress>, Vec<EndpointAddress>) {
-    let ready_total = desired.values().filter(|(r, _)| *r).count();
-    let ready_keep = ready_total.min(MAX_CAPACITY);
-    let not_ready_keep = MAX_CAPACITY - ready_keep;
-    let ready: Vec<_> = desired
-        .values()
-        .filter(|(r, _)| *r)
-        .take(ready_keep)
-        .map(|(_, a)| a.clone())
-        .collect();
-    let not_ready: Vec<_> = desired
-        .values()
-        .filter(|(r, _)| !*r)
-        .take(not_ready_keep)
-        .map(|(_, a)| a.clone())
-        .collect();
-    (ready, not_ready)
+/// `RepackSubsets` then, if over capacity, `truncateEndpoints`: one subset per port set (in
+/// port-set order), addresses sorted; over 1,000 addresses the budget is shared as
+/// [`truncate_counts`] says and the first addresses of each list are kept.
+fn subsets_of(desired: &BTreeMap<Key, Wanted>, truncate: bool) -> Vec<EndpointSubset> {
+    let mut groups: BTreeMap<&Ports, (Vec<&EndpointAddress>, Vec<&EndpointAddress>)> =
+        BTreeMap::new();
+    for (ready, a, ports) in desired.values() {
+        let g = groups.entry(ports).or_default();
+        if *ready { g.0.push(a) } else { g.1.push(a) }
+    }
+    let ready: Vec<usize> = groups.values().map(|g| g.0.len()).collect();
+    let not_ready: Vec<usize> = groups.values().map(|g| g.1.len()).collect();
+    let (keep_ready, keep_not_ready) = if truncate {
+        truncate_counts(&ready, &not_ready)
+    } else {
+        (ready, not_ready)
+    };
+    groups
+        .into_iter()
+        .zip(keep_ready.into_iter().zip(keep_not_ready))
+        .map(|((ports, (r, n)), (kr, kn))| EndpointSubset {
+            addresses: r.into_iter().take(kr).cloned().collect(),
+            not_ready_addresses: n.into_iter().take(kn).cloned().collect(),
+            ports: ports.to_vec(),
+        })
+        .collect()
 }
 
 /// `truncateEndpoints`' budget per subset: given the ready and not-ready counts of each subset
@@ -225,31 +257,37 @@ impl Controller for EndpointsController<'_> {
         let nodes = self.nodes;
         let st = &mut self.states[service as usize];
         let family = spec.families[0];
-        // 1. Desired addresses of the changed pods.
-        st.desired.update(store, |pod| {
+        // 1. Desired addresses of the changed pods (of all pods when the Service changed).
+        let spec_changed = st.seen.as_ref() != Some(&spec.ports);
+        let mut port_sets: HashMap<usize, Ports> = HashMap::new();
+        let entry = |pod: &Pod| {
             let include = pod.phase != Phase::Failed
                 && (!pod.terminating || spec.publish_not_ready_addresses);
             let ip = pod.ip(family).filter(|_| include)?;
+            let ports = port_sets
+                .entry(Arc::as_ptr(&pod.container_ports) as usize)
+                .or_insert_with(|| Arc::new(core_ports(spec, &pod.container_ports)))
+                .clone();
+            // No resolvable port and not headless: the pod contributes no address.
+            if ports.is_empty() && !spec.headless {
+                return None;
+            }
             let ready = spec.publish_not_ready_addresses || pod.ready;
             let addr = address(pod, ip.clone(), &spec.namespace, nodes);
-            Some(((ip, pod.uid.clone()), (ready, addr)))
-        });
+            Some(((ip, pod.uid.clone()), (ready, addr, ports)))
+        };
+        if spec_changed {
+            st.desired.update_all(store, entry);
+            st.rebuild = true;
+        } else {
+            st.desired.update(store, entry);
+        }
+        st.seen = Some(spec.ports.clone());
         let trigger = st
             .trigger
             .compute(store.changed.iter().map(|n| (n, store.pods.get(n))));
 
-        // 2. Ports, labels, annotations.
-        let ports: Vec<CoreEndpointPort> = resolve_ports(spec)
-            .into_iter()
-            .map(|(name, port, protocol, app_protocol)| CoreEndpointPort {
-                name,
-                port,
-                protocol,
-                app_protocol,
-            })
-            .collect();
-        // No resolvable port and not headless: the pods contribute no subset.
-        let has_subset = !st.desired.map.is_empty() && (!ports.is_empty() || spec.headless);
+        // 2. Labels.
         let mut labels = spec.labels.clone();
         labels.remove(HEADLESS);
         if spec.headless {
@@ -260,12 +298,9 @@ impl Controller for EndpointsController<'_> {
 
         // 3. Skip check (endpoints_controller.go: subsets equal, labels equal, capacity
         // annotation correctly absent).
-        let ports_changed = st.stored.as_ref().is_some_and(|s| {
-            s.sized.endpoints().subsets.first().map(|x| &x.ports) != has_subset.then_some(&ports)
-        });
         if let Some(stored) = &st.stored {
             let meta = &stored.sized.endpoints().metadata;
-            let same_content = !st.desired.has_changes() && !ports_changed && !st.rebuild;
+            let same_content = !st.desired.has_changes() && !st.rebuild;
             if same_content
                 && meta.labels == labels
                 && !over
@@ -281,33 +316,24 @@ impl Controller for EndpointsController<'_> {
             .stored
             .as_ref()
             .map(|s| s.sized.endpoints().metadata.clone());
-        let rebuild = creating || over || st.rebuild || ports_changed;
+        // Edit the stored object in place only while it is one subset and every changed
+        // address keeps that subset's port set; anything else is rebuilt from `desired`.
+        let keys = st.desired.take_changed();
+        let stored_ports =
+            st.stored
+                .as_ref()
+                .and_then(|s| match s.sized.endpoints().subsets.as_slice() {
+                    [one] => Some(one.ports.clone()),
+                    _ => None,
+                });
+        let editable = stored_ports.as_ref().is_some_and(|p| {
+            keys.iter()
+                .all(|k| st.desired.map.get(k).is_none_or(|w| *w.2 == *p))
+        });
+        let rebuild = creating || over || st.rebuild || !editable;
         let content_changed;
         if rebuild {
-            let subsets = if !has_subset {
-                Vec::new()
-            } else if over {
-                let (ready, not_ready) = truncated(&st.desired.map);
-                vec![EndpointSubset {
-                    addresses: ready,
-                    not_ready_addresses: not_ready,
-                    ports: ports.clone(),
-                }]
-            } else {
-                let (mut ready, mut not_ready) = (Vec::new(), Vec::new());
-                for (r, a) in st.desired.map.values() {
-                    if *r {
-                        ready.push(a.clone())
-                    } else {
-                        not_ready.push(a.clone())
-                    }
-                }
-                vec![EndpointSubset {
-                    addresses: ready,
-                    not_ready_addresses: not_ready,
-                    ports: ports.clone(),
-                }]
-            };
+            let subsets = subsets_of(&st.desired.map, over);
             let (uid, created, meta, old_subsets) = match st.stored.take() {
                 Some(s) => {
                     let mut e = s.sized.into_endpoints();
@@ -323,6 +349,7 @@ impl Controller for EndpointsController<'_> {
             };
             content_changed = old_subsets.as_ref() != Some(&subsets);
             st.index = index_of(&subsets);
+            let several = subsets.len() > 1;
             st.stored = Some(Stored {
                 sized: SizedEndpoints::new(Endpoints {
                     metadata: meta,
@@ -331,10 +358,9 @@ impl Controller for EndpointsController<'_> {
                 uid,
                 created,
             });
-            st.rebuild = over;
+            st.rebuild = over || several;
         } else if let Some(stored) = st.stored.as_mut() {
             let sized = &mut stored.sized;
-            let keys = st.desired.take_changed();
             let mut changed_any = false;
             for key in keys {
                 let want = st.desired.map.get(&key);
@@ -348,7 +374,7 @@ impl Controller for EndpointsController<'_> {
                     };
                     Some((ready, i, list.get(i)?))
                 });
-                if let (Some((r, _, a)), Some((wr, wa))) = (found, want)
+                if let (Some((r, _, a)), Some((wr, wa, _))) = (found, want)
                     && r == *wr
                     && a == wa
                 {
@@ -369,16 +395,7 @@ impl Controller for EndpointsController<'_> {
                         st.index.insert(key_owned(moved), (ready, i));
                     }
                 }
-                if let Some((ready, a)) = want {
-                    if sized.endpoints().subsets.is_empty() {
-                        sized.insert_subset(
-                            0,
-                            EndpointSubset {
-                                ports: ports.clone(),
-                                ..Default::default()
-                            },
-                        );
-                    }
+                if let Some((ready, a, _)) = want {
                     sized.push_address(0, *ready, a.clone());
                     let sub = &sized.endpoints().subsets[0];
                     let len = if *ready {
@@ -401,8 +418,6 @@ impl Controller for EndpointsController<'_> {
         } else {
             return;
         }
-        // A rebuild wrote everything desired: the changes are applied.
-        st.desired.take_changed();
 
         // 5. Metadata, then the write.
         let Some(stored) = st.stored.as_mut() else {
@@ -658,6 +673,40 @@ mod vectors {
         );
         assert!(writes[2].noop);
         assert_eq!(writes[2].sizes, writes[1].sizes);
+    }
+
+    /// Pods whose named port resolves differently land in different subsets (`RepackSubsets`
+    /// groups addresses by port set); when they converge, one subset again.
+    #[test]
+    fn named_ports_make_one_subset_per_port_set() {
+        let mut spec = service();
+        spec.ports[0].target_port = crate::scenario::TargetPort::Name("http".into());
+        let mut h = history(10, false, spec);
+        let ports = |p: i32| Arc::new(BTreeMap::from([("http".to_string(), p)]));
+        for (i, (_, c)) in h.events.iter_mut().enumerate() {
+            if let Change::Pod { pod, .. } = c {
+                pod.container_ports = ports(if i < 4 { 8080 } else { 9090 });
+            }
+        }
+        let (_, objects) = run(&h, 0);
+        let e = endpoints(&objects);
+        let counts: Vec<(i32, usize)> = e
+            .subsets
+            .iter()
+            .map(|s| (s.ports[0].port, s.addresses.len()))
+            .collect();
+        assert_eq!(counts, vec![(8080, 4), (9090, 6)]);
+
+        for i in 0..4 {
+            let mut p = pod(i, true);
+            p.container_ports = ports(9090);
+            h.events.push(pod_change(SECOND, p, false));
+        }
+        let (writes, objects) = run(&h, 0);
+        assert_eq!(ops(&writes), (1, 1, 0));
+        let e = endpoints(&objects);
+        assert_eq!(e.subsets.len(), 1);
+        assert_eq!(e.subsets[0].addresses.len(), 10);
     }
 
     /// Addresses are sorted by IP string, bytewise ("1.2.3.10" < "1.2.3.4"); terminating pods

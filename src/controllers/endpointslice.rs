@@ -38,6 +38,9 @@ pub const SERVICE_NAME: &str = "kubernetes.io/service-name";
 pub const MANAGED_BY: &str = "endpointslice.kubernetes.io/managed-by";
 pub const CONTROLLER_NAME: &str = "endpointslice-controller.k8s.io";
 
+/// A port set, shared by the endpoints that have it.
+type Ports = Arc<Vec<EndpointPort>>;
+
 /// An endpoint's identity (`util/endpointset.go`, `hashEndpoint`: addresses, hostname, pod
 /// namespace and name). Within one Service and address type: pod name and address.
 type Key = (Arc<str>, String);
@@ -55,10 +58,11 @@ struct SliceRt {
 struct Family {
     slices: BTreeMap<u64, SliceRt>,
     loc: HashMap<Key, u64>,
-    desired: Desired<Key, Endpoint>,
+    /// Each pod's endpoint and its port set (named ports resolve per pod).
+    desired: Desired<Key, (Ports, Endpoint)>,
     /// The slice labels and ports of the last sync: every slice was written with them since,
     /// so only a change (or a lone placeholder) needs the per-slice checks.
-    seen: Option<(BTreeMap<String, String>, Vec<EndpointPort>)>,
+    seen: Option<(BTreeMap<String, String>, Vec<crate::scenario::ServicePort>)>,
 }
 
 #[derive(Default)]
@@ -154,9 +158,12 @@ pub fn slice_labels(spec: &ServiceSpec) -> BTreeMap<String, String> {
     l
 }
 
-/// `getEndpointPorts`.
-pub fn slice_ports(spec: &ServiceSpec) -> Vec<EndpointPort> {
-    resolve_ports(spec)
+/// `getEndpointPorts` for a pod with these named container ports.
+pub fn slice_ports(
+    spec: &ServiceSpec,
+    container_ports: &BTreeMap<String, i32>,
+) -> Vec<EndpointPort> {
+    resolve_ports(spec, container_ports)
         .into_iter()
         .map(|(name, port, protocol, app_protocol)| EndpointPort {
             name: Some(name),
@@ -282,13 +289,12 @@ impl Controller for SliceController<'_> {
             .trigger
             .compute(store.changed.iter().map(|n| (n, store.pods.get(n))));
         let labels = slice_labels(spec);
-        let ports = slice_ports(spec);
         let nfam = self.states[service as usize].families.len();
         for fi in 0..nfam {
             let mut fam = std::mem::take(&mut self.states[service as usize].families[fi].1);
             let family = self.states[service as usize].families[fi].0;
             self.sync_family(
-                t, service, spec, family, &mut fam, store, &labels, &ports, trigger, log,
+                t, service, spec, family, &mut fam, store, &labels, trigger, log,
             );
             self.states[service as usize].families[fi].1 = fam;
         }
@@ -324,35 +330,50 @@ impl SliceController<'_> {
         fam: &mut Family,
         store: &PodStore,
         labels: &BTreeMap<String, String>,
-        ports: &[EndpointPort],
         trigger: Option<Nanos>,
         log: &mut Vec<Write>,
     ) {
-        // Desired endpoints of the changed pods.
+        // Desired endpoints of the changed pods (of every pod when the Service's ports or
+        // labels changed). Port sets are shared per pod template.
         let nodes = self.nodes;
-        fam.desired.update(store, |pod| {
+        let spec_changed = !fam
+            .seen
+            .as_ref()
+            .is_some_and(|(l, p)| l == labels && *p == spec.ports);
+        let mut port_sets: HashMap<usize, Ports> = HashMap::new();
+        let entry = |pod: &Pod| {
             let ip = pod.ip(family).filter(|_| pod.phase != Phase::Failed)?;
-            let endpoint = endpoint_for(pod, ip.clone(), spec, nodes);
-            Some(((pod.name.clone(), ip), endpoint))
-        });
+            let ports = port_sets
+                .entry(Arc::as_ptr(&pod.container_ports) as usize)
+                .or_insert_with(|| Arc::new(slice_ports(spec, &pod.container_ports)))
+                .clone();
+            Some((
+                (pod.name.clone(), ip.clone()),
+                (ports, endpoint_for(pod, ip, spec, nodes)),
+            ))
+        };
+        if spec_changed {
+            fam.desired.update_all(store, entry);
+        } else {
+            fam.desired.update(store, entry);
+        }
         let changed = fam.desired.take_changed();
 
-        // Step 1: prune and refresh. Slices of another port set are obsolete (deleted, their
-        // endpoints placed anew); label differences make a slice an update.
+        // Step 1: prune and refresh. Slices of a port set no endpoint has any more are
+        // obsolete (deleted); label differences make a slice an update; an endpoint whose port
+        // set changed leaves its slice and is placed anew.
         let mut update: BTreeSet<u64> = BTreeSet::new();
         let mut delete: Vec<u64> = Vec::new();
         let mut to_place: Vec<Key> = Vec::new();
-        let conforming = fam
-            .seen
-            .as_ref()
-            .is_some_and(|(l, p)| l == labels && p == ports)
-            && fam.slices.len() > 1;
+        let conforming = !spec_changed && fam.slices.len() > 1;
         let obsolete: Vec<u64> = if conforming {
             Vec::new()
         } else {
+            let groups: BTreeSet<&Vec<EndpointPort>> =
+                fam.desired.map.values().map(|(p, _)| &**p).collect();
             fam.slices
                 .iter()
-                .filter(|(_, s)| s.sized.slice().ports != ports)
+                .filter(|(_, s)| !groups.contains(&s.sized.slice().ports))
                 .map(|(id, _)| *id)
                 .collect()
         };
@@ -372,7 +393,7 @@ impl SliceController<'_> {
                 }
             }
         }
-        fam.seen = Some((labels.clone(), ports.to_vec()));
+        fam.seen = Some((labels.clone(), spec.ports.clone()));
         for key in changed {
             let want = fam.desired.map.get(&key);
             let Some(id) = fam.loc.get(&key).copied() else {
@@ -388,7 +409,14 @@ impl SliceController<'_> {
                 .position(|k| *k == key)
                 .expect("slice holds its keys");
             match want {
-                Some(ep) if endpoint_changed(&s.sized.slice().endpoints[i], ep) => {
+                Some((ports, _)) if **ports != s.sized.slice().ports => {
+                    s.keys.remove(i);
+                    s.sized.remove_endpoint(i);
+                    fam.loc.remove(&key);
+                    update.insert(id);
+                    to_place.push(key);
+                }
+                Some((_, ep)) if endpoint_changed(&s.sized.slice().endpoints[i], ep) => {
                     s.sized.replace_endpoint(i, ep.clone());
                     update.insert(id);
                 }
@@ -401,8 +429,6 @@ impl SliceController<'_> {
                 }
             }
         }
-        to_place.sort();
-        to_place.dedup();
         // Emptied slices are deleted.
         for id in update.clone() {
             if fam.slices[&id].keys.is_empty() {
@@ -411,32 +437,40 @@ impl SliceController<'_> {
             }
         }
 
-        // Steps 2 and 3.
-        let live: Vec<(u64, usize, bool)> = fam
-            .slices
-            .iter()
-            .filter(|(id, _)| !delete.contains(id))
-            .map(|(id, s)| (*id, s.keys.len(), update.contains(id)))
-            .collect();
-        let (fills, new_sizes, filled_unchanged) = pack(&live, to_place.len(), self.max);
-        update.extend(filled_unchanged);
-        let mut placing = to_place.into_iter();
-        for (id, n) in fills {
-            let s = fam.slices.get_mut(&id).expect("pack fills live slices");
-            for key in placing.by_ref().take(n) {
-                s.sized.push_endpoint(fam.desired.map[&key].clone());
-                fam.loc.insert(key.clone(), id);
-                s.keys.push(key);
+        // Steps 2 and 3, per port set (`reconcileByPortMapping`).
+        let mut by_group: BTreeMap<Ports, Vec<Key>> = BTreeMap::new();
+        for key in to_place {
+            let ports = fam.desired.map[&key].0.clone();
+            by_group.entry(ports).or_default().push(key);
+        }
+        let mut creates: Vec<(Ports, Vec<Key>)> = Vec::new();
+        for (ports, mut keys) in by_group {
+            keys.sort();
+            keys.dedup();
+            let live: Vec<(u64, usize, bool)> = fam
+                .slices
+                .iter()
+                .filter(|(id, s)| !delete.contains(id) && s.sized.slice().ports == *ports)
+                .map(|(id, s)| (*id, s.keys.len(), update.contains(id)))
+                .collect();
+            let (fills, new_sizes, filled_unchanged) = pack(&live, keys.len(), self.max);
+            update.extend(filled_unchanged);
+            let mut placing = keys.into_iter();
+            for (id, n) in fills {
+                let s = fam.slices.get_mut(&id).expect("pack fills live slices");
+                for key in placing.by_ref().take(n) {
+                    s.sized.push_endpoint(fam.desired.map[&key].1.clone());
+                    fam.loc.insert(key.clone(), id);
+                    s.keys.push(key);
+                }
+            }
+            for n in new_sizes {
+                creates.push((ports.clone(), placing.by_ref().take(n).collect()));
             }
         }
-        let mut creates: Vec<Vec<Key>> = new_sizes
-            .iter()
-            .map(|&n| placing.by_ref().take(n).collect())
-            .collect();
 
         // Placeholder: nothing left and nothing to create.
         let remaining = fam.slices.len() - delete.len();
-        let mut placeholder = false;
         if remaining == 0 && creates.is_empty() {
             let is_placeholder = |s: &SliceRt| {
                 s.keys.is_empty()
@@ -446,26 +480,24 @@ impl SliceController<'_> {
             if delete.len() == 1 && is_placeholder(&fam.slices[&delete[0]]) {
                 delete.clear();
             } else {
-                creates.push(Vec::new());
-                placeholder = true;
+                creates.push((Arc::new(Vec::new()), Vec::new()));
             }
         }
 
         // finalize: recycle the last create into the first delete.
-        let mut recycled: Vec<(u64, Vec<Key>)> = Vec::new();
-        while !creates.is_empty() && !delete.is_empty() {
-            let keys = creates.pop().unwrap_or_default();
-            let id = delete.remove(0);
-            recycled.push((id, keys));
+        let mut recycled: Vec<(u64, (Ports, Vec<Key>))> = Vec::new();
+        while !delete.is_empty()
+            && let Some(create) = creates.pop()
+        {
+            recycled.push((delete.remove(0), create));
         }
 
-        let slice_ports = |ph: bool| if ph { Vec::new() } else { ports.to_vec() };
         // Creates.
-        for keys in creates {
+        for (ports, keys) in creates {
             self.next_id += 1;
             let id = self.next_id;
             let endpoints: Vec<Endpoint> =
-                keys.iter().map(|k| fam.desired.map[k].clone()).collect();
+                keys.iter().map(|k| fam.desired.map[k].1.clone()).collect();
             for k in &keys {
                 fam.loc.insert(k.clone(), id);
             }
@@ -479,7 +511,7 @@ impl SliceController<'_> {
                     version: SliceVersion::V1,
                     address_type: family.address_type().into(),
                     endpoints,
-                    ports: slice_ports(placeholder && keys.is_empty()),
+                    ports: ports.to_vec(),
                     ..Default::default()
                 }),
                 keys,
@@ -489,7 +521,7 @@ impl SliceController<'_> {
         }
         // Updates: recycled slices first take their new content.
         let mut updates: Vec<u64> = Vec::new();
-        for (id, keys) in recycled {
+        for (id, (ports, keys)) in recycled {
             let s = fam.slices.get_mut(&id).expect("recycled slice exists");
             for k in &s.keys {
                 if fam.loc.get(k) == Some(&id) {
@@ -497,14 +529,13 @@ impl SliceController<'_> {
                 }
             }
             let endpoints: Vec<Endpoint> =
-                keys.iter().map(|k| fam.desired.map[k].clone()).collect();
+                keys.iter().map(|k| fam.desired.map[k].1.clone()).collect();
             for k in &keys {
                 fam.loc.insert(k.clone(), id);
             }
-            let is_placeholder = placeholder && keys.is_empty();
             let mut slice = s.sized.slice().clone();
             slice.endpoints = endpoints;
-            slice.ports = slice_ports(is_placeholder);
+            slice.ports = ports.to_vec();
             s.sized = SizedSlice::new(slice);
             s.keys = keys;
             updates.push(id);
@@ -680,7 +711,7 @@ mod tests {
 #[cfg(test)]
 mod vectors {
     use super::*;
-    use crate::cluster::History;
+    use crate::cluster::{Change, History};
     use crate::controllers::drive;
     use crate::controllers::testutil::*;
     use crate::scenario::{SECOND, TargetPort};
@@ -807,6 +838,37 @@ mod vectors {
         h.events.push(service_change(SECOND, reserved));
         let (writes, _) = run(&h, 0, 100);
         assert_eq!(ops(&writes), (3, 0, 0));
+    }
+
+    /// V13 (`…NamedPorts`): 300 pods, targetPort `http`, pod i's `http` container port
+    /// 8080 + (i % 5) → 5 port groups → 5 creates of 60, one per port, name "", TCP.
+    #[test]
+    fn v13_named_ports_resolving_per_pod() {
+        let mut spec = service();
+        spec.ports[0].name = String::new();
+        spec.ports[0].target_port = TargetPort::Name("http".into());
+        let mut h = history(300, false, spec);
+        for (i, (_, c)) in h.events.iter_mut().enumerate() {
+            if let Change::Pod { pod, .. } = c {
+                let ports = BTreeMap::from([("http".to_string(), 8080 + (i as i32 % 5))]);
+                pod.container_ports = Arc::new(ports);
+            }
+        }
+        let (writes, objects) = run(&h, 0, 100);
+        assert_eq!(ops(&writes), (5, 0, 0));
+        assert_eq!(slice_sizes(&objects), vec![60; 5]);
+        let mut ports: Vec<i32> = slices(&objects)
+            .iter()
+            .map(|s| s.ports[0].port.unwrap())
+            .collect();
+        ports.sort_unstable();
+        assert_eq!(ports, vec![8080, 8081, 8082, 8083, 8084]);
+        assert!(
+            slices(&objects)
+                .iter()
+                .all(|s| s.ports[0].name.as_deref() == Some("")
+                    && s.ports[0].protocol.as_deref() == Some("TCP"))
+        );
     }
 
     /// V14 through the controller: 250 pods with max 80 → {80, 80, 80, 10}.

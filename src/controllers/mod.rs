@@ -197,13 +197,33 @@ impl<K, V> Default for Desired<K, V> {
 impl<K: Ord + Clone, V> Desired<K, V> {
     /// Re-derives the entries of the changed pods: `entry` gives a pod's key and value, or
     /// `None` when the pod is not wanted.
-    pub fn update(&mut self, store: &PodStore, entry: impl Fn(&Pod) -> Option<(K, V)>) {
-        for name in &store.changed {
+    pub fn update(&mut self, store: &PodStore, entry: impl FnMut(&Pod) -> Option<(K, V)>) {
+        self.update_pods(store, store.changed.iter(), entry);
+    }
+
+    /// Re-derives the entries of every pod (after a Service change that affects them all).
+    pub fn update_all(&mut self, store: &PodStore, entry: impl FnMut(&Pod) -> Option<(K, V)>) {
+        let names: Vec<Arc<str>> = self
+            .by_pod
+            .keys()
+            .chain(store.pods.keys())
+            .cloned()
+            .collect();
+        self.update_pods(store, names.iter(), entry);
+    }
+
+    fn update_pods<'a>(
+        &mut self,
+        store: &PodStore,
+        names: impl Iterator<Item = &'a Arc<str>>,
+        mut entry: impl FnMut(&Pod) -> Option<(K, V)>,
+    ) {
+        for name in names {
             if let Some(old) = self.by_pod.remove(name) {
                 self.map.remove(&old);
                 self.changed.push(old);
             }
-            if let Some((key, value)) = store.pods.get(name).and_then(&entry) {
+            if let Some((key, value)) = store.pods.get(name).and_then(&mut entry) {
                 self.map.insert(key.clone(), value);
                 self.by_pod.insert(name.clone(), key.clone());
                 self.changed.push(key);
@@ -392,6 +412,7 @@ pub(crate) mod testutil {
             ready,
             terminating: false,
             ready_changed: 0,
+            container_ports: Arc::new(BTreeMap::new()),
         }
     }
 

@@ -208,7 +208,7 @@ pub struct EndpointAddress {
 }
 
 /// `core/v1.EndpointPort`: name, port and protocol are Go values (always on the wire).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CoreEndpointPort {
     #[serde(default)]
@@ -306,7 +306,7 @@ pub struct ForName {
 }
 
 /// `discovery/v1.EndpointPort`: every field is a Go pointer (written only when set).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EndpointPort {
     #[serde(default)]
