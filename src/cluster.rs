@@ -70,6 +70,10 @@ pub struct ServiceSpec {
     pub families: Vec<IpFamily>,
     pub headless: bool,
     pub publish_not_ready_addresses: bool,
+    /// The Service has a deletionTimestamp (a finalizer still holds it).
+    pub deleting: bool,
+    /// The Service is gone.
+    pub gone: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -185,6 +189,8 @@ pub fn build_topology(sc: &Scenario, rng: &mut Rng) -> (Vec<Node>, Vec<ServiceSp
                 families: s.ip_families.value.clone(),
                 headless: s.headless,
                 publish_not_ready_addresses: s.publish_not_ready_addresses,
+                deleting: false,
+                gone: false,
             });
         }
     }
@@ -268,6 +274,7 @@ enum Ev {
     OutageNotReady(usize),
     OutageEvict(usize),
     OutageEnd(usize),
+    ServiceGone(u32),
 }
 
 struct Sim<'a> {
@@ -379,6 +386,7 @@ pub fn generate(sc: &Scenario) -> History {
                 Action::NodeDrain(d) => d.at.0,
                 Action::ZoneOutage(z) => z.at.0,
                 Action::ServiceUpdate(u) => u.at.0,
+                Action::ServiceDelete(d) => d.at.0,
             };
             sim.q.at(at, Ev::Action(i));
             sim.outages_active.push(false);
@@ -649,33 +657,45 @@ impl Sim<'_> {
         } else {
             (surge, unavail)
         };
-        // Scale up the new ReplicaSet within replicas + maxSurge pods.
-        loop {
-            let d = &self.deployments[s];
-            let total = (d.new.len() + d.old.len()) as u32;
-            if d.new.len() as u32 >= r || total >= r + surge {
-                break;
-            }
-            if self.create_pod(t, svc).is_none() {
-                break;
-            }
-        }
-        // Scale down old pods: unavailable ones freely, available ones while enough remain.
+        // The Deployment controller syncs again whenever its ReplicaSets change, so scaling up
+        // and down alternate until neither can move.
         let min_available = r.saturating_sub(unavail);
         loop {
-            let d = &self.deployments[s];
-            let available = d.avail_new + d.avail_old;
-            let victim = (d.old.len() as u32 > d.avail_old)
-                .then(|| d.old.iter().copied().find(|&p| !self.is_available(p)))
-                .flatten()
-                .or_else(|| {
-                    (available > min_available)
-                        .then(|| d.old.front().copied())
-                        .flatten()
-                });
-            match victim {
-                Some(v) => self.delete_pod(t, v, None),
-                None => break,
+            let mut moved = false;
+            // Scale up the new ReplicaSet within replicas + maxSurge pods.
+            loop {
+                let d = &self.deployments[s];
+                let total = (d.new.len() + d.old.len()) as u32;
+                if d.new.len() as u32 >= r || total >= r + surge {
+                    break;
+                }
+                if self.create_pod(t, svc).is_none() {
+                    break;
+                }
+                moved = true;
+            }
+            // Scale down old pods: unavailable ones freely, available ones while enough remain.
+            loop {
+                let d = &self.deployments[s];
+                let available = d.avail_new + d.avail_old;
+                let victim = (d.old.len() as u32 > d.avail_old)
+                    .then(|| d.old.iter().copied().find(|&p| !self.is_available(p)))
+                    .flatten()
+                    .or_else(|| {
+                        (available > min_available)
+                            .then(|| d.old.front().copied())
+                            .flatten()
+                    });
+                match victim {
+                    Some(v) => {
+                        self.delete_pod(t, v, None);
+                        moved = true;
+                    }
+                    None => break,
+                }
+            }
+            if !moved {
+                break;
             }
         }
         let d = &mut self.deployments[s];
@@ -698,6 +718,12 @@ impl Sim<'_> {
                 }
             }
             Ev::Gone(id) => self.gone(t, id),
+            Ev::ServiceGone(s) => {
+                let spec = &mut self.services[s as usize];
+                spec.gone = true;
+                let spec = spec.clone();
+                self.events.push((t, Change::Service { index: s, spec }));
+            }
             Ev::FailureTick(i) => self.failure_tick(t, i),
             Ev::FlapTick(i) => self.flap_tick(t, i),
             Ev::FlapUp(id) => {
@@ -821,6 +847,26 @@ impl Sim<'_> {
                 for s in self.service_of(&sc.service.value) {
                     self.deployments[s as usize].replicas = sc.replicas;
                     self.reconcile(t, s);
+                }
+            }
+            Action::ServiceDelete(del) => {
+                // The application goes with its Service: the Deployment scales to zero.
+                for s in self.service_of(&del.service.value) {
+                    let d = &mut self.deployments[s as usize];
+                    d.replicas = 0;
+                    d.rollout = None;
+                    let old: Vec<u32> = d.old.drain(..).collect();
+                    d.avail_new += std::mem::take(&mut d.avail_old);
+                    for &p in &old {
+                        self.rt[p as usize].in_new = true;
+                    }
+                    self.deployments[s as usize].new.extend(old);
+                    self.reconcile(t, s);
+                    let spec = &mut self.services[s as usize];
+                    spec.deleting = true;
+                    let spec = spec.clone();
+                    self.events.push((t, Change::Service { index: s, spec }));
+                    self.q.at(t + del.finalizer_for.0, Ev::ServiceGone(s));
                 }
             }
             Action::ServiceUpdate(u) => {
@@ -980,5 +1026,47 @@ impl Sim<'_> {
             self.q.at(t + down, Ev::FlapUp(p));
         }
         self.schedule_tick(t, rate, i, Ev::FlapTick);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A rollout replaces every pod, and never has fewer than `replicas - maxUnavailable`
+    /// available pods (here 3 - 0) nor more than `replicas + maxSurge` pods (3 + 1).
+    #[test]
+    fn a_rollout_completes_within_its_bounds() {
+        let text = "duration: 5m\ncluster:\n  zones:\n    - {name: a, nodes: 3}\nservices:\n  - name: web\n    replicas: 3\nchurn:\n  - rollout: {service: web, at: 30s, max_surge: 1, max_unavailable: 0}\n";
+        let sc = Scenario::parse("t.yaml", "t", text).unwrap();
+        let h = generate(&sc);
+        let mut pods: BTreeMap<Arc<str>, Pod> = BTreeMap::new();
+        let (mut max_total, mut min_available) = (0, usize::MAX);
+        for (t, c) in &h.events {
+            if let Change::Pod { pod, deleted } = c {
+                if *deleted {
+                    pods.remove(&pod.name);
+                } else {
+                    pods.insert(pod.name.clone(), pod.clone());
+                }
+                if *t >= 30 * SECOND {
+                    let alive = pods.values().filter(|p| !p.terminating).count();
+                    let available = pods.values().filter(|p| p.ready && !p.terminating).count();
+                    max_total = max_total.max(alive);
+                    min_available = min_available.min(available);
+                }
+            }
+        }
+        let old_hash = h.events[0].1.clone();
+        let Change::Pod { pod: first, .. } = old_hash else {
+            panic!()
+        };
+        assert_eq!(pods.len(), 3);
+        assert!(
+            pods.values()
+                .all(|p| p.ready && p.name[..15] != first.name[..15])
+        );
+        assert_eq!(max_total, 4);
+        assert_eq!(min_available, 3);
     }
 }

@@ -530,6 +530,7 @@ pub enum Action {
     NodeDrain(NodeDrain),
     ZoneOutage(ZoneOutage),
     ServiceUpdate(ServiceUpdate),
+    ServiceDelete(ServiceDelete),
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -625,6 +626,17 @@ pub struct ServiceUpdate {
     pub labels: Option<BTreeMap<String, String>>,
     #[serde(default)]
     pub ports: Option<Vec<ServicePort>>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceDelete {
+    pub at: Duration,
+    pub service: Spanned<String>,
+    /// How long the Service keeps its deletionTimestamp before it is gone (a finalizer such
+    /// as a load balancer's cleanup); 0: gone at once.
+    #[serde(default)]
+    pub finalizer_for: Duration,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -1211,6 +1223,7 @@ fn validate(file: &str, default_name: &str, sf: ScenarioFile) -> Result<Scenario
                 Action::Rollout(r) => check_service(&mut p, &r.service, "rollout"),
                 Action::Scale(s) => check_service(&mut p, &s.service, "scale"),
                 Action::ServiceUpdate(u) => check_service(&mut p, &u.service, "service_update"),
+                Action::ServiceDelete(d) => check_service(&mut p, &d.service, "service_delete"),
                 Action::PodFailures(f) => {
                     check_rate(&mut p, &f.per_hour, "pod_failures");
                     if let Some(s) = &f.service {

@@ -257,6 +257,26 @@ impl Controller for EndpointsController<'_> {
         let nodes = self.nodes;
         let st = &mut self.states[service as usize];
         let family = spec.families[0];
+        // The Service is gone: delete its Endpoints (`syncService`, "Service missing").
+        if spec.gone {
+            if let Some(stored) = st.stored.take() {
+                log.push(Write {
+                    time: t,
+                    trigger: None,
+                    op: Op::Delete,
+                    service,
+                    namespace: spec.namespace.clone(),
+                    name: spec.name.clone(),
+                    headless: spec.headless,
+                    sizes: stored.sized.sizes(),
+                    request_bytes: 0,
+                    endpoints: 0,
+                    noop: false,
+                });
+            }
+            *st = State::default();
+            return;
+        }
         // 1. Desired addresses of the changed pods (of all pods when the Service changed).
         let spec_changed = st.seen.as_ref() != Some(&spec.ports);
         let mut port_sets: HashMap<usize, Ports> = HashMap::new();
@@ -673,6 +693,18 @@ mod vectors {
         );
         assert!(writes[2].noop);
         assert_eq!(writes[2].sizes, writes[1].sizes);
+    }
+
+    /// V30 (`TestSyncEndpointsServiceNotFound`): the Service is gone → exactly one DELETE.
+    #[test]
+    fn v30_service_not_found_deletes_the_endpoints() {
+        let mut gone = service();
+        gone.gone = true;
+        let mut h = history(5, false, service());
+        h.events.push(service_change(SECOND, gone));
+        let (writes, objects) = run(&h, 0);
+        assert_eq!(ops(&writes), (1, 0, 1));
+        assert!(objects.is_empty());
     }
 
     /// Pods whose named port resolves differently land in different subsets (`RepackSubsets`

@@ -108,6 +108,23 @@ impl<'a> SliceController<'a> {
     }
 }
 
+/// The write of a slice's deletion: a DELETED event carries its last state.
+fn delete_write(t: Nanos, service: u32, spec: &ServiceSpec, s: &SliceRt) -> Write {
+    Write {
+        time: t,
+        trigger: None,
+        op: Op::Delete,
+        service,
+        namespace: spec.namespace.clone(),
+        name: s.name.clone(),
+        headless: s.sized.slice().metadata.labels.contains_key(HEADLESS),
+        sizes: s.sized.sizes(),
+        request_bytes: 0,
+        endpoints: 0,
+        noop: false,
+    }
+}
+
 /// `podToEndpoint` (utils.go).
 pub fn endpoint_for(pod: &Pod, address: String, spec: &ServiceSpec, nodes: &[Node]) -> Endpoint {
     let serving = pod.ready;
@@ -285,6 +302,19 @@ impl Controller for SliceController<'_> {
         store: &mut PodStore,
         log: &mut Vec<Write>,
     ) {
+        if spec.gone {
+            // No API calls by the controller: the garbage collector deletes the slices through
+            // their ownerReference. Those deletes are logged here, as watchers see them.
+            let st = &mut self.states[service as usize];
+            for (_, fam) in st.families.iter_mut() {
+                for s in std::mem::take(&mut fam.slices).into_values() {
+                    log.push(delete_write(t, service, spec, &s));
+                }
+                *fam = Family::default();
+            }
+            st.trigger = TriggerTracker::default();
+            return;
+        }
         let trigger = self.states[service as usize]
             .trigger
             .compute(store.changed.iter().map(|n| (n, store.pods.get(n))));
@@ -493,6 +523,8 @@ impl SliceController<'_> {
         }
 
         // Creates.
+        // finalize skips creates while the Service has a deletionTimestamp.
+        let creates = if spec.deleting { Vec::new() } else { creates };
         for (ports, keys) in creates {
             self.next_id += 1;
             let id = self.next_id;
@@ -560,19 +592,7 @@ impl SliceController<'_> {
                         fam.loc.remove(k);
                     }
                 }
-                log.push(Write {
-                    time: t,
-                    trigger: None,
-                    op: Op::Delete,
-                    service,
-                    namespace: spec.namespace.clone(),
-                    name: s.name.clone(),
-                    headless: s.sized.slice().metadata.labels.contains_key(HEADLESS),
-                    sizes: s.sized.sizes(),
-                    request_bytes: 0,
-                    endpoints: 0,
-                    noop: false,
-                });
+                log.push(delete_write(t, service, spec, &s));
             }
         }
     }
@@ -869,6 +889,40 @@ mod vectors {
                 .all(|s| s.ports[0].name.as_deref() == Some("")
                     && s.ports[0].protocol.as_deref() == Some("TCP"))
         );
+    }
+
+    /// V17 (`TestReconcilerFinalizeSvcDeletionTimestamp`, `TestSyncServicePendingDeletion`):
+    /// while the Service has a deletionTimestamp creates are skipped, but a create paired with
+    /// a delete is still recycled into an update; a Service being deleted with no slices and no
+    /// pods gets nothing; once gone, its slices are deleted (by the garbage collector).
+    #[test]
+    fn v17_service_being_deleted() {
+        let mut deleting = service();
+        deleting.deleting = true;
+        let (writes, _) = run(&history(0, false, deleting.clone()), 0, 100);
+        assert_eq!(
+            ops(&writes),
+            (0, 0, 0),
+            "no placeholder for a Service being deleted"
+        );
+
+        // 10 pods, then the target port changes while the Service is being deleted: the new
+        // slice's create is recycled into the old slice (an update), nothing is created.
+        let mut h = history(10, false, service());
+        let mut moved = deleting.clone();
+        moved.ports[0].target_port = TargetPort::Number(81);
+        h.events.push(service_change(SECOND, moved));
+        let (writes, objects) = run(&h, 0, 100);
+        assert_eq!(ops(&writes), (1, 1, 0));
+        assert_eq!(slices(&objects)[0].ports[0].port, Some(81));
+
+        let mut gone = deleting;
+        gone.gone = true;
+        let mut h = history(250, false, service());
+        h.events.push(service_change(SECOND, gone));
+        let (writes, objects) = run(&h, 0, 100);
+        assert_eq!(ops(&writes), (3, 0, 3));
+        assert!(objects.is_empty());
     }
 
     /// V14 through the controller: 250 pods with max 80 → {80, 80, 80, 10}.

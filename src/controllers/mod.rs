@@ -385,6 +385,8 @@ pub(crate) mod testutil {
             families: vec![IpFamily::IPv4],
             headless: true,
             publish_not_ready_addresses: false,
+            deleting: false,
+            gone: false,
         }
     }
 
