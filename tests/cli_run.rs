@@ -69,8 +69,11 @@ fn quickstart_writes_the_three_csvs_and_prints_the_table() {
         objects.contains("endpoints,default,web,IPv4,30,"),
         "{objects}"
     );
+    // api: 12 pods with failures, so at the end one replacement may still be starting (no IP
+    // yet); web: 30 pods, its rollout long finished (checked above).
     assert!(
-        objects.contains("endpoints,default,api,IPv4,12,"),
+        objects.contains("endpoints,default,api,IPv4,12,")
+            || objects.contains("endpoints,default,api,IPv4,11,"),
         "{objects}"
     );
 }
