@@ -99,7 +99,11 @@ pub struct Pod {
     pub service: u32,
     pub name: Arc<str>,
     pub uid: Arc<str>,
+    /// Index of the pod's node in the cluster's node list (`u32::MAX`: a node the cluster
+    /// does not know, e.g. from a trace).
     pub node: u32,
+    /// `spec.nodeName`.
+    pub node_name: Arc<str>,
     pub ipv4: Option<Ipv4Addr>,
     pub ipv6: Option<Ipv6Addr>,
     pub phase: Phase,
@@ -127,6 +131,8 @@ pub enum Change {
     Pod { pod: Pod, deleted: bool },
     /// A Service's new spec.
     Service { index: u32, spec: ServiceSpec },
+    /// A Node was deleted from the cluster.
+    NodeGone { index: u32 },
 }
 
 /// The recorded history: what both controllers are fed.
@@ -275,6 +281,8 @@ enum Ev {
     OutageEvict(usize),
     OutageEnd(usize),
     ServiceGone(u32),
+    /// The pod garbage collector deletes the pods left on a deleted node.
+    PodGc(u32),
 }
 
 struct Sim<'a> {
@@ -387,6 +395,7 @@ pub fn generate(sc: &Scenario) -> History {
                 Action::ZoneOutage(z) => z.at.0,
                 Action::ServiceUpdate(u) => u.at.0,
                 Action::ServiceDelete(d) => d.at.0,
+                Action::NodeDelete(d) => d.at.0,
             };
             sim.q.at(at, Ev::Action(i));
             sim.outages_active.push(false);
@@ -474,6 +483,7 @@ impl Sim<'_> {
             name: name.into(),
             uid: random_uid(&mut self.rng).into(),
             node,
+            node_name: self.node_names[node as usize].clone(),
             ipv4: None,
             ipv6: None,
             phase: Phase::Pending,
@@ -718,6 +728,20 @@ impl Sim<'_> {
                 }
             }
             Ev::Gone(id) => self.gone(t, id),
+            Ev::PodGc(node) => {
+                let mut services = Vec::new();
+                for p in self.nodes[node as usize].pods.clone() {
+                    services.push(self.pods[p as usize].service);
+                    // Force deletion: the object goes at once, no graceful termination.
+                    self.retire(p);
+                    self.gone(t, p);
+                }
+                services.sort_unstable();
+                services.dedup();
+                for s in services {
+                    self.reconcile(t, s);
+                }
+            }
             Ev::ServiceGone(s) => {
                 let spec = &mut self.services[s as usize];
                 spec.gone = true;
@@ -849,6 +873,14 @@ impl Sim<'_> {
                     self.reconcile(t, s);
                 }
             }
+            Action::NodeDelete(del) => {
+                let targets = self.choose_nodes(del.count, &del.nodes);
+                for node in targets {
+                    self.nodes[node as usize].schedulable = false;
+                    self.events.push((t, Change::NodeGone { index: node }));
+                    self.q.at(t + del.pod_gc_after.0, Ev::PodGc(node));
+                }
+            }
             Action::ServiceDelete(del) => {
                 // The application goes with its Service: the Deployment scales to zero.
                 for s in self.service_of(&del.service.value) {
@@ -885,22 +917,7 @@ impl Sim<'_> {
             Action::PodFailures(f) => self.schedule_tick(t, f.per_hour.value, i, Ev::FailureTick),
             Action::ReadinessFlaps(f) => self.schedule_tick(t, f.per_hour.value, i, Ev::FlapTick),
             Action::NodeDrain(d) => {
-                let mut targets: Vec<u32> = if d.nodes.is_empty() {
-                    let mut all: Vec<u32> = (0..self.nodes.len() as u32).collect();
-                    let n = d.count.unwrap_or(0) as usize;
-                    // A random choice of nodes, in a deterministic order.
-                    let mut chosen: Vec<u32> =
-                        all.choose_multiple(&mut self.rng, n).copied().collect();
-                    chosen.sort_unstable();
-                    all.clear();
-                    chosen
-                } else {
-                    // Names are validated against the built nodes at run time.
-                    d.nodes
-                        .iter()
-                        .filter_map(|n| self.node_index(&n.value))
-                        .collect()
-                };
+                let mut targets = self.choose_nodes(d.count, &d.nodes);
                 targets.dedup();
                 for (k, node) in targets.into_iter().enumerate() {
                     self.q.at(t + d.interval.0 * k as u64, Ev::DrainNode(node));
@@ -921,6 +938,26 @@ impl Sim<'_> {
                 }
                 self.q.at(end, Ev::OutageEnd(i));
             }
+        }
+    }
+
+    /// `count` random nodes (in index order), or the named ones.
+    fn choose_nodes(
+        &mut self,
+        count: Option<u32>,
+        names: &[serde_saphyr::Spanned<String>],
+    ) -> Vec<u32> {
+        if names.is_empty() {
+            let all: Vec<u32> = (0..self.nodes.len() as u32).collect();
+            let n = count.unwrap_or(0) as usize;
+            let mut chosen: Vec<u32> = all.choose_multiple(&mut self.rng, n).copied().collect();
+            chosen.sort_unstable();
+            chosen
+        } else {
+            names
+                .iter()
+                .filter_map(|n| self.node_index(&n.value))
+                .collect()
         }
     }
 

@@ -74,14 +74,19 @@ fn check_node_names(sc: &Scenario, nodes: &[cluster::Node]) -> Result<(), RunErr
     if let Churn::Actions(actions) = &sc.file.churn {
         let mut problems = Vec::new();
         for (i, a) in actions.iter().enumerate() {
-            if let Action::NodeDrain(d) = a {
-                for (j, n) in d.nodes.iter().enumerate() {
+            let (kind, names) = match a {
+                Action::NodeDrain(d) => ("node_drain", &d.nodes),
+                Action::NodeDelete(d) => ("node_delete", &d.nodes),
+                _ => continue,
+            };
+            {
+                for (j, n) in names.iter().enumerate() {
                     if !nodes.iter().any(|x| *x.name == *n.value) {
                         problems.push(Problem {
                             file: sc.source.clone(),
                             line: n.referenced.line(),
                             column: n.referenced.column(),
-                            path: format!("churn[{i}].node_drain.nodes[{j}]"),
+                            path: format!("churn[{i}].{kind}.nodes[{j}]"),
                             message: format!(
                                 "unknown node {:?} (nodes are named like {:?})",
                                 n.value,
@@ -145,7 +150,6 @@ pub fn simulate(sc: &Scenario) -> Result<Simulation, RunError> {
             let ctl = EndpointsController::new(
                 ctx(),
                 c.endpoints.truncate,
-                &history.nodes,
                 history.services.len(),
                 engine::rng(sc.file.seed, 2),
             );

@@ -531,6 +531,7 @@ pub enum Action {
     ZoneOutage(ZoneOutage),
     ServiceUpdate(ServiceUpdate),
     ServiceDelete(ServiceDelete),
+    NodeDelete(NodeDelete),
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -626,6 +627,24 @@ pub struct ServiceUpdate {
     pub labels: Option<BTreeMap<String, String>>,
     #[serde(default)]
     pub ports: Option<Vec<ServicePort>>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeDelete {
+    pub at: Duration,
+    #[serde(default, deserialize_with = "optional_count")]
+    pub count: Option<u32>,
+    #[serde(default)]
+    pub nodes: Vec<Spanned<String>>,
+    /// How long the pods of a deleted Node live on before the pod garbage collector deletes
+    /// them (`gcCheckPeriod`, 20 s, plus its reaction).
+    #[serde(default = "default_pod_gc")]
+    pub pod_gc_after: Duration,
+}
+
+fn default_pod_gc() -> Duration {
+    Duration(40 * SECOND)
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -1243,6 +1262,11 @@ fn validate(file: &str, default_name: &str, sf: ScenarioFile) -> Result<Scenario
                             format!("{at}.zone_outage.zone"),
                             format!("unknown zone {:?} (zones: {})", z.zone.value, join(&zones)),
                         );
+                    }
+                }
+                Action::NodeDelete(d) => {
+                    if d.count.is_none() == d.nodes.is_empty() {
+                        p.top(format!("{at}.node_delete"), "give either count or nodes");
                     }
                 }
                 Action::NodeDrain(d) => {

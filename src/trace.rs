@@ -7,7 +7,7 @@
 //! | `t_ns` | time of the change, nanoseconds from the start of the run |
 //! | `namespace`, `service` | the Service the pod belongs to (must exist in the scenario) |
 //! | `pod`, `uid` | pod name and UID |
-//! | `node`, `zone` | the node (must exist in the scenario's cluster) and its zone |
+//! | `node`, `zone` | the node and its zone; a node the scenario's cluster lacks is treated as missing from the informer |
 //! | `ipv4`, `ipv6` | pod IPs, empty when none |
 //! | `phase` | `Pending`, `Running` or `Failed` |
 //! | `ready` | the Ready condition, `true`/`false` |
@@ -64,13 +64,14 @@ pub fn write(history: &History, out: impl Write) -> csv::Result<()> {
         };
         let svc = &history.services[pod.service as usize];
         let node = history.nodes.get(pod.node as usize);
+        let node_name = pod.node_name.to_string();
         w.serialize(Row {
             t_ns: *t,
             namespace: svc.namespace.to_string(),
             service: svc.name.to_string(),
             pod: pod.name.to_string(),
             uid: pod.uid.to_string(),
-            node: node.map_or(String::new(), |n| n.name.to_string()),
+            node: node_name,
             zone: node.map_or(String::new(), |n| n.zone.to_string()),
             ipv4: pod.ipv4.map_or(String::new(), |a| a.to_string()),
             ipv6: pod.ipv6.map_or(String::new(), |a| a.to_string()),
@@ -203,6 +204,7 @@ pub fn read(
             name: intern(row.pod),
             uid: intern(row.uid),
             node,
+            node_name: intern(row.node),
             ipv4,
             ipv6,
             phase,

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::{Controller, Desired, MetaContext, Op, PodStore, TriggerTracker, Write, fields_of_map};
-use crate::cluster::{Node, Phase, Pod, ServiceSpec, random_uid};
+use crate::cluster::{Phase, Pod, ServiceSpec, random_uid};
 use crate::engine::{Nanos, Rng};
 use crate::scenario::{ServicePort, TargetPort};
 use crate::wire::fast::SizedEndpoints;
@@ -95,27 +95,19 @@ fn index_of(subsets: &[EndpointSubset]) -> HashMap<Key, (bool, usize)> {
 }
 
 /// The Endpoints controller.
-pub struct EndpointsController<'a> {
+pub struct EndpointsController {
     ctx: MetaContext,
     truncate: bool,
-    nodes: &'a [Node],
     states: Vec<State>,
     resource_version: u64,
     rng: Rng,
 }
 
-impl<'a> EndpointsController<'a> {
-    pub fn new(
-        ctx: MetaContext,
-        truncate: bool,
-        nodes: &'a [Node],
-        services: usize,
-        rng: Rng,
-    ) -> Self {
+impl EndpointsController {
+    pub fn new(ctx: MetaContext, truncate: bool, services: usize, rng: Rng) -> Self {
         EndpointsController {
             ctx,
             truncate,
-            nodes,
             states: (0..services).map(|_| State::default()).collect(),
             resource_version: 1_000_000,
             rng,
@@ -162,16 +154,13 @@ fn core_ports(
         .collect()
 }
 
-fn address(pod: &Pod, ip: String, ns: &Arc<str>, nodes: &[Node]) -> EndpointAddress {
+fn address(pod: &Pod, ip: String, ns: &Arc<str>) -> EndpointAddress {
     EndpointAddress {
         ip,
         hostname: String::new(),
-        // Always set, even to "" (endpoints_controller.go, podToEndpointAddressForService).
-        node_name: Some(
-            nodes
-                .get(pod.node as usize)
-                .map_or(String::new(), |n| n.name.to_string()),
-        ),
+        // `spec.nodeName`, always set, even to "" (endpoints_controller.go,
+        // podToEndpointAddressForService); whether the Node exists does not matter here.
+        node_name: Some(pod.node_name.to_string()),
         target_ref: Some(Box::new(ObjectReference {
             kind: "Pod".into(),
             namespace: ns.to_string(),
@@ -245,7 +234,7 @@ fn key_of(a: &EndpointAddress) -> (&str, &str) {
     (&a.ip, a.target_ref.as_ref().map_or("", |r| r.uid.as_str()))
 }
 
-impl Controller for EndpointsController<'_> {
+impl Controller for EndpointsController {
     fn sync(
         &mut self,
         t: Nanos,
@@ -254,7 +243,6 @@ impl Controller for EndpointsController<'_> {
         store: &mut PodStore,
         log: &mut Vec<Write>,
     ) {
-        let nodes = self.nodes;
         let st = &mut self.states[service as usize];
         let family = spec.families[0];
         // The Service is gone: delete its Endpoints (`syncService`, "Service missing").
@@ -293,7 +281,7 @@ impl Controller for EndpointsController<'_> {
                 return None;
             }
             let ready = spec.publish_not_ready_addresses || pod.ready;
-            let addr = address(pod, ip.clone(), &spec.namespace, nodes);
+            let addr = address(pod, ip.clone(), &spec.namespace);
             Some(((ip, pod.uid.clone()), (ready, addr, ports)))
         };
         if spec_changed {
@@ -591,13 +579,7 @@ mod vectors {
     use crate::scenario::SECOND;
 
     fn run(h: &History, batch: Nanos) -> (Vec<Write>, Vec<Object>) {
-        let c = EndpointsController::new(
-            ctx(),
-            true,
-            &h.nodes,
-            h.services.len(),
-            crate::engine::rng(1, 2),
-        );
+        let c = EndpointsController::new(ctx(), true, h.services.len(), crate::engine::rng(1, 2));
         let r = drive(c, h, batch, 3600 * SECOND);
         (r.writes, r.final_objects)
     }

@@ -76,6 +76,8 @@ pub struct SliceController<'a> {
     ctx: MetaContext,
     max: usize,
     nodes: &'a [Node],
+    /// Nodes deleted from the cluster (no longer in the informer).
+    gone_nodes: Vec<bool>,
     states: Vec<State>,
     next_id: u64,
     resource_version: u64,
@@ -94,6 +96,7 @@ impl<'a> SliceController<'a> {
             ctx,
             max: max_endpoints_per_slice,
             nodes,
+            gone_nodes: vec![false; nodes.len()],
             states: services
                 .iter()
                 .map(|s| State {
@@ -125,11 +128,15 @@ fn delete_write(t: Nanos, service: u32, spec: &ServiceSpec, s: &SliceRt) -> Writ
     }
 }
 
-/// `podToEndpoint` (utils.go).
-pub fn endpoint_for(pod: &Pod, address: String, spec: &ServiceSpec, nodes: &[Node]) -> Endpoint {
+/// `podToEndpoint` (utils.go); `node` is the pod's Node if the informer has it.
+pub fn endpoint_for(
+    pod: &Pod,
+    address: String,
+    spec: &ServiceSpec,
+    node: Option<&Node>,
+) -> Endpoint {
     let serving = pod.ready;
     let terminating = pod.terminating;
-    let node = nodes.get(pod.node as usize);
     Endpoint {
         addresses: vec![address],
         conditions: EndpointConditions {
@@ -144,8 +151,11 @@ pub fn endpoint_for(pod: &Pod, address: String, spec: &ServiceSpec, nodes: &[Nod
             uid: pod.uid.to_string(),
             ..Default::default()
         })),
-        node_name: node.map(|n| n.name.to_string()),
-        zone: node.map(|n| n.zone.to_string()),
+        node_name: (!pod.node_name.is_empty()).then(|| pod.node_name.to_string()),
+        // The Node's topology.kubernetes.io/zone label, when present and non-empty.
+        zone: node
+            .filter(|n| !n.zone.is_empty())
+            .map(|n| n.zone.to_string()),
         ..Default::default()
     }
 }
@@ -330,6 +340,12 @@ impl Controller for SliceController<'_> {
         }
     }
 
+    fn node_gone(&mut self, index: u32) {
+        if let Some(g) = self.gone_nodes.get_mut(index as usize) {
+            *g = true;
+        }
+    }
+
     fn finish(self) -> Vec<Object> {
         let mut out: Vec<Object> = self
             .states
@@ -371,15 +387,24 @@ impl SliceController<'_> {
             .as_ref()
             .is_some_and(|(l, p)| l == labels && *p == spec.ports);
         let mut port_sets: HashMap<usize, Ports> = HashMap::new();
+        let gone_nodes = &self.gone_nodes;
         let entry = |pod: &Pod| {
             let ip = pod.ip(family).filter(|_| pod.phase != Phase::Failed)?;
+            // A pod whose Node the informer lacks is skipped (and the sync fails, to be
+            // retried) unless publishNotReadyAddresses; then it has no zone.
+            let node = nodes
+                .get(pod.node as usize)
+                .filter(|_| !gone_nodes.get(pod.node as usize).copied().unwrap_or(true));
+            if node.is_none() && !spec.publish_not_ready_addresses {
+                return None;
+            }
             let ports = port_sets
                 .entry(Arc::as_ptr(&pod.container_ports) as usize)
                 .or_insert_with(|| Arc::new(slice_ports(spec, &pod.container_ports)))
                 .clone();
             Some((
                 (pod.name.clone(), ip.clone()),
-                (ports, endpoint_for(pod, ip, spec, nodes)),
+                (ports, endpoint_for(pod, ip, spec, node)),
             ))
         };
         if spec_changed {
@@ -731,7 +756,7 @@ mod tests {
 #[cfg(test)]
 mod vectors {
     use super::*;
-    use crate::cluster::{Change, History};
+    use crate::cluster::{Change, History, Node};
     use crate::controllers::drive;
     use crate::controllers::testutil::*;
     use crate::scenario::{SECOND, TargetPort};
@@ -923,6 +948,65 @@ mod vectors {
         let (writes, objects) = run(&h, 0, 100);
         assert_eq!(ops(&writes), (3, 0, 3));
         assert!(objects.is_empty());
+    }
+
+    /// V16 (`TestReconcilerPodMissingNode`): pods on node-0 and node-1.
+    #[test]
+    fn v16_missing_node() {
+        let nodes = |n: usize| -> Vec<Node> {
+            (0..n)
+                .map(|i| Node {
+                    name: format!("node-{i}").into(),
+                    zone: "".into(),
+                })
+                .collect()
+        };
+        let setup = |pnra: bool, known: usize| {
+            let mut spec = service();
+            spec.publish_not_ready_addresses = pnra;
+            let mut h = history(2, false, spec);
+            h.nodes = nodes(known);
+            for (i, (_, c)) in h.events.iter_mut().enumerate() {
+                if let Change::Pod { pod, .. } = c {
+                    pod.node = i as u32;
+                    pod.node_name = format!("node-{i}").into();
+                }
+            }
+            h
+        };
+        // node-1 missing, publishNotReady false: 1 create with 1 endpoint.
+        let (writes, objects) = run(&setup(false, 1), 0, 100);
+        assert_eq!(ops(&writes), (1, 0, 0));
+        assert_eq!(slice_sizes(&objects), vec![1]);
+        // publishNotReady true: both, the one on the missing node without a zone.
+        let (writes, objects) = run(&setup(true, 1), 0, 100);
+        assert_eq!(ops(&writes), (1, 0, 0));
+        let s = slices(&objects)[0];
+        assert_eq!(s.endpoints.len(), 2);
+        let e = s
+            .endpoints
+            .iter()
+            .find(|e| e.node_name.as_deref() == Some("node-1"))
+            .unwrap();
+        assert_eq!(e.zone, None);
+        // An existing slice holds both; node-1 goes: 1 update (2 → 1).
+        let mut h = setup(false, 2);
+        h.events.push((SECOND, Change::NodeGone { index: 1 }));
+        h.events
+            .push(service_change(2 * SECOND, h.services[0].clone()));
+        let (writes, objects) = run(&h, 0, 100);
+        assert_eq!(ops(&writes), (1, 1, 0));
+        assert_eq!(slice_sizes(&objects), vec![1]);
+        // No nodes at all: 1 update turning the slice into the placeholder.
+        let mut h = setup(false, 2);
+        h.events.push((SECOND, Change::NodeGone { index: 0 }));
+        h.events.push((SECOND, Change::NodeGone { index: 1 }));
+        h.events
+            .push(service_change(2 * SECOND, h.services[0].clone()));
+        let (writes, objects) = run(&h, 0, 100);
+        assert_eq!(ops(&writes), (1, 1, 0));
+        let s = slices(&objects)[0];
+        assert!(s.endpoints.is_empty() && s.ports.is_empty());
     }
 
     /// V14 through the controller: 250 pods with max 80 → {80, 80, 80, 10}.

@@ -255,6 +255,9 @@ pub trait Controller {
         store: &mut PodStore,
         log: &mut Vec<Write>,
     );
+    /// A Node was deleted. Upstream enqueues nothing for it: its pods are re-derived at their
+    /// Services' next syncs.
+    fn node_gone(&mut self, _index: u32) {}
     /// The final objects.
     fn finish(self) -> Vec<Object>;
 }
@@ -337,6 +340,18 @@ pub fn drive<C: Controller>(
                     services[*index as usize] = spec.clone();
                     wq.add(&mut q, t, *index);
                 }
+                Change::NodeGone { index } => {
+                    c.node_gone(*index);
+                    for store in &mut stores {
+                        let on_node: Vec<Arc<str>> = store
+                            .pods
+                            .iter()
+                            .filter(|(_, p)| p.node == *index)
+                            .map(|(n, _)| n.clone())
+                            .collect();
+                        store.changed.extend(on_node);
+                    }
+                }
             },
             Ev::Due(s) => {
                 if wq.due[s as usize] == Some(t) {
@@ -403,6 +418,7 @@ pub(crate) mod testutil {
             name: format!("pod{i}").into(),
             uid: format!("uid-{i}").into(),
             node: 0,
+            node_name: "node-1".into(),
             ipv4: Some(Ipv4Addr::new(
                 1,
                 2,
