@@ -60,6 +60,8 @@ struct Family {
     loc: HashMap<Key, u64>,
     /// Each pod's endpoint and its port set (named ports resolve per pod).
     desired: Desired<Key, (Ports, Endpoint)>,
+    /// Adopted slices not owned by the Service, to delete at the next sync.
+    foreign: Vec<u64>,
     /// The slice labels and ports of the last sync: every slice was written with them since,
     /// so only a change (or a lone placeholder) needs the per-slice checks.
     seen: Option<(BTreeMap<String, String>, Vec<crate::scenario::ServicePort>)>,
@@ -69,6 +71,9 @@ struct Family {
 struct State {
     families: Vec<(IpFamily, Family)>,
     trigger: TriggerTracker,
+    /// Existing slices of an address type the Service does not have (e.g. the deprecated
+    /// `IP`): deleted after the per-type reconciliation, outside `finalize`.
+    other_types: Vec<SliceRt>,
 }
 
 /// The EndpointSlice controller.
@@ -102,11 +107,65 @@ impl<'a> SliceController<'a> {
                 .map(|s| State {
                     families: s.families.iter().map(|f| (*f, Family::default())).collect(),
                     trigger: TriggerTracker::default(),
+                    other_types: Vec::new(),
                 })
                 .collect(),
             next_id: 0,
             resource_version: 1_000_000,
             rng,
+        }
+    }
+}
+
+impl SliceController<'_> {
+    /// Adds a slice that already exists when the controller starts, as its informer would list
+    /// it (labelled for `service`): owned or not (ownerReference to the Service's UID), of one
+    /// of the Service's address types or not. The first sync reconciles it like upstream:
+    /// foreign slices and slices of another address type are deleted, never recycled.
+    pub fn adopt(&mut self, service: u32, spec: &ServiceSpec, slice: EndpointSlice) {
+        let m = &slice.metadata;
+        let owned = m
+            .owner_references
+            .iter()
+            .any(|o| o.uid == *spec.uid && o.kind == "Service" && o.api_version == "v1");
+        let keys: Vec<Key> = slice
+            .endpoints
+            .iter()
+            .map(|e| {
+                let pod = e.target_ref.as_ref().map_or("", |r| r.name.as_str());
+                (
+                    Arc::from(pod),
+                    e.addresses.first().cloned().unwrap_or_default(),
+                )
+            })
+            .collect();
+        self.next_id += 1;
+        let id = self.next_id;
+        let rt = SliceRt {
+            name: m.name.as_str().into(),
+            uid: m.uid.as_str().into(),
+            created: m.creation_timestamp.unwrap_or(Time(0)),
+            generation: m.generation,
+            keys,
+            sized: SizedSlice::new(slice.clone()),
+        };
+        let st = &mut self.states[service as usize];
+        let family = st
+            .families
+            .iter_mut()
+            .find(|(f, _)| f.address_type() == slice.address_type);
+        match family {
+            Some((_, fam)) => {
+                if owned {
+                    for k in &rt.keys {
+                        fam.loc.insert(k.clone(), id);
+                    }
+                } else {
+                    fam.foreign.push(id);
+                }
+                fam.slices.insert(id, rt);
+            }
+            None => st.other_types.push(rt),
         }
     }
 }
@@ -338,6 +397,10 @@ impl Controller for SliceController<'_> {
             );
             self.states[service as usize].families[fi].1 = fam;
         }
+        // Slices of an address type the Service does not have: deleted last, outside finalize.
+        for s in std::mem::take(&mut self.states[service as usize].other_types) {
+            log.push(delete_write(t, service, spec, &s));
+        }
     }
 
     fn node_gone(&mut self, index: u32) {
@@ -420,6 +483,11 @@ impl SliceController<'_> {
         let mut update: BTreeSet<u64> = BTreeSet::new();
         let mut delete: Vec<u64> = Vec::new();
         let mut to_place: Vec<Key> = Vec::new();
+        // Step A: slices the Service does not own are deleted, first, and never recycled.
+        let foreign: Vec<SliceRt> = std::mem::take(&mut fam.foreign)
+            .into_iter()
+            .filter_map(|id| fam.slices.remove(&id))
+            .collect();
         let conforming = !spec_changed && fam.slices.len() > 1;
         let obsolete: Vec<u64> = if conforming {
             Vec::new()
@@ -532,7 +600,7 @@ impl SliceController<'_> {
                     && s.sized.slice().ports.is_empty()
                     && s.sized.slice().metadata.labels == *labels
             };
-            if delete.len() == 1 && is_placeholder(&fam.slices[&delete[0]]) {
+            if delete.len() == 1 && foreign.is_empty() && is_placeholder(&fam.slices[&delete[0]]) {
                 delete.clear();
             } else {
                 creates.push((Arc::new(Vec::new()), Vec::new()));
@@ -609,7 +677,10 @@ impl SliceController<'_> {
             }
             self.write(t, service, spec, fam, id, Op::Update, trigger, labels, log);
         }
-        // Deletes.
+        // Deletes: the foreign ones first, as upstream lists them first.
+        for s in &foreign {
+            log.push(delete_write(t, service, spec, s));
+        }
         for id in delete {
             if let Some(s) = fam.slices.remove(&id) {
                 for k in &s.keys {
@@ -1007,6 +1078,87 @@ mod vectors {
         assert_eq!(ops(&writes), (1, 1, 0));
         let s = slices(&objects)[0];
         assert!(s.endpoints.is_empty() && s.ports.is_empty());
+    }
+
+    /// A slice as the controller writes it for `pods` of the test Service, owned by `owner`.
+    fn existing_slice(
+        pods: std::ops::Range<u32>,
+        address_type: &str,
+        owner: &str,
+    ) -> EndpointSlice {
+        let spec = service();
+        let nodes = nodes();
+        EndpointSlice {
+            metadata: ObjectMeta {
+                name: format!("foo-{address_type}-{}", pods.start).to_lowercase(),
+                namespace: "test".into(),
+                labels: slice_labels(&spec),
+                owner_references: vec![OwnerReference {
+                    api_version: "v1".into(),
+                    kind: "Service".into(),
+                    name: "foo".into(),
+                    uid: owner.into(),
+                    controller: Some(true),
+                    block_owner_deletion: Some(true),
+                }],
+                ..Default::default()
+            },
+            address_type: address_type.into(),
+            endpoints: pods
+                .map(|i| {
+                    let p = pod(i, true);
+                    endpoint_for(
+                        &p,
+                        p.ip(crate::scenario::IpFamily::IPv4).unwrap(),
+                        &spec,
+                        nodes.first(),
+                    )
+                })
+                .collect(),
+            ports: slice_ports(&spec, &BTreeMap::new()),
+            ..Default::default()
+        }
+    }
+
+    fn run_with(h: &History, existing: Vec<EndpointSlice>) -> (Vec<Write>, Vec<Object>) {
+        let mut c =
+            SliceController::new(ctx(), 100, &h.nodes, &h.services, crate::engine::rng(1, 3));
+        for s in existing {
+            c.adopt(0, &h.services[0], s);
+        }
+        let r = drive(c, h, 0, 3600 * SECOND);
+        (r.writes, r.final_objects)
+    }
+
+    /// V11 (`…ReplaceDeprecated`): 2 existing slices of the deprecated type `IP` (80 and 50
+    /// endpoints) → 2 creates (IPv4, {100, 30}), then the 2 deletes last, not recycled.
+    #[test]
+    fn v11_deprecated_address_type_is_replaced() {
+        let h = history(130, false, service());
+        let existing = vec![
+            existing_slice(0..80, "IP", "svc-uid"),
+            existing_slice(80..130, "IP", "svc-uid"),
+        ];
+        let (writes, objects) = run_with(&h, existing);
+        let order: Vec<Op> = writes.iter().map(|w| w.op).collect();
+        assert_eq!(order, vec![Op::Create, Op::Create, Op::Delete, Op::Delete]);
+        assert_eq!(slice_sizes(&objects), vec![30, 100]);
+        assert!(slices(&objects).iter().all(|s| s.address_type == "IPv4"));
+    }
+
+    /// V12 (`…Recreation`): a slice with our labels but another owner → 1 create, then 1
+    /// delete (no recycling across owners); with the right owner and content → nothing.
+    #[test]
+    fn v12_foreign_owner_is_not_recycled() {
+        let h = history(1, false, service());
+        let (writes, objects) = run_with(&h, vec![existing_slice(0..1, "IPv4", "other-uid")]);
+        let order: Vec<Op> = writes.iter().map(|w| w.op).collect();
+        assert_eq!(order, vec![Op::Create, Op::Delete]);
+        assert_ne!(writes[0].name, writes[1].name);
+        assert_eq!(slice_sizes(&objects), vec![1]);
+
+        let (writes, _) = run_with(&h, vec![existing_slice(0..1, "IPv4", "svc-uid")]);
+        assert!(writes.is_empty(), "{writes:?}");
     }
 
     /// V14 through the controller: 250 pods with max 80 → {80, 80, 80, 10}.
