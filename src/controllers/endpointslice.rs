@@ -1146,6 +1146,32 @@ mod vectors {
         assert!(slices(&objects).iter().all(|s| s.address_type == "IPv4"));
     }
 
+    /// V5 (`…SomePreexisting`) through the controller: slice A holds pods 1, 5, 9, … (62),
+    /// slice B pods 3, 7, … (61); 250 pods → 1 create of 100, then 27 into A (room 11 beats
+    /// 12): API order create, update; sizes {61, 89, 100}.
+    #[test]
+    fn v5_some_preexisting_through_the_controller() {
+        let h = history(250, false, service());
+        let mut a = existing_slice(0..0, "IPv4", "svc-uid");
+        let mut b = a.clone();
+        a.metadata.name = "foo-a".into();
+        b.metadata.name = "foo-b".into();
+        let full = existing_slice(0..250, "IPv4", "svc-uid");
+        for (i, e) in full.endpoints.into_iter().enumerate() {
+            match i % 4 {
+                1 if i <= 245 => a.endpoints.push(e),
+                3 if i <= 243 => b.endpoints.push(e),
+                _ => {}
+            }
+        }
+        assert_eq!((a.endpoints.len(), b.endpoints.len()), (62, 61));
+        let (writes, objects) = run_with(&h, vec![a, b]);
+        let order: Vec<Op> = writes.iter().map(|w| w.op).collect();
+        assert_eq!(order, vec![Op::Create, Op::Update]);
+        assert_eq!(&*writes[1].name, "foo-a");
+        assert_eq!(slice_sizes(&objects), vec![61, 89, 100]);
+    }
+
     /// V12 (`…Recreation`): a slice with our labels but another owner → 1 create, then 1
     /// delete (no recycling across owners); with the right owner and content → nothing.
     #[test]
