@@ -24,7 +24,9 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::{Controller, Desired, MetaContext, Op, PodStore, TriggerTracker, Write, fields_of_map};
+use super::{
+    Controller, Desired, MetaContext, Op, PodStore, PortSets, TriggerTracker, Write, fields_of_map,
+};
 use crate::cluster::{Phase, Pod, ServiceSpec, random_uid};
 use crate::engine::{Nanos, Rng};
 use crate::scenario::{ServicePort, TargetPort};
@@ -267,15 +269,12 @@ impl Controller for EndpointsController {
         }
         // 1. Desired addresses of the changed pods (of all pods when the Service changed).
         let spec_changed = st.seen.as_ref() != Some(&spec.ports);
-        let mut port_sets: HashMap<usize, Ports> = HashMap::new();
+        let mut port_sets = PortSets::default();
         let entry = |pod: &Pod| {
             let include = pod.phase != Phase::Failed
                 && (!pod.terminating || spec.publish_not_ready_addresses);
             let ip = pod.ip(family).filter(|_| include)?;
-            let ports = port_sets
-                .entry(Arc::as_ptr(&pod.container_ports) as usize)
-                .or_insert_with(|| Arc::new(core_ports(spec, &pod.container_ports)))
-                .clone();
+            let ports = port_sets.of(pod, |named| core_ports(spec, named));
             // No resolvable port and not headless: the pod contributes no address.
             if ports.is_empty() && !spec.headless {
                 return None;

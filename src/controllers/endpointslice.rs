@@ -27,7 +27,9 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::endpoints::{HEADLESS, TRIGGER_TIME, resolve_ports};
-use super::{Controller, Desired, MetaContext, Op, PodStore, TriggerTracker, Write, fields_of_map};
+use super::{
+    Controller, Desired, MetaContext, Op, PodStore, PortSets, TriggerTracker, Write, fields_of_map,
+};
 use crate::cluster::{Node, Phase, Pod, ServiceSpec, random_suffix, random_uid};
 use crate::engine::{Nanos, Rng};
 use crate::scenario::IpFamily;
@@ -449,7 +451,7 @@ impl SliceController<'_> {
             .seen
             .as_ref()
             .is_some_and(|(l, p)| l == labels && *p == spec.ports);
-        let mut port_sets: HashMap<usize, Ports> = HashMap::new();
+        let mut port_sets = PortSets::default();
         let gone_nodes = &self.gone_nodes;
         let entry = |pod: &Pod| {
             let ip = pod.ip(family).filter(|_| pod.phase != Phase::Failed)?;
@@ -461,10 +463,7 @@ impl SliceController<'_> {
             if node.is_none() && !spec.publish_not_ready_addresses {
                 return None;
             }
-            let ports = port_sets
-                .entry(Arc::as_ptr(&pod.container_ports) as usize)
-                .or_insert_with(|| Arc::new(slice_ports(spec, &pod.container_ports)))
-                .clone();
+            let ports = port_sets.of(pod, |named| slice_ports(spec, named));
             Some((
                 (pod.name.clone(), ip.clone()),
                 (ports, endpoint_for(pod, ip, spec, node)),

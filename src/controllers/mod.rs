@@ -12,7 +12,7 @@
 pub mod endpoints;
 pub mod endpointslice;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use crate::cluster::{Change, History, Pod, ServiceSpec};
@@ -241,6 +241,31 @@ impl<K: Ord + Clone, V> Desired<K, V> {
 
     pub fn has_changes(&self) -> bool {
         !self.changed.is_empty()
+    }
+}
+
+/// The port sets of one sync, shared per pod template: every pod of a template resolves the
+/// same named ports, so each set is resolved once and shared (`Arc`) by its endpoints.
+pub struct PortSets<T>(HashMap<usize, Arc<Vec<T>>>);
+
+impl<T> Default for PortSets<T> {
+    fn default() -> Self {
+        PortSets(HashMap::new())
+    }
+}
+
+impl<T> PortSets<T> {
+    /// The port set of `pod`, resolved by `resolve` from its template's named ports.
+    pub fn of(
+        &mut self,
+        pod: &Pod,
+        resolve: impl FnOnce(&BTreeMap<String, i32>) -> Vec<T>,
+    ) -> Arc<Vec<T>> {
+        // Keyed by the template's address: looked up, never iterated.
+        self.0
+            .entry(Arc::as_ptr(&pod.container_ports) as usize)
+            .or_insert_with(|| Arc::new(resolve(&pod.container_ports)))
+            .clone()
     }
 }
 
