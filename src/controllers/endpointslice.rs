@@ -21,6 +21,7 @@
 //! The work per sync is the number of changed endpoints (and of slices touched), not the size
 //! of the Service: the controller remembers which slice holds each endpoint.
 
+use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -54,12 +55,19 @@ struct SliceRt {
     generation: i64,
     sized: SizedSlice,
     keys: Vec<Key>,
+    /// Where the slice sits in [`Family::fill_index`] (port set, endpoint count).
+    indexed: Option<(Ports, usize)>,
 }
 
 #[derive(Default)]
 struct Family {
     slices: BTreeMap<u64, SliceRt>,
     loc: HashMap<Key, u64>,
+    /// Owned slices by port set, then (endpoint count, id): `getSliceToFill` in O(log n)
+    /// instead of a scan of every slice. Refreshed at the end of each sync for the slices the
+    /// sync touched; during a sync only those are stale, and they are never fill candidates
+    /// (they are being updated or deleted).
+    fill_index: BTreeMap<Ports, BTreeSet<(usize, Reverse<u64>)>>,
     /// Each pod's endpoint and its port set (named ports resolve per pod).
     desired: Desired<Key, (Ports, Endpoint)>,
     /// Adopted slices not owned by the Service, to delete at the next sync.
@@ -150,6 +158,7 @@ impl SliceController<'_> {
             generation: m.generation,
             keys,
             sized: SizedSlice::new(slice.clone()),
+            indexed: None,
         };
         let st = &mut self.states[service as usize];
         let family = st
@@ -166,6 +175,9 @@ impl SliceController<'_> {
                     fam.foreign.push(id);
                 }
                 fam.slices.insert(id, rt);
+                if owned {
+                    fam.reindex(id);
+                }
             }
             None => st.other_types.push(rt),
         }
@@ -262,22 +274,60 @@ pub fn slice_ports(
         .collect()
 }
 
-/// The packing algorithm on counts (steps 2 and 3 of `reconcileByPortMapping`), given each
-/// existing slice's endpoint count after pruning, whether it is already being updated, and the
-/// number of endpoints to place. Returns, per placed endpoint, its target: an existing slice
-/// id, or a new slice index. Pure, so the upstream vectors can test it directly.
+impl Family {
+    /// Puts slice `id` where its port set and endpoint count say in the fill index (or takes
+    /// it out, if it is gone).
+    fn reindex(&mut self, id: u64) {
+        if let Some((ports, count)) = self.slices.get_mut(&id).and_then(|s| s.indexed.take())
+            && let Some(set) = self.fill_index.get_mut(&ports)
+        {
+            set.remove(&(count, Reverse(id)));
+            if set.is_empty() {
+                self.fill_index.remove(&ports);
+            }
+        }
+        if let Some(s) = self.slices.get_mut(&id) {
+            let ports: Ports = Arc::new(s.sized.slice().ports.clone());
+            let count = s.keys.len();
+            self.fill_index
+                .entry(ports.clone())
+                .or_default()
+                .insert((count, Reverse(id)));
+            s.indexed = Some((ports, count));
+        }
+    }
+
+    /// Takes a deleted slice out of the fill index.
+    fn unindex(&mut self, s: &SliceRt, id: u64) {
+        if let Some((ports, count)) = &s.indexed
+            && let Some(set) = self.fill_index.get_mut(ports)
+        {
+            set.remove(&(*count, Reverse(id)));
+            if set.is_empty() {
+                self.fill_index.remove(ports);
+            }
+        }
+    }
+}
+
+/// The packing algorithm on counts (steps 2 and 3 of `reconcileByPortMapping`): given the
+/// slices already being updated with their endpoint counts after pruning, the number of
+/// endpoints to place, and `slice_to_fill(n)` (`getSliceToFill`: the unchanged slice that `n`
+/// more endpoints leave closest to full, if any can take them all). Returns the fills of
+/// existing slices, the sizes of new slices, and the unchanged slices filled. Pure, so the
+/// upstream vectors can test it directly.
 pub fn pack(
-    slices: &[(u64, usize, bool)],
+    updating: &[(u64, usize)],
     to_place: usize,
     max: usize,
+    mut slice_to_fill: impl FnMut(usize) -> Option<u64>,
 ) -> (Vec<(u64, usize)>, Vec<usize>, Vec<u64>) {
     let mut fills: Vec<(u64, usize)> = Vec::new();
     let mut new_slices: Vec<usize> = Vec::new();
     let mut filled_unchanged = Vec::new();
     let mut remaining = to_place;
     // Step 2: slices being updated, fullest first.
-    let mut updating: Vec<(u64, usize)> =
-        slices.iter().filter(|s| s.2).map(|s| (s.0, s.1)).collect();
+    let mut updating = updating.to_vec();
     updating.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     for (id, count) in updating {
         if remaining == 0 {
@@ -289,31 +339,46 @@ pub fn pack(
             remaining -= take;
         }
     }
-    // Step 3: the remainder.
-    let mut unchanged: Vec<(u64, usize)> =
-        slices.iter().filter(|s| !s.2).map(|s| (s.0, s.1)).collect();
+    // Step 3: the remainder. Only the last, partial chunk may go into an unchanged slice.
     while remaining > 0 {
-        if remaining < max {
-            // getSliceToFill: the unchanged slice left closest to full by taking all of it.
-            let best = unchanged
-                .iter()
-                .enumerate()
-                .filter(|(_, (_, c))| c + remaining <= max)
-                .min_by_key(|(i, (_, c))| (max - c - remaining, *i))
-                .map(|(i, _)| i);
-            if let Some(i) = best {
-                let (id, _) = unchanged.remove(i);
-                fills.push((id, remaining));
-                filled_unchanged.push(id);
-                remaining = 0;
-                continue;
-            }
+        if remaining < max
+            && let Some(id) = slice_to_fill(remaining)
+        {
+            fills.push((id, remaining));
+            filled_unchanged.push(id);
+            break;
         }
         let take = remaining.min(max);
         new_slices.push(take);
         remaining -= take;
     }
     (fills, new_slices, filled_unchanged)
+}
+
+/// `getSliceToFill` on the fill index of one port set: the fullest slice with room for `n`
+/// (ties: the lowest id) that is not `busy` (being updated or deleted).
+fn slice_to_fill_indexed(
+    index: &BTreeSet<(usize, Reverse<u64>)>,
+    n: usize,
+    max: usize,
+    busy: impl Fn(u64) -> bool,
+) -> Option<u64> {
+    index
+        .range(..=(max.checked_sub(n)?, Reverse(0)))
+        .rev()
+        .map(|(_, Reverse(id))| *id)
+        .find(|id| !busy(*id))
+}
+
+#[cfg(test)]
+/// `getSliceToFill` over a list of unchanged slices `(id, endpoint count)`: the one with the
+/// least room left after taking `n` more, ties to the earliest. The reference for the index.
+fn slice_to_fill_in(unchanged: &[(u64, usize)], n: usize, max: usize) -> Option<u64> {
+    unchanged
+        .iter()
+        .filter(|(_, c)| c + n <= max)
+        .min_by_key(|(id, c)| (max - c - n, *id))
+        .map(|(id, _)| *id)
 }
 
 impl SliceController<'_> {
@@ -566,16 +631,24 @@ impl SliceController<'_> {
             by_group.entry(ports).or_default().push(key);
         }
         let mut creates: Vec<(Ports, Vec<Key>)> = Vec::new();
+        let deleting: BTreeSet<u64> = delete.iter().copied().collect();
         for (ports, mut keys) in by_group {
             keys.sort();
             keys.dedup();
-            let live: Vec<(u64, usize, bool)> = fam
-                .slices
+            let updating: Vec<(u64, usize)> = update
                 .iter()
-                .filter(|(id, s)| !delete.contains(id) && s.sized.slice().ports == *ports)
-                .map(|(id, s)| (*id, s.keys.len(), update.contains(id)))
+                .filter(|id| !deleting.contains(id))
+                .filter_map(|id| fam.slices.get(id).map(|s| (*id, s)))
+                .filter(|(_, s)| s.sized.slice().ports == *ports)
+                .map(|(id, s)| (id, s.keys.len()))
                 .collect();
-            let (fills, new_sizes, filled_unchanged) = pack(&live, keys.len(), self.max);
+            let max = self.max;
+            let candidates = fam.fill_index.get(&ports);
+            let (fills, new_sizes, filled_unchanged) = pack(&updating, keys.len(), max, |n| {
+                slice_to_fill_indexed(candidates?, n, max, |id| {
+                    update.contains(&id) || deleting.contains(&id)
+                })
+            });
             update.extend(filled_unchanged);
             let mut placing = keys.into_iter();
             for (id, n) in fills {
@@ -639,8 +712,10 @@ impl SliceController<'_> {
                     ..Default::default()
                 }),
                 keys,
+                indexed: None,
             };
             fam.slices.insert(id, s);
+            fam.reindex(id);
             self.write(t, service, spec, fam, id, Op::Create, trigger, labels, log);
         }
         // Updates: recycled slices first take their new content.
@@ -674,6 +749,7 @@ impl SliceController<'_> {
             if let Some(s) = fam.slices.get_mut(&id) {
                 s.generation += 1;
             }
+            fam.reindex(id);
             self.write(t, service, spec, fam, id, Op::Update, trigger, labels, log);
         }
         // Deletes: the foreign ones first, as upstream lists them first.
@@ -682,6 +758,7 @@ impl SliceController<'_> {
         }
         for id in delete {
             if let Some(s) = fam.slices.remove(&id) {
+                fam.unindex(&s, id);
                 for k in &s.keys {
                     if fam.loc.get(k) == Some(&id) {
                         fam.loc.remove(k);
@@ -750,10 +827,10 @@ impl SliceController<'_> {
 mod tests {
     use super::*;
 
-    fn sizes(fills: &[(u64, usize)], new: &[usize], slices: &[(u64, usize, bool)]) -> Vec<usize> {
+    fn sizes(fills: &[(u64, usize)], new: &[usize], slices: &[(u64, usize)]) -> Vec<usize> {
         let mut out: Vec<usize> = slices
             .iter()
-            .map(|(id, c, _)| {
+            .map(|(id, c)| {
                 c + fills
                     .iter()
                     .filter(|f| f.0 == *id)
@@ -769,7 +846,7 @@ mod tests {
     /// V3 (`TestReconcileManyPods`): 250 pods, nothing existing → creates {100, 100, 50}.
     #[test]
     fn v3_many_pods() {
-        let (fills, new, _) = pack(&[], 250, 100);
+        let (fills, new, _) = pack(&[], 250, 100, |_| None);
         assert!(fills.is_empty());
         assert_eq!(new, vec![100, 100, 50]);
     }
@@ -778,8 +855,8 @@ mod tests {
     /// 27 others into the 62 (room 11 beats 12): final sizes {89, 61, 100}.
     #[test]
     fn v5_fill_closest_to_full_unchanged_slice() {
-        let slices = [(1, 62, false), (2, 61, false)];
-        let (fills, new, filled) = pack(&slices, 127, 100);
+        let slices = [(1, 62), (2, 61)];
+        let (fills, new, filled) = pack(&[], 127, 100, |n| slice_to_fill_in(&slices, n, 100));
         assert_eq!(new, vec![100]);
         assert_eq!(fills, vec![(1, 27)]);
         assert_eq!(filled, vec![1]);
@@ -796,7 +873,7 @@ mod tests {
             (250, vec![250]),
             (500, vec![250]),
         ] {
-            let (_, mut new, _) = pack(&[], 250, max);
+            let (_, mut new, _) = pack(&[], 250, max, |_| None);
             new.sort_unstable();
             assert_eq!(new, want, "max {max}");
         }
@@ -805,8 +882,9 @@ mod tests {
     /// Step 2: slices being updated are filled fullest first before anything new is made.
     #[test]
     fn updated_slices_fill_fullest_first() {
-        let slices = [(1, 40, true), (2, 90, true), (3, 10, false)];
-        let (fills, new, _) = pack(&slices, 30, 100);
+        let (fills, new, _) = pack(&[(1, 40), (2, 90)], 30, 100, |n| {
+            slice_to_fill_in(&[(3, 10)], n, 100)
+        });
         assert_eq!(fills, vec![(2, 10), (1, 20)]);
         assert!(new.is_empty());
     }
@@ -815,10 +893,36 @@ mod tests {
     /// when two slices together would have room (no spreading).
     #[test]
     fn no_spreading_across_unchanged_slices() {
-        let slices = [(1, 70, false), (2, 70, false)];
-        let (fills, new, _) = pack(&slices, 40, 100);
+        let slices = [(1, 70), (2, 70)];
+        let (fills, new, _) = pack(&[], 40, 100, |n| slice_to_fill_in(&slices, n, 100));
         assert!(fills.is_empty());
         assert_eq!(new, vec![40]);
+    }
+
+    /// The fill index picks what the upstream scan over all slices picks, whatever the
+    /// counts, ties and busy slices.
+    #[test]
+    fn fill_index_equals_the_scan() {
+        use rand::Rng as _;
+        let mut rng = crate::engine::rng(7, 0);
+        for _ in 0..2_000 {
+            let max = rng.random_range(1..=12);
+            let slices: Vec<(u64, usize, bool)> = (0..rng.random_range(0..8))
+                .map(|id| (id, rng.random_range(0..=max), rng.random_bool(0.3)))
+                .collect();
+            let index: BTreeSet<(usize, Reverse<u64>)> =
+                slices.iter().map(|(id, c, _)| (*c, Reverse(*id))).collect();
+            let unchanged: Vec<(u64, usize)> =
+                slices.iter().filter(|s| !s.2).map(|s| (s.0, s.1)).collect();
+            let busy = |id: u64| slices.iter().any(|s| s.0 == id && s.2);
+            for n in 1..=max {
+                assert_eq!(
+                    slice_to_fill_indexed(&index, n, max, busy),
+                    slice_to_fill_in(&unchanged, n, max),
+                    "{slices:?} n={n} max={max}"
+                );
+            }
+        }
     }
 }
 
