@@ -6,11 +6,13 @@
 //! path proven equal to them. [`input`] reads objects as `kubectl` prints them, and [`size`]
 //! measures them (the `slicesim size` command).
 
+pub mod charts;
 pub mod cluster;
 pub mod controllers;
 pub mod engine;
 pub mod input;
 pub mod output;
+pub mod reproduce;
 pub mod run;
 pub mod scenario;
 pub mod size;

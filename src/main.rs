@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use slicesim::run::{self, RunOptions};
 use slicesim::scenario::Scenario;
-use slicesim::{output, size};
+use slicesim::{charts, output, reproduce, size};
 
 /// The embedded default scenario: 5,000 pods on 5,000 nodes, rolled out once.
 const DEFAULT_SCENARIO: &str = include_str!("../scenarios/default.yaml");
@@ -24,7 +24,9 @@ const DEFAULT_SCENARIO: &str = include_str!("../scenarios/default.yaml");
     after_help = "\
 Examples:
   slicesim                                   run the default scenario, print the comparison
-  slicesim run scenarios/quickstart.yaml     run a scenario; CSVs into results/quickstart/
+  slicesim run scenarios/quickstart.yaml     run a scenario; CSVs and charts into results/quickstart/
+  slicesim plot results/quickstart           redraw a run's charts from its CSV files
+  slicesim reproduce                         check the published claims; results/reproduce/
   slicesim check scenarios/*.yaml            validate scenario files
   slicesim size endpoints.yaml               exact sizes of real objects"
 )]
@@ -35,7 +37,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Simulate a scenario with both APIs and write summary.csv, timeseries.csv, objects.csv.
+    /// Simulate a scenario with both APIs; write CSV files and charts.
     #[command(after_help = "\
 Examples:
   slicesim run                                        the embedded default scenario
@@ -43,7 +45,9 @@ Examples:
   slicesim run scenarios/quickstart.yaml --out /tmp/qs --export-objects /tmp/qs/objects
 
 Outputs (each written to a temporary name, then renamed): DIR/summary.csv (one row per API),
-DIR/timeseries.csv (per time bucket and API), DIR/objects.csv (the final objects).")]
+DIR/timeseries.csv (per time bucket and API), DIR/objects.csv (the final objects), and
+DIR/charts/*.svg + *.png (cumulative bytes, bytes per bucket, objects and largest object,
+endpoints per slice) unless --no-charts.")]
     Run {
         /// Scenario file (default: the embedded default scenario).
         scenario: Option<PathBuf>,
@@ -59,9 +63,40 @@ DIR/timeseries.csv (per time bucket and API), DIR/objects.csv (the final objects
         /// Also write the pod history that drove the run as CSV (replay with `churn: {trace: FILE}`).
         #[arg(long, value_name = "FILE")]
         export_trace: Option<PathBuf>,
+        /// Do not draw the charts (CSV files only).
+        #[arg(long)]
+        no_charts: bool,
         /// Print nothing but errors.
         #[arg(long, short)]
         quiet: bool,
+    },
+    /// Check the published claims (KEP-0752, the 2020 blog, the docs, issues) by simulation.
+    #[command(after_help = "\
+Examples:
+  slicesim reproduce                       into results/reproduce/
+  slicesim reproduce --out /tmp/claims
+
+Runs the built-in scenarios of scenarios/reproduce/ and writes DIR/claims.csv
+(claim,source,stated,simulated_proto,simulated_json,ratio,assumptions,verdict), DIR/sizes.csv
+(the simulated size curve), DIR/runs.csv (the runs' summaries) and DIR/claims.svg + .png (object
+size against endpoints, with the claims as points). ratio = stated / simulated protobuf.")]
+    Reproduce {
+        /// Output directory.
+        #[arg(long, value_name = "DIR", default_value = "results/reproduce")]
+        out: PathBuf,
+        /// Print nothing but errors.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Redraw a run's charts (DIR/charts/) from its CSV files.
+    #[command(after_help = "\
+Examples:
+  slicesim plot results/default
+  slicesim run scenarios/blog.yaml --no-charts --out /tmp/blog && slicesim plot /tmp/blog")]
+    Plot {
+        /// A directory written by `slicesim run` (summary.csv, timeseries.csv, objects.csv).
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
     },
     /// Validate scenario files without running them.
     #[command(after_help = "\
@@ -138,6 +173,7 @@ fn run_scenario(
     seed: Option<u64>,
     export_objects: Option<PathBuf>,
     export_trace: Option<PathBuf>,
+    charts: bool,
     quiet: bool,
 ) -> anyhow::Result<ExitCode> {
     let mut sc = match load(scenario.as_ref()) {
@@ -163,6 +199,7 @@ fn run_scenario(
             out: out.clone(),
             export_objects,
             export_trace,
+            charts,
         },
     );
     if let Some(pb) = spinner {
@@ -192,7 +229,7 @@ fn run_scenario(
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let Some(command) = cli.command else {
-        return run_scenario(None, None, None, None, None, false);
+        return run_scenario(None, None, None, None, None, true, false);
     };
     match command {
         Command::Run {
@@ -201,8 +238,59 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             seed,
             export_objects,
             export_trace,
+            no_charts,
             quiet,
-        } => run_scenario(scenario, out, seed, export_objects, export_trace, quiet),
+        } => run_scenario(
+            scenario,
+            out,
+            seed,
+            export_objects,
+            export_trace,
+            !no_charts,
+            quiet,
+        ),
+        Command::Reproduce { out, quiet } => {
+            let bar = (!quiet && io::stderr().is_terminal()).then(|| {
+                let pb = indicatif::ProgressBar::new(reproduce::SCENARIOS.len() as u64);
+                pb.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{spinner} simulating the claim scenarios {pos}/{len} {wide_msg}",
+                    )
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                );
+                pb.enable_steady_tick(std::time::Duration::from_millis(100));
+                pb
+            });
+            let rep = reproduce::reproduce(&|name| {
+                if let Some(pb) = &bar {
+                    pb.set_message(format!("{name} done"));
+                    pb.inc(1);
+                }
+            })?;
+            if let Some(pb) = bar {
+                pb.finish_and_clear();
+            }
+            let written = reproduce::write(&rep, &out)?;
+            if !quiet {
+                let mut stdout = io::stdout().lock();
+                write!(stdout, "{}", reproduce::table(&rep.claims))?;
+                writeln!(
+                    stdout,
+                    "\nratio = stated / simulated protobuf; assumptions per claim in claims.csv."
+                )?;
+                for p in written {
+                    writeln!(stdout, "Wrote {}", p.display())?;
+                }
+                stdout.flush()?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Plot { dir } => {
+            for path in charts::plot_run(&dir)? {
+                println!("{}", path.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Check { files } => {
             let mut bad = false;
             for f in &files {

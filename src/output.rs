@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::scenario::Scenario;
 use crate::size::human_bytes;
@@ -45,7 +45,7 @@ pub fn csv_bytes<T: Serialize>(rows: &[T]) -> io::Result<Vec<u8>> {
 }
 
 /// One row of `summary.csv`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SummaryRow {
     pub scenario: String,
     pub seed: u64,
@@ -67,7 +67,7 @@ pub struct SummaryRow {
 }
 
 /// One row of `timeseries.csv`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TimeseriesRow {
     pub t_seconds: f64,
     pub api: String,
@@ -80,7 +80,7 @@ pub struct TimeseriesRow {
 }
 
 /// One row of `objects.csv`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectRow {
     pub api: String,
     pub namespace: String,
@@ -89,6 +89,11 @@ pub struct ObjectRow {
     pub endpoints: u64,
     pub proto_bytes: u64,
     pub json_bytes: u64,
+    /// The Service the object belongs to (a slice's `kubernetes.io/service-name` label).
+    pub service: String,
+    /// Endpoints the controller puts in one object: `max_endpoints_per_slice` for a slice,
+    /// 1,000 for Endpoints when truncating, empty when unbounded.
+    pub capacity: Option<u64>,
 }
 
 /// `5000` as `5,000`.

@@ -3,17 +3,19 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+use crate::charts::{self, ChartError};
 use crate::cluster::{self, History};
 use crate::controllers::{
-    self, Api, ControllerRun, MetaContext, Op, endpoints::EndpointsController,
-    endpointslice::SliceController,
+    self, Api, ControllerRun, MetaContext, Op,
+    endpoints::{EndpointsController, MAX_CAPACITY},
+    endpointslice::{SERVICE_NAME, SliceController},
 };
 use crate::engine;
 use crate::output::{self, ObjectRow, SummaryRow, TimeseriesRow};
 use crate::scenario::{Action, Churn, Problem, SECOND, Scenario, ScenarioError};
 use crate::trace::{self, TraceError};
 use crate::watch::{self, BucketDelivery};
-use crate::wire::{WireError, fast};
+use crate::wire::{Object, WireError, fast};
 
 /// Options of `slicesim run`.
 #[derive(Clone, Debug, Default)]
@@ -21,6 +23,8 @@ pub struct RunOptions {
     pub out: PathBuf,
     pub export_objects: Option<PathBuf>,
     pub export_trace: Option<PathBuf>,
+    /// Also draw the charts into `out/charts/` (`--no-charts` turns this off).
+    pub charts: bool,
 }
 
 /// Why a run failed.
@@ -37,6 +41,8 @@ pub enum RunError {
     },
     #[error("{0}")]
     Wire(#[from] WireError),
+    #[error("{0}")]
+    Chart(#[from] ChartError),
 }
 
 impl RunError {
@@ -189,6 +195,16 @@ pub fn simulate(sc: &Scenario) -> Result<Simulation, RunError> {
                 endpoints: o.endpoint_count() as u64,
                 proto_bytes: sizes.proto,
                 json_bytes: sizes.json,
+                service: match o {
+                    Object::EndpointSlice(s) => s.metadata.labels.get(SERVICE_NAME).cloned(),
+                    Object::Endpoints(_) => None,
+                }
+                .unwrap_or_else(|| m.name.clone()),
+                capacity: match (api, c.endpoints.truncate) {
+                    (Api::EndpointSlices, _) => Some(sc.max_endpoints_per_slice as u64),
+                    (Api::Endpoints, true) => Some(MAX_CAPACITY as u64),
+                    (Api::Endpoints, false) => None,
+                },
             });
         }
     }
@@ -317,6 +333,9 @@ pub fn run(sc: &Scenario, opts: &RunOptions) -> Result<Simulation, RunError> {
     }
     for (path, bytes) in files.iter().chain(&exports) {
         output::write_atomic(path, bytes).map_err(io_err(path))?;
+    }
+    if opts.charts {
+        charts::plot_run(&opts.out)?;
     }
     Ok(sim)
 }

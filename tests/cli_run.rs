@@ -62,9 +62,9 @@ fn quickstart_writes_the_three_csvs_and_prints_the_table() {
     // 5 minutes in 10 s buckets, for both APIs.
     assert_eq!(ts.lines().count(), 1 + 2 * 30);
     let objects = read(&dir.path().join("objects.csv"));
-    assert!(
-        objects.starts_with("api,namespace,name,address_type,endpoints,proto_bytes,json_bytes\n")
-    );
+    assert!(objects.starts_with(
+        "api,namespace,name,address_type,endpoints,proto_bytes,json_bytes,service,capacity\n"
+    ));
     assert!(
         objects.contains("endpoints,default,web,IPv4,30,"),
         "{objects}"

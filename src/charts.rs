@@ -1,0 +1,846 @@
+//! Charts, as SVG and PNG, drawn with plotters.
+//!
+//! A chart is described as data ([`Chart`]: series, reference lines, marked points) and drawn
+//! by one function onto both backends, so the SVG and the PNG always agree. PNG text is
+//! rasterised with the DejaVu Sans font bundled in `assets/fonts/` (registered through
+//! plotters' `ab_glyph` feature), so it renders the same on a machine without system fonts.
+//! Byte axes use decimal units (1 kB = 1,000 B), as the published claims do; every chart says
+//! so in its footer.
+//!
+//! The run charts are drawn from the run's CSV files ([`RunData::read`]), so `slicesim plot
+//! DIR` redraws exactly what `slicesim run` drew.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+use plotters::coord::Shift;
+use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use serde::de::DeserializeOwned;
+
+use crate::output::{self, ObjectRow, SummaryRow, TimeseriesRow};
+
+/// DejaVu Sans (Bitstream Vera licence, `assets/fonts/LICENSE-DejaVu.txt`).
+static FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
+const FAMILY: &str = "sans-serif";
+
+/// Chart size in pixels (PNG) and user units (SVG).
+pub const SIZE: (u32, u32) = (1100, 650);
+
+/// The footer every byte chart carries.
+pub const DECIMAL_UNITS: &str =
+    "Decimal units: 1 kB = 1,000 B, 1 MB = 10^6 B, 1 GB = 10^9 B, 1 TB = 10^12 B.";
+
+/// Colours: Endpoints warm, EndpointSlices cool; the same in every chart.
+pub const ENDPOINTS: RGBColor = RGBColor(214, 39, 40);
+pub const ENDPOINTS_LIGHT: RGBColor = RGBColor(255, 152, 150);
+pub const SLICES: RGBColor = RGBColor(31, 119, 180);
+pub const SLICES_LIGHT: RGBColor = RGBColor(120, 180, 230);
+pub const GREY: RGBColor = RGBColor(140, 140, 140);
+
+/// Why a chart could not be drawn or written.
+#[derive(Debug, thiserror::Error)]
+pub enum ChartError {
+    #[error("{path}: {message}")]
+    Read { path: String, message: String },
+    #[error("{path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("drawing {chart}: {message}")]
+    Draw { chart: String, message: String },
+}
+
+/// How a series is drawn.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Style {
+    Line,
+    Dashed,
+    /// Bars centred on each x, this wide (in x units), shifted by `offset`.
+    Bars {
+        width: f64,
+        offset: f64,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct Series {
+    pub label: String,
+    pub color: RGBColor,
+    pub style: Style,
+    pub points: Vec<(f64, f64)>,
+}
+
+/// What an axis shows, which decides its tick labels.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Quantity {
+    /// Bytes: on a linear axis scaled to one decimal unit named in the label, on a log axis
+    /// each tick in its own unit.
+    Bytes,
+    /// A plain number (a count, or a time already in the unit its label names), with
+    /// thousands separators.
+    Count,
+}
+
+#[derive(Clone, Debug)]
+pub struct Axis {
+    pub label: String,
+    pub quantity: Quantity,
+    pub log: bool,
+}
+
+/// A labelled point (a published claim).
+#[derive(Clone, Debug)]
+pub struct Marker {
+    pub label: String,
+    pub x: f64,
+    pub y: f64,
+    pub color: RGBColor,
+    /// The label goes left of the point (near the right edge).
+    pub label_left: bool,
+}
+
+/// A chart as data.
+#[derive(Clone, Debug)]
+pub struct Chart {
+    /// File stem: `DIR/<name>.svg` and `DIR/<name>.png`.
+    pub name: String,
+    pub title: String,
+    pub x: Axis,
+    pub y: Axis,
+    pub series: Vec<Series>,
+    /// Horizontal reference lines (y, label).
+    pub hlines: Vec<(f64, String)>,
+    /// Vertical reference lines (x, label).
+    pub vlines: Vec<(f64, String)>,
+    pub markers: Vec<Marker>,
+    pub footer: String,
+    /// Where the legend goes (where it hides the least data).
+    pub legend: SeriesLabelPosition,
+}
+
+/// One or more charts stacked into one picture (sharing the file name of the first).
+#[derive(Clone, Debug)]
+pub struct Figure {
+    pub name: String,
+    pub panels: Vec<Chart>,
+}
+
+impl From<Chart> for Figure {
+    fn from(c: Chart) -> Figure {
+        Figure {
+            name: c.name.clone(),
+            panels: vec![c],
+        }
+    }
+}
+
+fn register_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // The bytes are compiled in and tested; a failure would be a broken build.
+        if plotters::style::register_font(FAMILY, FontStyle::Normal, FONT).is_err() {
+            eprintln!("warning: the bundled font could not be loaded; PNG text may be missing");
+        }
+    });
+}
+
+/// Draws a figure into `dir` as `<name>.svg` and `<name>.png`, each written atomically.
+/// Returns the two paths.
+pub fn write_figure(fig: &Figure, dir: &Path) -> Result<Vec<PathBuf>, ChartError> {
+    register_font();
+    let draw_err = |message: String| ChartError::Draw {
+        chart: fig.name.clone(),
+        message,
+    };
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        draw_figure(&root, fig).map_err(draw_err)?;
+        root.present().map_err(|e| draw_err(e.to_string()))?;
+    }
+    let rgb = render_rgb(fig).map_err(draw_err)?;
+    let png = encode_png(&rgb, SIZE.0, SIZE.1).map_err(|e| draw_err(e.to_string()))?;
+    let mut written = Vec::new();
+    for (ext, bytes) in [("svg", svg.into_bytes()), ("png", png)] {
+        let path = dir.join(format!("{}.{ext}", fig.name));
+        output::write_atomic(&path, &bytes).map_err(|source| ChartError::Write {
+            path: path.display().to_string(),
+            source,
+        })?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// The figure rasterised (RGB, 8 bits per channel) with the bundled font.
+fn render_rgb(fig: &Figure) -> Result<Vec<u8>, String> {
+    register_font();
+    let (w, h) = SIZE;
+    let mut rgb = vec![0u8; (w * h * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area();
+        draw_figure(&root, fig)?;
+        root.present().map_err(|e| e.to_string())?;
+    }
+    Ok(rgb)
+}
+
+fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>, png::EncodingError> {
+    let mut out = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut out, w, h);
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_depth(png::BitDepth::Eight);
+        enc.set_compression(png::Compression::High);
+        let mut writer = enc.write_header()?;
+        writer.write_image_data(rgb)?;
+    }
+    Ok(out)
+}
+
+fn draw_figure<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    fig: &Figure,
+) -> Result<(), String> {
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let footer = fig
+        .panels
+        .iter()
+        .map(|p| p.footer.as_str())
+        .find(|f| !f.is_empty())
+        .unwrap_or("");
+    let (_, h) = root.dim_in_pixel();
+    let (main, foot) = root.split_vertically(h.saturating_sub(30));
+    foot.draw(&Text::new(
+        footer.to_string(),
+        (14, 6),
+        (FAMILY, 15).into_font().color(&GREY),
+    ))
+    .map_err(|e| e.to_string())?;
+    let panels = main.split_evenly((fig.panels.len(), 1));
+    for (area, chart) in panels.iter().zip(&fig.panels) {
+        draw_chart(area, chart)?;
+    }
+    Ok(())
+}
+
+/// The data range of a chart along one axis, padded; positive for a log axis.
+fn range(values: impl Iterator<Item = f64>, log: bool, from_zero: bool) -> Range<f64> {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for v in values.filter(|v| v.is_finite() && (!log || *v > 0.0)) {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if !lo.is_finite() {
+        return if log { 1.0..10.0 } else { 0.0..1.0 };
+    }
+    if log {
+        (lo / 2.0)..(hi * 2.0)
+    } else {
+        let lo = if from_zero { lo.min(0.0) } else { lo };
+        let hi = if hi <= lo { lo + 1.0 } else { hi };
+        lo..(hi + (hi - lo) * 0.05)
+    }
+}
+
+/// The decimal unit that suits a maximum: (divisor, name).
+pub fn byte_unit(max: f64) -> (f64, &'static str) {
+    [
+        (1e15, "PB"),
+        (1e12, "TB"),
+        (1e9, "GB"),
+        (1e6, "MB"),
+        (1e3, "kB"),
+    ]
+    .into_iter()
+    .find(|(d, _)| max >= *d)
+    .unwrap_or((1.0, "B"))
+}
+
+/// A tick value as text, e.g. `2.5`, `40`, `1,000`.
+fn number(v: f64) -> String {
+    if v == 0.0 {
+        return "0".into();
+    }
+    if v.abs() >= 1000.0 && v.fract() == 0.0 {
+        let s = output::thousands(v.abs() as u64);
+        return if v < 0.0 { format!("-{s}") } else { s };
+    }
+    let s = format!("{v:.3}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// Formats ticks and names the axis for one quantity over a value range.
+struct Ticks {
+    scale: f64,
+    unit: &'static str,
+    quantity: Quantity,
+    log: bool,
+}
+
+impl Ticks {
+    fn new(axis: &Axis, r: &Range<f64>) -> Ticks {
+        let (scale, unit) = match axis.quantity {
+            Quantity::Bytes if !axis.log => byte_unit(r.end.abs().max(r.start.abs())),
+            _ => (1.0, ""),
+        };
+        Ticks {
+            scale,
+            unit,
+            quantity: axis.quantity,
+            log: axis.log,
+        }
+    }
+
+    fn label(&self, axis: &Axis) -> String {
+        match (self.quantity, self.log) {
+            (Quantity::Bytes, true) => format!("{} (bytes, log scale)", axis.label),
+            (Quantity::Count, true) => format!("{} (log scale)", axis.label),
+            (Quantity::Count, false) => axis.label.clone(),
+            (Quantity::Bytes, false) => format!("{} ({})", axis.label, self.unit),
+        }
+    }
+
+    fn format(&self, v: f64) -> String {
+        match (self.quantity, self.log) {
+            (Quantity::Bytes, true) => {
+                let (d, u) = byte_unit(v);
+                format!("{} {u}", number(v / d))
+            }
+            _ => number(v / self.scale),
+        }
+    }
+}
+
+fn draw_chart<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, c: &Chart) -> Result<(), String> {
+    let xs = c
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0))
+        .chain(c.vlines.iter().map(|l| l.0))
+        .chain(c.markers.iter().map(|m| m.x));
+    let ys = c
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .chain(c.hlines.iter().map(|l| l.0))
+        .chain(c.markers.iter().map(|m| m.y));
+    let bars = c
+        .series
+        .iter()
+        .any(|s| matches!(s.style, Style::Bars { .. }));
+    let xr = range(xs, c.x.log, bars);
+    let yr = range(ys, c.y.log, true);
+    match (c.x.log, c.y.log) {
+        (false, false) => draw_on(area, c, xr.clone(), yr.clone(), xr, yr),
+        (false, true) => draw_on(area, c, xr.clone(), yr.clone().log_scale(), xr, yr),
+        (true, false) => draw_on(area, c, xr.clone().log_scale(), yr.clone(), xr, yr),
+        (true, true) => draw_on(
+            area,
+            c,
+            xr.clone().log_scale(),
+            yr.clone().log_scale(),
+            xr,
+            yr,
+        ),
+    }
+}
+
+fn draw_on<DB, X, Y>(
+    area: &DrawingArea<DB, Shift>,
+    c: &Chart,
+    x: X,
+    y: Y,
+    xr: Range<f64>,
+    yr: Range<f64>,
+) -> Result<(), String>
+where
+    DB: DrawingBackend,
+    X: AsRangedCoord<Value = f64>,
+    Y: AsRangedCoord<Value = f64>,
+    X::CoordDescType: ValueFormatter<f64>,
+    Y::CoordDescType: ValueFormatter<f64>,
+{
+    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    let xt = Ticks::new(&c.x, &xr);
+    let yt = Ticks::new(&c.y, &yr);
+    let mut chart = ChartBuilder::on(area)
+        .caption(&c.title, (FAMILY, 22))
+        .margin(12)
+        .x_label_area_size(48)
+        .y_label_area_size(88)
+        .build_cartesian_2d(x, y)
+        .map_err(e)?;
+    let xf = |v: &f64| xt.format(*v);
+    let yf = |v: &f64| yt.format(*v);
+    chart
+        .configure_mesh()
+        .x_desc(xt.label(&c.x))
+        .y_desc(yt.label(&c.y))
+        .x_label_formatter(&xf)
+        .y_label_formatter(&yf)
+        .axis_desc_style((FAMILY, 16))
+        .label_style((FAMILY, 14))
+        .light_line_style(RGBColor(235, 235, 235))
+        .bold_line_style(RGBColor(215, 215, 215))
+        .draw()
+        .map_err(e)?;
+    for (v, label) in &c.hlines {
+        let pts = vec![(xr.start, *v), (xr.end, *v)];
+        chart
+            .draw_series(DashedLineSeries::new(
+                pts,
+                8,
+                6,
+                ShapeStyle::from(&BLACK).stroke_width(2),
+            ))
+            .map_err(e)?
+            .label(label.clone())
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], BLACK.stroke_width(2)));
+    }
+    for (v, label) in &c.vlines {
+        let pts = vec![(*v, yr.start), (*v, yr.end)];
+        chart
+            .draw_series(DashedLineSeries::new(
+                pts,
+                3,
+                4,
+                ShapeStyle::from(&GREY).stroke_width(2),
+            ))
+            .map_err(e)?
+            .label(label.clone())
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], GREY.stroke_width(2)));
+    }
+    for s in &c.series {
+        let color = s.color;
+        let anno = match s.style {
+            Style::Line => chart
+                .draw_series(LineSeries::new(s.points.clone(), color.stroke_width(2)))
+                .map_err(e)?,
+            Style::Dashed => chart
+                .draw_series(DashedLineSeries::new(
+                    s.points.clone(),
+                    10,
+                    5,
+                    color.stroke_width(2),
+                ))
+                .map_err(e)?,
+            Style::Bars { width, offset } => chart
+                .draw_series(s.points.iter().map(|&(x, y)| {
+                    let x0 = x + offset - width / 2.0;
+                    Rectangle::new([(x0, 0.0), (x0 + width, y)], color.filled())
+                }))
+                .map_err(e)?,
+        };
+        anno.label(s.label.clone()).legend(move |(x, y)| {
+            PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(4))
+        });
+    }
+    for m in &c.markers {
+        let color = m.color;
+        let (dx, h) = if m.label_left {
+            (-10, HPos::Right)
+        } else {
+            (10, HPos::Left)
+        };
+        let font = (FAMILY, 13)
+            .into_font()
+            .color(&BLACK)
+            .pos(Pos::new(h, VPos::Center));
+        chart
+            .draw_series(std::iter::once(
+                EmptyElement::at((m.x, m.y))
+                    + Circle::new((0, 0), 6, ShapeStyle::from(&color).filled())
+                    + Circle::new((0, 0), 6, ShapeStyle::from(&BLACK).stroke_width(1))
+                    + Text::new(m.label.clone(), (dx, 0), font),
+            ))
+            .map_err(e)?;
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(200, 200, 200))
+        .label_font((FAMILY, 14))
+        .position(c.legend.clone())
+        .draw()
+        .map_err(e)?;
+    Ok(())
+}
+
+/// A run's CSV files, as `slicesim run` wrote them.
+pub struct RunData {
+    pub summary: Vec<SummaryRow>,
+    pub timeseries: Vec<TimeseriesRow>,
+    pub objects: Vec<ObjectRow>,
+}
+
+fn read_csv<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>, ChartError> {
+    let err = |message: String| ChartError::Read {
+        path: path.display().to_string(),
+        message,
+    };
+    let mut r = csv::Reader::from_path(path).map_err(|e| err(e.to_string()))?;
+    r.deserialize()
+        .collect::<Result<Vec<T>, _>>()
+        .map_err(|e| err(e.to_string()))
+}
+
+impl RunData {
+    /// Reads `summary.csv`, `timeseries.csv` and `objects.csv` from a run's directory.
+    pub fn read(dir: &Path) -> Result<RunData, ChartError> {
+        Ok(RunData {
+            summary: read_csv(&dir.join("summary.csv"))?,
+            timeseries: read_csv(&dir.join("timeseries.csv"))?,
+            objects: read_csv(&dir.join("objects.csv"))?,
+        })
+    }
+
+    fn scenario(&self) -> &str {
+        self.summary.first().map_or("", |r| r.scenario.as_str())
+    }
+
+    /// The timeseries of one API as (t, value) points.
+    fn series(&self, api: &str, value: impl Fn(&TimeseriesRow) -> f64) -> Vec<(f64, f64)> {
+        self.timeseries
+            .iter()
+            .filter(|r| r.api == api)
+            .map(|r| (r.t_seconds, value(r)))
+            .collect()
+    }
+}
+
+const APIS: [(&str, &str, RGBColor); 2] = [
+    ("endpoints", "Endpoints", ENDPOINTS),
+    ("endpointslices", "EndpointSlices", SLICES),
+];
+
+/// Simulated time in minutes for runs longer than 10 minutes, else in seconds.
+fn time_unit(data: &RunData) -> (f64, &'static str) {
+    let end = data
+        .timeseries
+        .iter()
+        .map(|r| r.t_seconds)
+        .fold(0.0, f64::max);
+    if end > 600.0 {
+        (60.0, "min")
+    } else {
+        (1.0, "s")
+    }
+}
+
+fn per_api(data: &RunData, value: impl Fn(&TimeseriesRow) -> f64) -> Vec<Series> {
+    let (div, _) = time_unit(data);
+    APIS.iter()
+        .map(|(api, label, color)| Series {
+            label: (*label).into(),
+            color: *color,
+            style: Style::Line,
+            points: data
+                .series(api, &value)
+                .into_iter()
+                .map(|(t, v)| (t / div, v))
+                .collect(),
+        })
+        .collect()
+}
+
+fn cumulative(mut points: Vec<(f64, f64)>, bucket: f64) -> Vec<(f64, f64)> {
+    // A bucket's bytes have all arrived by its end.
+    let mut sum = 0.0;
+    let mut out = vec![(points.first().map_or(0.0, |p| p.0), 0.0)];
+    for p in &mut points {
+        sum += p.1;
+        out.push((p.0 + bucket, sum));
+    }
+    out
+}
+
+/// The charts of a run, from its CSV data.
+pub fn run_figures(data: &RunData) -> Vec<Figure> {
+    let scenario = data.scenario();
+    let times: Vec<f64> = data
+        .timeseries
+        .iter()
+        .filter(|r| r.api == "endpoints")
+        .map(|r| r.t_seconds)
+        .collect();
+    let bucket = match times.as_slice() {
+        [a, b, ..] => b - a,
+        _ => 1.0,
+    };
+    let (div, unit) = time_unit(data);
+    let time_axis = || Axis {
+        label: format!("simulated time ({unit})"),
+        quantity: Quantity::Count,
+        log: false,
+    };
+    let bytes_axis = |label: &str, log: bool| Axis {
+        label: label.into(),
+        quantity: Quantity::Bytes,
+        log,
+    };
+    let chart = |name: &str, title: String, y: Axis, series: Vec<Series>| Chart {
+        name: name.into(),
+        title,
+        x: time_axis(),
+        y,
+        series,
+        hlines: Vec::new(),
+        vlines: Vec::new(),
+        markers: Vec::new(),
+        footer: DECIMAL_UNITS.into(),
+        legend: SeriesLabelPosition::UpperRight,
+    };
+    let lower_right = |mut c: Chart| {
+        c.legend = SeriesLabelPosition::LowerRight;
+        c
+    };
+    let cumulative_series: Vec<Series> = per_api(data, |r| r.bytes_delivered as f64)
+        .into_iter()
+        .map(|mut s| {
+            s.points = cumulative(s.points, bucket / div);
+            s
+        })
+        .collect();
+    let mut figures: Vec<Figure> = vec![
+        lower_right(chart(
+            "cumulative-bytes",
+            format!("{scenario}: cumulative bytes delivered to watchers"),
+            bytes_axis("bytes delivered", false),
+            cumulative_series.clone(),
+        ))
+        .into(),
+        lower_right(chart(
+            "cumulative-bytes-log",
+            format!("{scenario}: cumulative bytes delivered to watchers (log)"),
+            bytes_axis("bytes delivered", true),
+            cumulative_series,
+        ))
+        .into(),
+        chart(
+            "bytes-per-bucket",
+            format!(
+                "{scenario}: bytes delivered to watchers per {} s",
+                number(bucket)
+            ),
+            bytes_axis("bytes delivered in the bucket", false),
+            per_api(data, |r| r.bytes_delivered as f64),
+        )
+        .into(),
+        Figure {
+            name: "objects".into(),
+            panels: vec![
+                chart(
+                    "objects",
+                    format!("{scenario}: objects stored"),
+                    Axis {
+                        label: "objects".into(),
+                        quantity: Quantity::Count,
+                        log: false,
+                    },
+                    per_api(data, |r| r.objects as f64),
+                ),
+                chart(
+                    "objects",
+                    format!("{scenario}: largest object (protobuf, as etcd stores it)"),
+                    bytes_axis("largest object", true),
+                    per_api(data, |r| r.max_object_proto_bytes as f64),
+                ),
+            ],
+        },
+    ];
+    if let Some(f) = slice_fill_figure(data) {
+        figures.push(f);
+    }
+    figures
+}
+
+/// The distribution of endpoints per EndpointSlice at the end of a run, against the ideal of
+/// full slices (per Service and address type: as many full slices as the endpoints fill, plus
+/// one for the rest). `None` when the run ended with no slices.
+fn slice_fill_figure(data: &RunData) -> Option<Figure> {
+    let slices: Vec<&ObjectRow> = data
+        .objects
+        .iter()
+        .filter(|o| o.api == "endpointslices")
+        .collect();
+    let cap = slices.iter().filter_map(|o| o.capacity).max()?;
+    let mut per_group: BTreeMap<(&str, &str, &str), u64> = BTreeMap::new();
+    for o in &slices {
+        *per_group
+            .entry((&o.namespace, &o.service, &o.address_type))
+            .or_default() += o.endpoints;
+    }
+    let mut ideal: Vec<u64> = Vec::new();
+    for total in per_group.values() {
+        ideal.extend(std::iter::repeat_n(cap, (total / cap) as usize));
+        if total % cap > 0 || *total == 0 {
+            ideal.push(total % cap);
+        }
+    }
+    let bins = cap.min(20);
+    let width = cap.div_ceil(bins);
+    // Bin b holds counts in (b-1)*width+1 ..= b*width; bin 0 the empty slices.
+    let histogram = |counts: &mut dyn Iterator<Item = u64>| {
+        let mut h = vec![0u64; bins as usize + 1];
+        for c in counts {
+            h[c.div_ceil(width).min(bins) as usize] += 1;
+        }
+        h.into_iter()
+            .enumerate()
+            .filter(|(_, n)| *n > 0)
+            .map(|(b, n)| ((b as u64 * width) as f64, n as f64))
+            .collect::<Vec<_>>()
+    };
+    let actual_total: u64 = slices.iter().map(|o| o.endpoints).sum();
+    let fill = |n: usize| {
+        if n == 0 {
+            0.0
+        } else {
+            100.0 * actual_total as f64 / (n as u64 * cap) as f64
+        }
+    };
+    let bar = width as f64 * 0.4;
+    let scenario = data.scenario();
+    Some(
+        Chart {
+            name: "slice-fill".into(),
+            title: format!("{scenario}: endpoints per EndpointSlice at the end (max {cap})"),
+            x: Axis {
+                label: if width > 1 {
+                    format!("endpoints in the slice (bins of {width}, labelled by their top)")
+                } else {
+                    "endpoints in the slice".into()
+                },
+                quantity: Quantity::Count,
+                log: false,
+            },
+            y: Axis {
+                label: "slices".into(),
+                quantity: Quantity::Count,
+                log: false,
+            },
+            series: vec![
+                Series {
+                    label: format!(
+                        "simulated: {} slices, {:.0}% full on average",
+                        output::thousands(slices.len() as u64),
+                        fill(slices.len())
+                    ),
+                    color: SLICES,
+                    style: Style::Bars {
+                        width: bar,
+                        offset: -bar / 2.0,
+                    },
+                    points: histogram(&mut slices.iter().map(|o| o.endpoints)),
+                },
+                Series {
+                    label: format!(
+                        "ideal (all full but one per Service): {} slices, {:.0}% full",
+                        output::thousands(ideal.len() as u64),
+                        fill(ideal.len())
+                    ),
+                    color: GREY,
+                    style: Style::Bars {
+                        width: bar,
+                        offset: bar / 2.0,
+                    },
+                    points: histogram(&mut ideal.iter().copied()),
+                },
+            ],
+            hlines: Vec::new(),
+            vlines: Vec::new(),
+            markers: Vec::new(),
+            footer: "The controller packs new endpoints into few slices and never rebalances, \
+                     so churn leaves slices partly full."
+                .into(),
+            legend: SeriesLabelPosition::UpperLeft,
+        }
+        .into(),
+    )
+}
+
+/// Draws a run's charts into `dir/charts/` from the CSV files in `dir`.
+pub fn plot_run(dir: &Path) -> Result<Vec<PathBuf>, ChartError> {
+    let data = RunData::read(dir)?;
+    let out = dir.join("charts");
+    std::fs::create_dir_all(&out).map_err(|source| ChartError::Write {
+        path: out.display().to_string(),
+        source,
+    })?;
+    let mut written = Vec::new();
+    for f in run_figures(&data) {
+        written.extend(write_figure(&f, &out)?);
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Text is rasterised from the bundled font: the title row of a PNG has dark pixels, and
+    /// a longer title has more of them.
+    #[test]
+    fn png_text_renders_with_the_bundled_font() {
+        let chart = |title: &str| Chart {
+            name: "t".into(),
+            title: title.into(),
+            x: Axis {
+                label: "x".into(),
+                quantity: Quantity::Count,
+                log: false,
+            },
+            y: Axis {
+                label: "y".into(),
+                quantity: Quantity::Bytes,
+                log: false,
+            },
+            series: Vec::new(),
+            hlines: Vec::new(),
+            vlines: Vec::new(),
+            markers: Vec::new(),
+            footer: String::new(),
+            legend: SeriesLabelPosition::UpperLeft,
+        };
+        let dark_in_title = |title: &str| {
+            let rgb = render_rgb(&chart(title).into()).unwrap();
+            let row = SIZE.0 as usize * 3;
+            rgb[..row * 34]
+                .chunks(3)
+                .filter(|p| p.iter().all(|c| *c < 128))
+                .count()
+        };
+        let short = dark_in_title("A");
+        let long = dark_in_title("Endpoints against EndpointSlices, bytes delivered");
+        assert!(short > 10, "{short} dark pixels for one letter");
+        assert!(long > 10 * short, "{long} vs {short}");
+    }
+
+    #[test]
+    fn units_are_decimal() {
+        assert_eq!(byte_unit(999.0), (1.0, "B"));
+        assert_eq!(byte_unit(1_000.0), (1e3, "kB"));
+        assert_eq!(byte_unit(1_572_864.0), (1e6, "MB"));
+        assert_eq!(byte_unit(22.5e12), (1e12, "TB"));
+    }
+
+    #[test]
+    fn tick_numbers() {
+        assert_eq!(number(0.0), "0");
+        assert_eq!(number(2.5), "2.5");
+        assert_eq!(number(20_000.0), "20,000");
+        assert_eq!(number(0.125), "0.125");
+    }
+
+    #[test]
+    fn cumulative_sums_at_bucket_ends() {
+        let c = cumulative(vec![(0.0, 5.0), (10.0, 0.0), (20.0, 7.0)], 10.0);
+        assert_eq!(c, vec![(0.0, 0.0), (10.0, 5.0), (20.0, 5.0), (30.0, 12.0)]);
+    }
+}

@@ -1,0 +1,995 @@
+//! `slicesim reproduce`: the published claims about Endpoints and EndpointSlices, each checked
+//! against a built-in scenario run through the simulator.
+//!
+//! The claims and their sources are those of `../shared/spec/claims.md` (KEP-0752, the 2020
+//! Kubernetes blog, the kubernetes.io docs, kubernetes/kubernetes issues). Every simulated value
+//! is read off a simulation's real writes (their exact protobuf and JSON sizes) and the watch
+//! events the watchers received; nothing is computed from a per-endpoint formula. The
+//! scenarios (`scenarios/reproduce/*.yaml`) split time into phases: objects created in the
+//! first minute, a single endpoint update in the second, a rolling update after that.
+//!
+//! A claim is judged against the protobuf value (what etcd stores and kube-proxy receives):
+//! `ratio` = stated / simulated; within 10% it `holds`, within 25% it `holds within 25%`,
+//! otherwise it is `overstated xN` (stated too high) or `understated xN`. A claim stated as a
+//! bound ("more than 22TB", "< ~1KB") holds whenever the simulated value is on its side.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::charts::{self, Axis, Chart, ChartError, Figure, Marker, Quantity, Series, Style};
+use crate::cluster::Change;
+use crate::controllers::{Api, Write};
+use crate::engine::Nanos;
+use crate::output::{self, SummaryRow};
+use crate::run::{self, RunError};
+use crate::scenario::{SECOND, Scenario, ScenarioError};
+use crate::size::human_bytes;
+use crate::watch;
+
+/// etcd's default `--max-request-bytes`: 1.5 MiB (`DefaultMaxRequestBytes`, etcd
+/// `server/embed/config.go`).
+pub const ETCD_MAX_REQUEST_BYTES: u64 = 1_572_864;
+/// Addresses the Endpoints controller keeps (`maxCapacity`, `endpoints_controller.go`).
+pub const TRUNCATION: u64 = 1000;
+
+/// The built-in scenarios, by name.
+pub const SCENARIOS: [(&str, &str); 6] = [
+    (
+        "seed-5k",
+        include_str!("../scenarios/reproduce/seed-5k.yaml"),
+    ),
+    ("blog", include_str!("../scenarios/reproduce/blog.yaml")),
+    (
+        "kep-0752-b100",
+        include_str!("../scenarios/reproduce/kep-0752-b100.yaml"),
+    ),
+    (
+        "kep-0752-b1",
+        include_str!("../scenarios/reproduce/kep-0752-b1.yaml"),
+    ),
+    ("growth", include_str!("../scenarios/reproduce/growth.yaml")),
+    (
+        "truncation",
+        include_str!("../scenarios/reproduce/truncation.yaml"),
+    ),
+];
+
+/// The phases of a reproduce scenario.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// [0, 1m): the objects are created.
+    Creation,
+    /// [1m, 2m): one pod removed.
+    SingleUpdate,
+    /// [2m, end): a rolling update.
+    Rollout,
+}
+
+impl Phase {
+    fn window(self) -> (Nanos, Nanos) {
+        let m = 60 * SECOND;
+        match self {
+            Phase::Creation => (0, m),
+            Phase::SingleUpdate => (m, 2 * m),
+            Phase::Rollout => (2 * m, Nanos::MAX),
+        }
+    }
+}
+
+/// What a claim is compared with.
+#[derive(Clone, Copy, Debug)]
+pub enum Measure {
+    /// The largest object written in a phase.
+    LargestObject(Api, Phase),
+    /// Bytes delivered to the watchers in a phase.
+    BytesDelivered(Api, Phase),
+    /// Bytes delivered per stored write in a phase.
+    BytesPerWrite(Api, Phase),
+    /// The most endpoints an Endpoints object held while it fitted in etcd's request limit.
+    FitsInEtcd,
+    /// The size of the first Endpoints object written with at least this many endpoints.
+    EndpointsSizeAt(u32),
+    /// The most addresses any Endpoints object held.
+    MostEndpoints,
+}
+
+/// How a claim is stated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bound {
+    About,
+    AtLeast,
+    AtMost,
+}
+
+/// A published claim and how to check it.
+#[derive(Clone, Debug)]
+pub struct Claim {
+    pub claim: &'static str,
+    pub source: &'static str,
+    /// The source in a word, for the chart.
+    pub tag: &'static str,
+    pub stated: f64,
+    pub bound: Bound,
+    /// The scenario (of [`SCENARIOS`]) that checks it.
+    pub scenario: &'static str,
+    pub measure: Measure,
+    /// The claim's own assumptions, beyond what the simulation reports.
+    pub note: &'static str,
+    /// For the size chart: the endpoint count the claim is about.
+    pub at_endpoints: Option<u32>,
+}
+
+/// A claim's source in a word, for the chart's labels.
+fn tag(source: &'static str) -> &'static str {
+    [
+        ("slicesim", "brief"),
+        ("Kubernetes blog", "blog"),
+        ("KEP-0752", "KEP-0752"),
+        ("kubernetes/kubernetes", "#73324"),
+        ("oneuptime", "oneuptime"),
+    ]
+    .into_iter()
+    .find(|(prefix, _)| source.starts_with(prefix))
+    .map_or(source, |(_, t)| t)
+}
+
+const EP: Api = Api::Endpoints;
+const SL: Api = Api::EndpointSlices;
+
+/// The claims `reproduce` checks (`claims.md` §2, §3, §4, §6).
+pub fn claims() -> Vec<Claim> {
+    use Bound::*;
+    use Measure::*;
+    use Phase::*;
+    let c = |claim, source: &'static str, stated, bound, scenario, measure, note, at| Claim {
+        claim,
+        source,
+        tag: tag(source),
+        stated,
+        bound,
+        scenario,
+        measure,
+        note,
+        at_endpoints: at,
+    };
+    vec![
+        c(
+            "Endpoints object for 5,000 pods is ~1 MB",
+            "slicesim brief; KEP-1152 (almost 1MB for 5k pods)",
+            1e6,
+            About,
+            "seed-5k",
+            LargestObject(EP, Creation),
+            "",
+            Some(5000),
+        ),
+        c(
+            "an EndpointSlice (100 endpoints) is ~10 KB",
+            "slicesim brief",
+            1e4,
+            About,
+            "seed-5k",
+            LargestObject(SL, Creation),
+            "",
+            Some(100),
+        ),
+        c(
+            "a Service with 5,000 Pods has a 1.5MB Endpoints object",
+            "Kubernetes blog 2020-09-02",
+            1.5e6,
+            About,
+            "blog",
+            LargestObject(EP, Creation),
+            "",
+            Some(5000),
+        ),
+        c(
+            "each Endpoints update sends 4.5GB (1.5MB x 3,000 nodes)",
+            "Kubernetes blog 2020-09-02",
+            4.5e9,
+            About,
+            "blog",
+            BytesPerWrite(EP, SingleUpdate),
+            "one write of the 5,000-pod object to 3,000 kube-proxies",
+            None,
+        ),
+        c(
+            "a rolling update of 5,000 pods sends more than 22TB",
+            "Kubernetes blog 2020-09-02",
+            22e12,
+            AtLeast,
+            "blog",
+            BytesDelivered(EP, Rollout),
+            "the blog assumes one 1.5MB update per replaced pod",
+            None,
+        ),
+        c(
+            "Endpoints object for 20,000 endpoints is ~2.0 MB",
+            "KEP-0752 case 1",
+            2e6,
+            About,
+            "kep-0752-b100",
+            LargestObject(EP, Creation),
+            "",
+            Some(20000),
+        ),
+        c(
+            "an EndpointSlice of 100 endpoints is ~10 KB",
+            "KEP-0752 case 1",
+            1e4,
+            About,
+            "kep-0752-b100",
+            LargestObject(SL, Creation),
+            "",
+            Some(100),
+        ),
+        c(
+            "an EndpointSlice of 1 endpoint is < ~1KB",
+            "KEP-0752 case 1",
+            1e3,
+            AtMost,
+            "kep-0752-b1",
+            LargestObject(SL, Creation),
+            "",
+            Some(1),
+        ),
+        c(
+            "Service creation, Endpoints: 2.0MB x 5000 = 10GB",
+            "KEP-0752 case 1",
+            1e10,
+            About,
+            "kep-0752-b100",
+            BytesDelivered(EP, Creation),
+            "",
+            None,
+        ),
+        c(
+            "Service creation, 100 per slice: 10KB x 5000 x 200 = 10GB",
+            "KEP-0752 case 1",
+            1e10,
+            About,
+            "kep-0752-b100",
+            BytesDelivered(SL, Creation),
+            "",
+            None,
+        ),
+        c(
+            "Service creation, 1 per slice: ~10GB",
+            "KEP-0752 case 1",
+            1e10,
+            About,
+            "kep-0752-b1",
+            BytesDelivered(SL, Creation),
+            "the KEP's own inputs (1KB x 100,000,000 events) give 100 GB (claims.md 8.1)",
+            None,
+        ),
+        c(
+            "single endpoint update, Endpoints: ~2.0MB x 5000 = 10GB",
+            "KEP-0752 case 1",
+            1e10,
+            About,
+            "kep-0752-b100",
+            BytesPerWrite(EP, SingleUpdate),
+            "",
+            None,
+        ),
+        c(
+            "single endpoint update, 100 per slice: ~10k x 5000 = 50MB",
+            "KEP-0752 case 1",
+            5e7,
+            About,
+            "kep-0752-b100",
+            BytesPerWrite(SL, SingleUpdate),
+            "",
+            None,
+        ),
+        c(
+            "single endpoint update, 1 per slice: ~1KB x 5000 = ~5MB",
+            "KEP-0752 case 1",
+            5e6,
+            About,
+            "kep-0752-b1",
+            BytesPerWrite(SL, SingleUpdate),
+            "",
+            None,
+        ),
+        c(
+            "rolling update, Endpoints: 2.0MB x 5000 x 20k = 200 TB",
+            "KEP-0752 case 1",
+            2e14,
+            About,
+            "kep-0752-b100",
+            BytesDelivered(EP, Rollout),
+            "the KEP assumes one write per replaced pod",
+            None,
+        ),
+        c(
+            "rolling update, 100 per slice: 10KB x 5000 x 20k = 1 TB",
+            "KEP-0752 case 1",
+            1e12,
+            About,
+            "kep-0752-b100",
+            BytesDelivered(SL, Rollout),
+            "the KEP assumes one write per replaced pod",
+            None,
+        ),
+        c(
+            "rolling update, 1 per slice: ~1KB x 5000 x 20k = ~100 GB",
+            "KEP-0752 case 1",
+            1e11,
+            About,
+            "kep-0752-b1",
+            BytesDelivered(SL, Rollout),
+            "the KEP assumes one write per replaced pod",
+            None,
+        ),
+        c(
+            "etcd's 1.5MB limit can limit an Endpoints object to 5,000 Pod IPs (count)",
+            "Kubernetes blog 2020-09-02; KubeCon EU 2020",
+            5000.0,
+            About,
+            "growth",
+            FitsInEtcd,
+            "limit 1,572,864 B (1.5 MiB) on the stored object; etcd key and transaction \
+             overhead not counted; JSON column: the count if objects were stored as JSON",
+            None,
+        ),
+        c(
+            "10k backend pods make an Endpoints object >1MB in proto",
+            "kubernetes/kubernetes#73324",
+            1e6,
+            AtLeast,
+            "growth",
+            EndpointsSizeAt(10_000),
+            "",
+            Some(10_000),
+        ),
+        c(
+            "5,000 pod IPs: ~250KB per Endpoints update",
+            "oneuptime.com blog 2026-02-20",
+            2.5e5,
+            About,
+            "seed-5k",
+            LargestObject(EP, Creation),
+            "",
+            Some(5000),
+        ),
+        c(
+            "Endpoints keep at most 1000 endpoints (truncated above) (count)",
+            "kubernetes.io Service docs; endpoints_controller.go maxCapacity",
+            1000.0,
+            About,
+            "truncation",
+            MostEndpoints,
+            "Service of 1,500 pods, Kubernetes 1.22+ truncation",
+            None,
+        ),
+    ]
+}
+
+/// One row of `claims.csv`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ClaimRow {
+    pub claim: String,
+    pub source: String,
+    pub stated: u64,
+    pub simulated_proto: u64,
+    pub simulated_json: u64,
+    /// stated / simulated protobuf, 3 decimals.
+    pub ratio: String,
+    pub assumptions: String,
+    pub verdict: String,
+}
+
+/// One point of the size curve (`sizes.csv`): the object written with this many endpoints.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SizeRow {
+    pub api: String,
+    pub endpoints: u32,
+    pub proto_bytes: u64,
+    pub json_bytes: u64,
+}
+
+/// Why `reproduce` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReproduceError {
+    #[error("built-in scenario {0}")]
+    Scenario(#[from] ScenarioError),
+    #[error("{0}")]
+    Run(#[from] RunError),
+    #[error("{0}")]
+    Chart(#[from] ChartError),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("claim {claim:?}: {message}")]
+    Claim { claim: String, message: String },
+}
+
+/// A simulated scenario, reduced to what the claims read.
+struct Outcome {
+    sc: Scenario,
+    summary: Vec<SummaryRow>,
+    /// Per API: the writes that reached etcd (no identical PUTs).
+    writes: [Vec<Write>; 2],
+    /// Per API and minute: (protobuf bytes, JSON bytes) delivered.
+    delivered: [Vec<(u64, u64)>; 2],
+    replicas: u32,
+    /// Pods deleted during the rollout phase (the pods it replaced).
+    replaced: u64,
+}
+
+fn api_index(api: Api) -> usize {
+    match api {
+        Api::Endpoints => 0,
+        Api::EndpointSlices => 1,
+    }
+}
+
+fn simulate(name: &str, text: &str) -> Result<Outcome, ReproduceError> {
+    let sc = Scenario::parse(
+        &format!("<built-in scenarios/reproduce/{name}.yaml>"),
+        name,
+        text,
+    )?;
+    let sim = run::simulate(&sc)?;
+    let groups = watch::groups(&sc, sim.history.nodes.len());
+    let minute = 60 * SECOND;
+    let buckets = sc.file.duration.0.div_ceil(minute).max(1) as usize;
+    let mut delivered: [Vec<(u64, u64)>; 2] = Default::default();
+    let mut writes: [Vec<Write>; 2] = Default::default();
+    for (i, r) in sim.runs.iter().enumerate() {
+        delivered[i] = watch::replay(&r.writes, &groups, minute, buckets)
+            .iter()
+            .map(|d| (d.bytes_proto, d.bytes_json))
+            .collect();
+        writes[i] = r.writes.iter().filter(|w| !w.noop).cloned().collect();
+    }
+    let replicas = sc.file.services.first().map_or(0, |s| s.replicas);
+    let (from, _) = Phase::Rollout.window();
+    let replaced = sim
+        .history
+        .events
+        .iter()
+        .filter(|(t, c)| *t >= from && matches!(c, Change::Pod { deleted: true, .. }))
+        .count() as u64;
+    Ok(Outcome {
+        summary: sim.summary,
+        sc,
+        writes,
+        delivered,
+        replicas,
+        replaced,
+    })
+}
+
+impl Outcome {
+    fn in_phase(&self, api: Api, phase: Phase) -> impl Iterator<Item = &Write> {
+        let (from, to) = phase.window();
+        self.writes[api_index(api)]
+            .iter()
+            .filter(move |w| w.time >= from && w.time < to)
+    }
+
+    fn delivered(&self, api: Api, phase: Phase) -> (u64, u64) {
+        let (from, to) = phase.window();
+        let minute = 60 * SECOND;
+        self.delivered[api_index(api)]
+            .iter()
+            .enumerate()
+            .filter(|(m, _)| {
+                let t = *m as u64 * minute;
+                t >= from && t < to
+            })
+            .fold((0, 0), |(p, j), (_, d)| (p + d.0, j + d.1))
+    }
+
+    fn watchers(&self) -> (u64, u64) {
+        let groups = watch::groups(&self.sc, self.nodes());
+        let count = |enc| {
+            groups
+                .iter()
+                .filter(|g| g.encoding == enc)
+                .map(|g| g.count)
+                .sum::<u64>()
+        };
+        (
+            count(crate::scenario::Encoding::Protobuf),
+            count(crate::scenario::Encoding::Json),
+        )
+    }
+
+    fn nodes(&self) -> usize {
+        self.sc
+            .file
+            .cluster
+            .zones
+            .iter()
+            .map(|z| z.nodes as usize)
+            .sum()
+    }
+
+    /// (protobuf, JSON) value of a measure, and what it depended on.
+    fn measure(&self, m: Measure) -> Result<(u64, u64, String), String> {
+        let none = || "the scenario produced no write to measure".to_string();
+        let (watch_p, watch_j) = self.watchers();
+        let api_name = |api: Api| match api {
+            Api::Endpoints => "Endpoints",
+            Api::EndpointSlices => "EndpointSlice",
+        };
+        let to_watchers = format!(
+            "to {} protobuf and {} JSON watchers",
+            output::thousands(watch_p),
+            output::thousands(watch_j)
+        );
+        Ok(match m {
+            Measure::LargestObject(api, phase) => {
+                let w = self
+                    .in_phase(api, phase)
+                    .max_by_key(|w| (w.sizes.proto, w.endpoints))
+                    .ok_or_else(none)?;
+                (
+                    w.sizes.proto,
+                    w.sizes.json,
+                    format!(
+                        "largest {} written: {} endpoints",
+                        api_name(api),
+                        output::thousands(u64::from(w.endpoints))
+                    ),
+                )
+            }
+            Measure::BytesDelivered(api, phase) => {
+                let (p, j) = self.delivered(api, phase);
+                let n = self.in_phase(api, phase).count() as u64;
+                let writes = match phase {
+                    Phase::Rollout => format!(
+                        "{} {} writes for {} replaced pods ({:.2} per pod)",
+                        output::thousands(n),
+                        api_name(api),
+                        output::thousands(self.replaced),
+                        n as f64 / self.replaced.max(1) as f64
+                    ),
+                    _ => format!("{} {} writes", output::thousands(n), api_name(api)),
+                };
+                (p, j, format!("{writes}, {to_watchers}"))
+            }
+            Measure::BytesPerWrite(api, phase) => {
+                let (p, j) = self.delivered(api, phase);
+                let n = self.in_phase(api, phase).count() as u64;
+                if n == 0 {
+                    return Err(none());
+                }
+                (
+                    p / n,
+                    j / n,
+                    format!(
+                        "one pod removed = {n} {} write(s), value per write, {to_watchers}",
+                        api_name(api)
+                    ),
+                )
+            }
+            Measure::FitsInEtcd => {
+                let fits = |size: fn(&Write) -> u64| {
+                    self.writes[0]
+                        .iter()
+                        .filter(|w| size(w) <= ETCD_MAX_REQUEST_BYTES)
+                        .map(|w| u64::from(w.endpoints))
+                        .max()
+                        .unwrap_or(0)
+                };
+                (
+                    fits(|w| w.sizes.proto),
+                    fits(|w| w.sizes.json),
+                    "Endpoints written for every pod change while the Service grows".into(),
+                )
+            }
+            Measure::EndpointsSizeAt(n) => {
+                let w = self.writes[0]
+                    .iter()
+                    .find(|w| w.endpoints >= n)
+                    .ok_or_else(none)?;
+                (
+                    w.sizes.proto,
+                    w.sizes.json,
+                    format!("first Endpoints write with {} endpoints", w.endpoints),
+                )
+            }
+            Measure::MostEndpoints => {
+                let most = self.writes[0]
+                    .iter()
+                    .map(|w| u64::from(w.endpoints))
+                    .max()
+                    .ok_or_else(none)?;
+                (
+                    most,
+                    most,
+                    "addresses in the largest Endpoints object".into(),
+                )
+            }
+        })
+    }
+
+    /// What every claim on this scenario assumed.
+    fn setting(&self) -> String {
+        let f = &self.sc.file;
+        let zones = f.cluster.zones.len();
+        let naming = match f.cluster.node_naming {
+            crate::scenario::NodeNaming::Cloud => "cloud-style node names (ip-10-...internal)",
+            crate::scenario::NodeNaming::Short => "short node names",
+        };
+        format!(
+            "scenario {}: {} pods on {} nodes in {zones} zones, {naming}; IPv4, 1 port; \
+             managedFields {}; all pods ready at creation",
+            self.sc.name,
+            output::thousands(u64::from(self.replicas)),
+            output::thousands(self.nodes() as u64),
+            if f.realism.managed_fields {
+                "included"
+            } else {
+                "omitted"
+            },
+        )
+    }
+}
+
+/// The verdict on a claim: `holds`, `holds within 25%`, `overstated xN`, `understated xN`.
+pub fn verdict(stated: f64, simulated: f64, bound: Bound) -> String {
+    let on_side = match bound {
+        Bound::About => false,
+        Bound::AtLeast => simulated >= stated,
+        Bound::AtMost => simulated <= stated,
+    };
+    if on_side {
+        return "holds".into();
+    }
+    if simulated <= 0.0 {
+        return "overstated (nothing simulated)".into();
+    }
+    let ratio = stated / simulated;
+    if (0.9..=1.1).contains(&ratio) {
+        "holds".into()
+    } else if (0.8..=1.25).contains(&ratio) {
+        "holds within 25%".into()
+    } else if ratio > 1.0 {
+        format!("overstated x{ratio:.1}")
+    } else {
+        format!("understated x{:.1}", 1.0 / ratio)
+    }
+}
+
+/// What `reproduce` produced.
+pub struct Reproduction {
+    pub claims: Vec<ClaimRow>,
+    pub sizes: Vec<SizeRow>,
+    pub runs: Vec<SummaryRow>,
+    pub figure: Figure,
+}
+
+/// Runs the built-in scenarios (in parallel, results in a fixed order) and judges every claim.
+/// `progress` is called with each scenario's name as it finishes.
+pub fn reproduce(progress: &(dyn Fn(&str) + Sync)) -> Result<Reproduction, ReproduceError> {
+    let outcomes: Vec<Outcome> = SCENARIOS
+        .par_iter()
+        .map(|(name, text)| {
+            let o = simulate(name, text);
+            progress(name);
+            o
+        })
+        .collect::<Result<_, _>>()?;
+    let by_name: BTreeMap<&str, &Outcome> = SCENARIOS
+        .iter()
+        .map(|(n, _)| *n)
+        .zip(outcomes.iter())
+        .collect();
+    let mut rows = Vec::new();
+    let defs = claims();
+    for c in &defs {
+        let err = |message: String| ReproduceError::Claim {
+            claim: c.claim.into(),
+            message,
+        };
+        let o = by_name
+            .get(c.scenario)
+            .ok_or_else(|| err(format!("no built-in scenario {:?}", c.scenario)))?;
+        let (proto, json, detail) = o.measure(c.measure).map_err(err)?;
+        let encoding = match c.measure {
+            Measure::FitsInEtcd | Measure::MostEndpoints => "counts of endpoints",
+            Measure::LargestObject(..) | Measure::EndpointsSizeAt(_) => {
+                "object bytes: protobuf as etcd stores it (k8s\\0 envelope), compact JSON"
+            }
+            _ => {
+                "watch-event bytes: protobuf frames (length + WatchEvent + envelope), JSON \
+                 lines; no HTTP/TLS"
+            }
+        };
+        let mut assumptions = format!("{encoding}; {detail}; {}", o.setting());
+        if !c.note.is_empty() {
+            assumptions.push_str("; ");
+            assumptions.push_str(c.note);
+        }
+        let ratio = if proto > 0 {
+            format!("{:.3}", c.stated / proto as f64)
+        } else {
+            String::new()
+        };
+        rows.push(ClaimRow {
+            claim: c.claim.into(),
+            source: c.source.into(),
+            stated: c.stated as u64,
+            simulated_proto: proto,
+            simulated_json: json,
+            ratio,
+            assumptions,
+            verdict: verdict(c.stated, proto as f64, c.bound),
+        });
+    }
+    let growth = by_name.get("growth").ok_or_else(|| ReproduceError::Claim {
+        claim: "size chart".into(),
+        message: "no growth scenario".into(),
+    })?;
+    let sizes = size_curve(growth);
+    let figure = size_figure(&sizes, &defs);
+    let runs = outcomes.iter().flat_map(|o| o.summary.clone()).collect();
+    Ok(Reproduction {
+        claims: rows,
+        sizes,
+        runs,
+        figure,
+    })
+}
+
+/// The size curve: per API and endpoint count, the largest object written with that many
+/// endpoints, thinned to about 60 points per decade.
+fn size_curve(o: &Outcome) -> Vec<SizeRow> {
+    let mut rows = Vec::new();
+    for api in Api::BOTH {
+        let mut best: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
+        for w in &o.writes[api_index(api)] {
+            if w.endpoints == 0 {
+                continue;
+            }
+            let e = best.entry(w.endpoints).or_default();
+            *e = (e.0.max(w.sizes.proto), e.1.max(w.sizes.json));
+        }
+        let mut last_step = None;
+        for (n, (p, j)) in best {
+            let step = (f64::from(n).log10() * 60.0).floor() as i64;
+            if last_step == Some(step) {
+                continue;
+            }
+            last_step = Some(step);
+            rows.push(SizeRow {
+                api: api.as_str().into(),
+                endpoints: n,
+                proto_bytes: p,
+                json_bytes: j,
+            });
+        }
+    }
+    rows
+}
+
+/// Object size against endpoint count, log-log, with the claims about sizes as points.
+fn size_figure(sizes: &[SizeRow], claims: &[Claim]) -> Figure {
+    let curve = |api: &str, json: bool| -> Vec<(f64, f64)> {
+        sizes
+            .iter()
+            .filter(|r| r.api == api)
+            .map(|r| {
+                let b = if json { r.json_bytes } else { r.proto_bytes };
+                (f64::from(r.endpoints), b as f64)
+            })
+            .collect()
+    };
+    let series = |label: &str, color, style, api, json| Series {
+        label: label.into(),
+        color,
+        style,
+        points: curve(api, json),
+    };
+    // One point per (endpoints, size); claims on the same point share its label.
+    let mut points: BTreeMap<(u32, u64), Marker> = BTreeMap::new();
+    for c in claims {
+        let Some(at) = c.at_endpoints else { continue };
+        let source = c.tag;
+        let bound = match c.bound {
+            Bound::About => "~",
+            Bound::AtLeast => ">",
+            Bound::AtMost => "<",
+        };
+        points
+            .entry((at, c.stated as u64))
+            .and_modify(|m| m.label = format!("{source}, {}", m.label))
+            .or_insert_with(|| Marker {
+                label: format!("{source}: {bound}{}", human_bytes(c.stated as u64)),
+                x: f64::from(at),
+                y: c.stated,
+                label_left: at > 1000 && at != 10_000,
+                color: match c.measure {
+                    Measure::LargestObject(Api::EndpointSlices, _) => charts::SLICES,
+                    _ => charts::ENDPOINTS,
+                },
+            });
+    }
+    let markers = points.into_values().collect();
+    Chart {
+        name: "claims".into(),
+        title: "Object size against endpoints: simulated (lines) and published claims (points)"
+            .into(),
+        x: Axis {
+            label: "endpoints in the object".into(),
+            quantity: Quantity::Count,
+            log: true,
+        },
+        y: Axis {
+            label: "object size".into(),
+            quantity: Quantity::Bytes,
+            log: true,
+        },
+        series: vec![
+            series(
+                "Endpoints, protobuf",
+                charts::ENDPOINTS,
+                Style::Line,
+                "endpoints",
+                false,
+            ),
+            series(
+                "Endpoints, JSON",
+                charts::ENDPOINTS_LIGHT,
+                Style::Dashed,
+                "endpoints",
+                true,
+            ),
+            series(
+                "EndpointSlice, protobuf",
+                charts::SLICES,
+                Style::Line,
+                "endpointslices",
+                false,
+            ),
+            series(
+                "EndpointSlice, JSON",
+                charts::SLICES_LIGHT,
+                Style::Dashed,
+                "endpointslices",
+                true,
+            ),
+        ],
+        hlines: vec![(
+            ETCD_MAX_REQUEST_BYTES as f64,
+            "etcd --max-request-bytes (1.5 MiB = 1,572,864 B)".into(),
+        )],
+        vlines: vec![(
+            TRUNCATION as f64,
+            "Endpoints truncated at 1,000 addresses (1.22+); slice maximum 1,000".into(),
+        )],
+        markers,
+        footer: format!(
+            "{} Simulated: scenarios/reproduce/growth.yaml (5,000 nodes, managedFields included).",
+            charts::DECIMAL_UNITS
+        ),
+        legend: plotters::prelude::SeriesLabelPosition::UpperLeft,
+    }
+    .into()
+}
+
+/// Writes a reproduction into `dir`: `claims.csv`, `sizes.csv`, `runs.csv` and the size chart
+/// (`claims.svg`, `claims.png`), each atomically.
+pub fn write(rep: &Reproduction, dir: &Path) -> Result<Vec<PathBuf>, ReproduceError> {
+    let io = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| ReproduceError::Io { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let mut written = Vec::new();
+    for (file, bytes) in [
+        ("claims.csv", output::csv_bytes(&rep.claims)),
+        ("sizes.csv", output::csv_bytes(&rep.sizes)),
+        ("runs.csv", output::csv_bytes(&rep.runs)),
+    ] {
+        let path = dir.join(file);
+        let bytes = bytes.map_err(io(&path))?;
+        output::write_atomic(&path, &bytes).map_err(io(&path))?;
+        written.push(path);
+    }
+    written.extend(charts::write_figure(&rep.figure, dir)?);
+    Ok(written)
+}
+
+/// The claims as an aligned text table.
+pub fn table(rows: &[ClaimRow]) -> String {
+    let value = |claim: &str, v: u64| {
+        if claim.ends_with("(count)") {
+            output::thousands(v)
+        } else {
+            human_bytes(v)
+        }
+    };
+    let mut lines: Vec<[String; 6]> = vec![[
+        "CLAIM".into(),
+        "STATED".into(),
+        "SIMULATED PROTO".into(),
+        "JSON".into(),
+        "RATIO".into(),
+        "VERDICT".into(),
+    ]];
+    for r in rows {
+        lines.push([
+            r.claim.clone(),
+            value(&r.claim, r.stated),
+            value(&r.claim, r.simulated_proto),
+            value(&r.claim, r.simulated_json),
+            r.ratio.clone(),
+            r.verdict.clone(),
+        ]);
+    }
+    let widths: Vec<usize> = (0..6)
+        .map(|i| {
+            lines
+                .iter()
+                .map(|l| l[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for l in &lines {
+        let mut line = String::new();
+        for (i, cell) in l.iter().enumerate() {
+            let pad = widths[i] - cell.chars().count();
+            if i == 0 || i == 5 {
+                line.push_str(cell);
+                line.push_str(&" ".repeat(pad));
+            } else {
+                line.push_str(&" ".repeat(pad));
+                line.push_str(cell);
+            }
+            line.push_str("  ");
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts() {
+        assert_eq!(verdict(1e6, 1e6, Bound::About), "holds");
+        assert_eq!(verdict(1.05e6, 1e6, Bound::About), "holds");
+        assert_eq!(verdict(1.2e6, 1e6, Bound::About), "holds within 25%");
+        assert_eq!(verdict(0.8e6, 1e6, Bound::About), "holds within 25%");
+        assert_eq!(verdict(1.5e6, 0.7e6, Bound::About), "overstated x2.1");
+        assert_eq!(verdict(1e4, 1.7e4, Bound::About), "understated x1.7");
+        assert_eq!(verdict(22e12, 30e12, Bound::AtLeast), "holds");
+        assert_eq!(verdict(22e12, 11e12, Bound::AtLeast), "overstated x2.0");
+        assert_eq!(verdict(1e3, 900.0, Bound::AtMost), "holds");
+        assert_eq!(verdict(1e3, 3e3, Bound::AtMost), "understated x3.0");
+    }
+
+    #[test]
+    fn every_claim_names_a_built_in_scenario() {
+        let names: Vec<&str> = SCENARIOS.iter().map(|s| s.0).collect();
+        let defs = claims();
+        assert!(defs.len() >= 10);
+        for c in &defs {
+            assert!(names.contains(&c.scenario), "{}", c.claim);
+        }
+    }
+
+    #[test]
+    fn built_in_scenarios_parse() {
+        for (name, text) in SCENARIOS {
+            Scenario::parse(name, name, text).unwrap();
+        }
+    }
+}
