@@ -283,6 +283,8 @@ enum Ev {
     ServiceGone(u32),
     /// The pod garbage collector deletes the pods left on a deleted node.
     PodGc(u32),
+    /// The Deployment and ReplicaSet controllers act on a pod that became ready.
+    Reconcile(u32),
 }
 
 struct Sim<'a> {
@@ -638,6 +640,16 @@ impl Sim<'_> {
     }
 
     /// The Deployment controller's reconcile for one Service.
+    /// A pod of `svc` became ready: the Deployment controller sees the new available replica
+    /// through its informers and the ReplicaSet status, and acts (scales the old ReplicaSet
+    /// down, which deletes a pod) `reaction_delay` later. Without the delay, the new pod's
+    /// readiness and the old pod's termination would reach the endpoint controllers at the
+    /// same instant and merge into one write, which real clusters do not do.
+    fn react(&mut self, t: Nanos, svc: u32) {
+        let delay = self.sc.file.controllers.deployment.reaction_delay.0;
+        self.q.at(t + delay, Ev::Reconcile(svc));
+    }
+
     fn reconcile(&mut self, t: Nanos, svc: u32) {
         let s = svc as usize;
         let r = self.deployments[s].replicas;
@@ -723,10 +735,10 @@ impl Sim<'_> {
             Ev::Ready(id) => {
                 if self.rt[id as usize].alive && !self.pods[id as usize].terminating {
                     self.set_ready(t, id, true);
-                    let svc = self.pods[id as usize].service;
-                    self.reconcile(t, svc);
+                    self.react(t, self.pods[id as usize].service);
                 }
             }
+            Ev::Reconcile(svc) => self.reconcile(t, svc),
             Ev::Gone(id) => self.gone(t, id),
             Ev::PodGc(node) => {
                 let mut services = Vec::new();
@@ -753,8 +765,7 @@ impl Sim<'_> {
             Ev::FlapUp(id) => {
                 if self.rt[id as usize].alive && !self.pods[id as usize].terminating {
                     self.set_ready(t, id, true);
-                    let svc = self.pods[id as usize].service;
-                    self.reconcile(t, svc);
+                    self.react(t, self.pods[id as usize].service);
                 }
             }
             Ev::DrainNode(node) => {
@@ -1069,6 +1080,37 @@ impl Sim<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// During a rollout the old pod is deleted `reaction_delay` after the new one is ready
+    /// (100 ms by default), so the two reach the endpoint controllers as separate changes.
+    #[test]
+    fn old_pods_go_a_reaction_delay_after_new_ones_are_ready() {
+        for (setting, delay) in [
+            ("", 100_000_000),
+            ("  deployment: {reaction_delay: 2s}\n", 2 * SECOND),
+        ] {
+            let text = format!(
+                "duration: 5m\ncluster:\n  zones:\n    - {{name: a, nodes: 3}}\nservices:\n  - name: web\n    replicas: 1\nchurn:\n  - rollout: {{service: web, at: 30s, max_surge: 1, max_unavailable: 0}}\ncontrollers:\n{setting}  endpoints: {{}}\n"
+            );
+            let sc = Scenario::parse("t.yaml", "t", &text).unwrap();
+            let h = generate(&sc);
+            let pod_events = || {
+                h.events.iter().filter_map(|(t, c)| match c {
+                    Change::Pod { pod, .. } => Some((*t, pod)),
+                    _ => None,
+                })
+            };
+            let ready = pod_events()
+                .find(|(t, p)| *t > 30 * SECOND && p.ready)
+                .map(|(t, _)| t)
+                .unwrap();
+            let terminating = pod_events()
+                .find(|(_, p)| p.terminating)
+                .map(|(t, _)| t)
+                .unwrap();
+            assert_eq!(terminating - ready, delay);
+        }
+    }
 
     /// A rollout replaces every pod, and never has fewer than `replicas - maxUnavailable`
     /// available pods (here 3 - 0) nor more than `replicas + maxSurge` pods (3 + 1).

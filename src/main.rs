@@ -222,6 +222,13 @@ fn run_scenario(
             .max();
         let report = output::run_report(&sc, &sim.summary, largest.unwrap_or(0), &out);
         write!(stdout, "{report}")?;
+        if charts {
+            writeln!(
+                stdout,
+                "Charts in {}/ (SVG and PNG).",
+                out.join("charts").display()
+            )?;
+        }
         stdout.flush()?;
     }
     Ok(ExitCode::SUCCESS)

@@ -1,8 +1,8 @@
 //! `slicesim reproduce`: the published claims about Endpoints and EndpointSlices, each checked
 //! against a built-in scenario run through the simulator.
 //!
-//! The claims and their sources are those of `../shared/spec/claims.md` (KEP-0752, the 2020
-//! Kubernetes blog, the kubernetes.io docs, kubernetes/kubernetes issues). Every simulated value
+//! The claims and their sources are those collected in slicesim's spec notes (`claims.md`:
+//! KEP-0752, the 2020 Kubernetes blog, the kubernetes.io docs, kubernetes/kubernetes issues). Every simulated value
 //! is read off a simulation's real writes (their exact protobuf and JSON sizes) and the watch
 //! events the watchers received; nothing is computed from a per-endpoint formula. The
 //! scenarios (`scenarios/reproduce/*.yaml`) split time into phases: objects created in the
@@ -125,7 +125,7 @@ pub struct Claim {
 /// A claim's source in a word, for the chart's labels.
 fn tag(source: &'static str) -> &'static str {
     [
-        ("slicesim", "brief"),
+        ("rule of thumb", "rule of thumb"),
         ("Kubernetes blog", "blog"),
         ("KEP-0752", "KEP-0752"),
         ("kubernetes/kubernetes", "#73324"),
@@ -158,7 +158,7 @@ pub fn claims() -> Vec<Claim> {
     vec![
         c(
             "Endpoints object for 5,000 pods is ~1 MB",
-            "slicesim brief; KEP-1152 (almost 1MB for 5k pods)",
+            "rule of thumb; KEP-1152 (almost 1MB for 5k pods)",
             1e6,
             About,
             "seed-5k",
@@ -168,7 +168,7 @@ pub fn claims() -> Vec<Claim> {
         ),
         c(
             "an EndpointSlice (100 endpoints) is ~10 KB",
-            "slicesim brief",
+            "rule of thumb",
             1e4,
             About,
             "seed-5k",
@@ -879,7 +879,8 @@ fn size_figure(sizes: &[SizeRow], claims: &[Claim]) -> Figure {
     .into()
 }
 
-/// Writes a reproduction into `dir`: `claims.csv`, `sizes.csv`, `runs.csv` and the size chart
+/// Writes a reproduction into `dir`: `claims.csv`, `sizes.csv`, `runs.csv`, `claims.md` (the
+/// table in Markdown) and the size chart
 /// (`claims.svg`, `claims.png`), each atomically.
 pub fn write(rep: &Reproduction, dir: &Path) -> Result<Vec<PathBuf>, ReproduceError> {
     let io = |path: &Path| {
@@ -892,6 +893,7 @@ pub fn write(rep: &Reproduction, dir: &Path) -> Result<Vec<PathBuf>, ReproduceEr
         ("claims.csv", output::csv_bytes(&rep.claims)),
         ("sizes.csv", output::csv_bytes(&rep.sizes)),
         ("runs.csv", output::csv_bytes(&rep.runs)),
+        ("claims.md", Ok(markdown(&rep.claims).into_bytes())),
     ] {
         let path = dir.join(file);
         let bytes = bytes.map_err(io(&path))?;
@@ -902,15 +904,38 @@ pub fn write(rep: &Reproduction, dir: &Path) -> Result<Vec<PathBuf>, ReproduceEr
     Ok(written)
 }
 
+/// A claim's value for people: a count, or bytes in decimal units.
+fn display(claim: &str, v: u64) -> String {
+    if claim.ends_with("(count)") {
+        output::thousands(v)
+    } else {
+        human_bytes(v)
+    }
+}
+
+/// The claims as a Markdown table (`claims.md`, pasted into the README).
+pub fn markdown(rows: &[ClaimRow]) -> String {
+    let mut out = String::from(
+        "| claim | source | stated | simulated protobuf | JSON | ratio | verdict |\n\
+         |---|---|--:|--:|--:|--:|---|\n",
+    );
+    for r in rows {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} |\n",
+            r.claim,
+            r.source,
+            display(&r.claim, r.stated),
+            display(&r.claim, r.simulated_proto),
+            display(&r.claim, r.simulated_json),
+            r.ratio,
+            r.verdict
+        ));
+    }
+    out
+}
+
 /// The claims as an aligned text table.
 pub fn table(rows: &[ClaimRow]) -> String {
-    let value = |claim: &str, v: u64| {
-        if claim.ends_with("(count)") {
-            output::thousands(v)
-        } else {
-            human_bytes(v)
-        }
-    };
     let mut lines: Vec<[String; 6]> = vec![[
         "CLAIM".into(),
         "STATED".into(),
@@ -922,9 +947,9 @@ pub fn table(rows: &[ClaimRow]) -> String {
     for r in rows {
         lines.push([
             r.claim.clone(),
-            value(&r.claim, r.stated),
-            value(&r.claim, r.simulated_proto),
-            value(&r.claim, r.simulated_json),
+            display(&r.claim, r.stated),
+            display(&r.claim, r.simulated_proto),
+            display(&r.claim, r.simulated_json),
             r.ratio.clone(),
             r.verdict.clone(),
         ]);

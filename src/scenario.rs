@@ -6,7 +6,7 @@
 //! collected and reported together. The result is an immutable [`Scenario`]; the simulator never
 //! sees raw YAML.
 //!
-//! The reference with every field, default and an example is `docs/scenario.md`.
+//! The reference with every field, default and an example is the README's "Scenario reference".
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -665,6 +665,31 @@ pub struct Controllers {
     pub endpoints: EndpointsController,
     #[serde(default)]
     pub endpointslices: SliceController,
+    #[serde(default)]
+    pub deployment: DeploymentController,
+}
+
+/// The Deployment controller (with the ReplicaSet controller behind it).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeploymentController {
+    /// Time from a pod becoming ready to the controllers acting on it (during a rollout:
+    /// deleting an old pod). Informer delivery, a ReplicaSet status write, the Deployment sync
+    /// and the ReplicaSet sync: an assumption, not an upstream constant.
+    #[serde(default = "default_reaction")]
+    pub reaction_delay: Duration,
+}
+
+impl Default for DeploymentController {
+    fn default() -> Self {
+        DeploymentController {
+            reaction_delay: default_reaction(),
+        }
+    }
+}
+
+fn default_reaction() -> Duration {
+    Duration(100 * SECOND / 1000)
 }
 
 #[derive(Clone, Debug, Deserialize)]

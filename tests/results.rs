@@ -29,7 +29,7 @@ fn same_files(committed: &Path, fresh: &Path) {
             let other = fresh.join(rel);
             let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
             match ext {
-                "csv" | "svg" => {
+                "csv" | "svg" | "md" => {
                     let (a, b) = (
                         std::fs::read(&path).unwrap(),
                         std::fs::read(&other).unwrap(),
@@ -80,4 +80,15 @@ fn reproduce_matches_results_reproduce() {
         Some("claim,source,stated,simulated_proto,simulated_json,ratio,assumptions,verdict")
     );
     assert!(lines.count() >= 10);
+}
+
+/// The README shows the claims table of `results/reproduce/claims.md` as it is.
+#[test]
+fn readme_shows_the_current_claims_table() {
+    let table = std::fs::read_to_string(root().join("results/reproduce/claims.md")).unwrap();
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    assert!(
+        readme.contains(&table),
+        "README.md does not contain results/reproduce/claims.md: paste it in"
+    );
 }
