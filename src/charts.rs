@@ -22,6 +22,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use serde::de::DeserializeOwned;
 
 use crate::output::{self, ObjectRow, SummaryRow, TimeseriesRow};
+use crate::size::human_bytes;
 
 /// DejaVu Sans (Bitstream Vera licence, `assets/fonts/LICENSE-DejaVu.txt`).
 static FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
@@ -121,6 +122,8 @@ pub struct Chart {
     pub footer: String,
     /// Where the legend goes (where it hides the least data).
     pub legend: SeriesLabelPosition,
+    /// A fixed x range instead of the data's.
+    pub x_range: Option<(f64, f64)>,
 }
 
 /// One or more charts stacked into one picture (sharing the file name of the first).
@@ -229,8 +232,9 @@ fn draw_figure<DB: DrawingBackend>(
     Ok(())
 }
 
-/// The data range of a chart along one axis, padded; positive for a log axis.
-fn range(values: impl Iterator<Item = f64>, log: bool, from_zero: bool) -> Range<f64> {
+/// The data range of a chart along one axis, padded by `pad` of its span (room for the
+/// legend); positive for a log axis.
+fn range(values: impl Iterator<Item = f64>, log: bool, from_zero: bool, pad: f64) -> Range<f64> {
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
     for v in values.filter(|v| v.is_finite() && (!log || *v > 0.0)) {
         lo = lo.min(v);
@@ -244,7 +248,7 @@ fn range(values: impl Iterator<Item = f64>, log: bool, from_zero: bool) -> Range
     } else {
         let lo = if from_zero { lo.min(0.0) } else { lo };
         let hi = if hi <= lo { lo + 1.0 } else { hi };
-        lo..(hi + (hi - lo) * 0.05)
+        lo..(hi + (hi - lo) * pad)
     }
 }
 
@@ -277,6 +281,8 @@ fn number(v: f64) -> String {
 
 /// Formats ticks and names the axis for one quantity over a value range.
 struct Ticks {
+    /// The axis spans fewer than ten units.
+    short: bool,
     scale: f64,
     unit: &'static str,
     quantity: Quantity,
@@ -290,6 +296,7 @@ impl Ticks {
             _ => (1.0, ""),
         };
         Ticks {
+            short: r.end - r.start <= 10.0,
             scale,
             unit,
             quantity: axis.quantity,
@@ -312,6 +319,8 @@ impl Ticks {
                 let (d, u) = byte_unit(v);
                 format!("{} {u}", number(v / d))
             }
+            // Counts are whole: no ticks between them on a short axis.
+            (Quantity::Count, false) if self.short && (v - v.round()).abs() > 1e-6 => String::new(),
             _ => number(v / self.scale),
         }
     }
@@ -334,8 +343,11 @@ fn draw_chart<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, c: &Chart) -> R
         .series
         .iter()
         .any(|s| matches!(s.style, Style::Bars { .. }));
-    let xr = range(xs, c.x.log, bars);
-    let yr = range(ys, c.y.log, true);
+    let xr = match c.x_range {
+        Some((lo, hi)) => lo..hi,
+        None => range(xs, c.x.log, bars, 0.05),
+    };
+    let yr = range(ys, c.y.log, true, if bars { 0.25 } else { 0.1 });
     match (c.x.log, c.y.log) {
         (false, false) => draw_on(area, c, xr.clone(), yr.clone(), xr, yr),
         (false, true) => draw_on(area, c, xr.clone(), yr.clone().log_scale(), xr, yr),
@@ -390,31 +402,23 @@ where
         .bold_line_style(RGBColor(215, 215, 215))
         .draw()
         .map_err(e)?;
-    for (v, label) in &c.hlines {
-        let pts = vec![(xr.start, *v), (xr.end, *v)];
+    // Reference lines: horizontal ones black and long-dashed, vertical ones grey and dotted.
+    let references = c
+        .hlines
+        .iter()
+        .map(|(v, l)| (vec![(xr.start, *v), (xr.end, *v)], l, BLACK, (8, 6)))
+        .chain(
+            c.vlines
+                .iter()
+                .map(|(v, l)| (vec![(*v, yr.start), (*v, yr.end)], l, GREY, (3, 4))),
+        );
+    for (pts, label, color, (dash, gap)) in references {
+        let style = color.stroke_width(2);
         chart
-            .draw_series(DashedLineSeries::new(
-                pts,
-                8,
-                6,
-                ShapeStyle::from(&BLACK).stroke_width(2),
-            ))
+            .draw_series(DashedLineSeries::new(pts, dash, gap, style))
             .map_err(e)?
             .label(label.clone())
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], BLACK.stroke_width(2)));
-    }
-    for (v, label) in &c.vlines {
-        let pts = vec![(*v, yr.start), (*v, yr.end)];
-        chart
-            .draw_series(DashedLineSeries::new(
-                pts,
-                3,
-                4,
-                ShapeStyle::from(&GREY).stroke_width(2),
-            ))
-            .map_err(e)?
-            .label(label.clone())
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], GREY.stroke_width(2)));
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], style));
     }
     for s in &c.series {
         let color = s.color;
@@ -595,6 +599,7 @@ pub fn run_figures(data: &RunData) -> Vec<Figure> {
         markers: Vec::new(),
         footer: DECIMAL_UNITS.into(),
         legend: SeriesLabelPosition::UpperRight,
+        x_range: None,
     };
     let lower_right = |mut c: Chart| {
         c.legend = SeriesLabelPosition::LowerRight;
@@ -604,6 +609,8 @@ pub fn run_figures(data: &RunData) -> Vec<Figure> {
         .into_iter()
         .map(|mut s| {
             s.points = cumulative(s.points, bucket / div);
+            let total = s.points.last().map_or(0.0, |p| p.1);
+            s.label = format!("{}: {} in all", s.label, human_bytes(total as u64));
             s
         })
         .collect();
@@ -760,6 +767,7 @@ fn slice_fill_figure(data: &RunData) -> Option<Figure> {
                      so churn leaves slices partly full."
                 .into(),
             legend: SeriesLabelPosition::UpperLeft,
+            x_range: Some((0.0, (cap + width) as f64)),
         }
         .into(),
     )
@@ -807,6 +815,7 @@ mod tests {
             markers: Vec::new(),
             footer: String::new(),
             legend: SeriesLabelPosition::UpperLeft,
+            x_range: None,
         };
         let dark_in_title = |title: &str| {
             let rgb = render_rgb(&chart(title).into()).unwrap();

@@ -875,6 +875,7 @@ fn size_figure(sizes: &[SizeRow], claims: &[Claim]) -> Figure {
             charts::DECIMAL_UNITS
         ),
         legend: plotters::prelude::SeriesLabelPosition::UpperLeft,
+        x_range: None,
     }
     .into()
 }
