@@ -17,9 +17,11 @@
 //! only the changed addresses to the stored object, whose sizes follow in O(1) per address
 //! ([`crate::wire::fast::SizedEndpoints`]). The stored lists are kept in arbitrary order while
 //! running (an address is appended, or swapped out, in O(1)) and sorted at the end: the order
-//! of a list does not change its size.
+//! of a list does not change its size. A truncated object is edited the same way, towards the
+//! set of addresses truncation keeps (found by walking the sorted map up to the last kept
+//! one, at most ~1,000 steps), so a sync over capacity never re-encodes the whole object.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::json;
@@ -103,6 +105,10 @@ pub struct EndpointsController {
     states: Vec<State>,
     resource_version: u64,
     rng: Rng,
+    /// Tests: rebuild the object from all desired addresses on every sync (the reference
+    /// that the in-place edits must equal).
+    #[cfg(test)]
+    always_rebuild: bool,
 }
 
 impl EndpointsController {
@@ -113,6 +119,8 @@ impl EndpointsController {
             states: (0..services).map(|_| State::default()).collect(),
             resource_version: 1_000_000,
             rng,
+            #[cfg(test)]
+            always_rebuild: false,
         }
     }
 }
@@ -232,6 +240,27 @@ pub fn truncate_counts(ready: &[usize], not_ready: &[usize]) -> (Vec<usize>, Vec
     }
 }
 
+/// The addresses a truncated single-subset object keeps (`truncateEndpoints` after
+/// `RepackSubsets`): the first of each list in sorted order, within the budget of
+/// [`truncate_counts`]. Walks the sorted map only as far as the last kept address.
+fn kept_keys(desired: &BTreeMap<Key, Wanted>) -> HashSet<Key> {
+    let ready = desired.values().filter(|w| w.0).count();
+    let (kr, kn) = truncate_counts(&[ready], &[desired.len() - ready]);
+    let (mut kr, mut kn) = (kr[0], kn[0]);
+    let mut kept = HashSet::with_capacity(kr + kn);
+    for (key, w) in desired {
+        if kr == 0 && kn == 0 {
+            break;
+        }
+        let left = if w.0 { &mut kr } else { &mut kn };
+        if *left > 0 {
+            *left -= 1;
+            kept.insert(key.clone());
+        }
+    }
+    kept
+}
+
 fn key_of(a: &EndpointAddress) -> (&str, &str) {
     (&a.ip, a.target_ref.as_ref().map_or("", |r| r.uid.as_str()))
 }
@@ -337,7 +366,22 @@ impl Controller for EndpointsController {
             keys.iter()
                 .all(|k| st.desired.map.get(k).is_none_or(|w| *w.2 == *p))
         });
-        let rebuild = creating || over || st.rebuild || !editable;
+        // Over capacity (or just back under it) the stored object holds only the addresses
+        // truncation keeps: edited towards the new kept set, when every address has the one
+        // port set. The walk costs up to the 1,000th kept address, not a rebuild of all.
+        let was_over = previous_meta
+            .as_ref()
+            .is_some_and(|m| m.annotations.contains_key(OVER_CAPACITY));
+        let kept = ((over || was_over)
+            && editable
+            && !st.rebuild
+            && stored_ports
+                .as_ref()
+                .is_some_and(|p| st.desired.map.values().all(|w| *w.2 == *p)))
+        .then(|| kept_keys(&st.desired.map));
+        let rebuild = creating || st.rebuild || !editable || ((over || was_over) && kept.is_none());
+        #[cfg(test)]
+        let rebuild = rebuild || self.always_rebuild;
         let content_changed;
         if rebuild {
             let subsets = subsets_of(&st.desired.map, over);
@@ -365,12 +409,24 @@ impl Controller for EndpointsController {
                 uid,
                 created,
             });
-            st.rebuild = over || several;
+            st.rebuild = several;
         } else if let Some(stored) = st.stored.as_mut() {
             let sized = &mut stored.sized;
             let mut changed_any = false;
+            let mut keys = keys;
+            if let Some(kept) = &kept {
+                // Besides the changed addresses: those leaving or entering the kept set.
+                keys.extend(st.index.keys().filter(|k| !kept.contains(*k)).cloned());
+                keys.extend(kept.iter().filter(|k| !st.index.contains_key(*k)).cloned());
+                keys.sort();
+                keys.dedup();
+            }
             for key in keys {
-                let want = st.desired.map.get(&key);
+                let want = st
+                    .desired
+                    .map
+                    .get(&key)
+                    .filter(|_| kept.as_ref().is_none_or(|k| k.contains(&key)));
                 // Where the stored object has this key, if anywhere.
                 let found = st.index.get(&key).copied().and_then(|(ready, i)| {
                     let sub = sized.endpoints().subsets.first()?;
@@ -381,11 +437,11 @@ impl Controller for EndpointsController {
                     };
                     Some((ready, i, list.get(i)?))
                 });
-                if let (Some((r, _, a)), Some((wr, wa, _))) = (found, want)
-                    && r == *wr
-                    && a == wa
-                {
-                    continue;
+                match (found, want) {
+                    // Neither stored nor wanted (truncated away, or came and went).
+                    (None, None) => continue,
+                    (Some((r, _, a)), Some((wr, wa, _))) if r == *wr && a == wa => continue,
+                    _ => {}
                 }
                 changed_any = true;
                 if let Some((ready, i, _)) = found {
@@ -588,6 +644,31 @@ mod vectors {
             Object::Endpoints(e) => e,
             other => panic!("{other:?}"),
         }
+    }
+
+    /// The in-place edits (truncated or not) write exactly what rebuilding the object from
+    /// all desired addresses on every sync writes: same writes, sizes and final objects,
+    /// through flaps, failures, a rollout and scaling across the 1,000-address line.
+    #[test]
+    fn edits_equal_rebuilds_across_truncation() {
+        let text = "duration: 8m\ncluster:\n  zones:\n    - {name: a, nodes: 30}\nservices:\n  - name: web\n    replicas: 1010\n  - name: pub\n    replicas: 1005\n    publish_not_ready_addresses: true\nchurn:\n  - readiness_flaps: {per_hour: 1500, down: 20s}\n  - pod_failures: {per_hour: 600}\n  - scale: {service: web, at: 3m, replicas: 990}\n  - scale: {service: web, at: 5m, replicas: 1020}\n  - rollout: {service: pub, at: 6m, max_surge: 3, max_unavailable: 0}\n";
+        let sc = crate::scenario::Scenario::parse("t.yaml", "t", text).unwrap();
+        let h = crate::cluster::generate(&sc);
+        let go = |always_rebuild| {
+            let mut c =
+                EndpointsController::new(ctx(), true, h.services.len(), crate::engine::rng(1, 2));
+            c.always_rebuild = always_rebuild;
+            drive(c, &h, 0, 3600 * SECOND)
+        };
+        let (edited, rebuilt) = (go(false), go(true));
+        let summary = |w: &Write| (w.time, w.op, w.sizes, w.endpoints, w.noop, w.request_bytes);
+        assert!(edited.writes.len() > 500, "{}", edited.writes.len());
+        assert!(edited.writes.iter().any(|w| w.endpoints == 1000));
+        assert_eq!(
+            edited.writes.iter().map(summary).collect::<Vec<_>>(),
+            rebuilt.writes.iter().map(summary).collect::<Vec<_>>()
+        );
+        assert_eq!(edited.final_objects, rebuilt.final_objects);
     }
 
     /// V29 (`TestPodUpdatesBatching`): 10 pods, then pod events at 200, 300 and 400 ms.
