@@ -438,18 +438,17 @@ fn simulate(name: &str, text: &str) -> Result<Outcome, ReproduceError> {
         text,
     )?;
     let sim = run::simulate(&sc)?;
-    let groups = watch::groups(&sc, sim.history.nodes.len());
-    let minute = 60 * SECOND;
-    let buckets = sc.file.duration.0.div_ceil(minute).max(1) as usize;
-    let mut delivered: [Vec<(u64, u64)>; 2] = Default::default();
-    let mut writes: [Vec<Write>; 2] = Default::default();
-    for (i, r) in sim.runs.iter().enumerate() {
-        delivered[i] = watch::replay(&r.writes, &groups, minute, buckets)
-            .iter()
-            .map(|d| (d.bytes_proto, d.bytes_json))
-            .collect();
-        writes[i] = r.writes.iter().filter(|w| !w.noop).cloned().collect();
+    // The phases are whole minutes: the scenarios use one-minute buckets.
+    if sc.file.bucket.value.0 != 60 * SECOND {
+        return Err(ReproduceError::Claim {
+            claim: name.into(),
+            message: "a reproduce scenario needs `bucket: 1m`".into(),
+        });
     }
+    let delivered = sim
+        .delivered
+        .each_ref()
+        .map(|d| d.iter().map(|d| (d.bytes_proto, d.bytes_json)).collect());
     let replicas = sc.file.services.first().map_or(0, |s| s.replicas);
     let (from, _) = Phase::Rollout.window();
     let replaced = sim
@@ -458,6 +457,9 @@ fn simulate(name: &str, text: &str) -> Result<Outcome, ReproduceError> {
         .iter()
         .filter(|(t, c)| *t >= from && matches!(c, Change::Pod { deleted: true, .. }))
         .count() as u64;
+    let writes = sim
+        .runs
+        .map(|r| r.writes.into_iter().filter(|w| !w.noop).collect());
     Ok(Outcome {
         summary: sim.summary,
         sc,

@@ -64,6 +64,8 @@ pub struct Simulation {
     pub history: History,
     /// Endpoints, then EndpointSlices.
     pub runs: [ControllerRun; 2],
+    /// What the watchers received per time bucket (`bucket` wide), per API as in `runs`.
+    pub delivered: [Vec<BucketDelivery>; 2],
     pub summary: Vec<SummaryRow>,
     pub timeseries: Vec<TimeseriesRow>,
     pub objects: Vec<ObjectRow>,
@@ -179,9 +181,11 @@ pub fn simulate(sc: &Scenario) -> Result<Simulation, RunError> {
     let mut summary = Vec::new();
     let mut timeseries = Vec::new();
     let mut objects = Vec::new();
-    for (api, run) in Api::BOTH.into_iter().zip(&runs) {
-        let delivered = watch::replay(&run.writes, &groups, bucket, buckets);
-        let (row, series) = aggregate(sc, api, run, &delivered, bucket, buckets);
+    let delivered = runs
+        .each_ref()
+        .map(|run| watch::replay(&run.writes, &groups, bucket, buckets));
+    for ((api, run), delivered) in Api::BOTH.into_iter().zip(&runs).zip(&delivered) {
+        let (row, series) = aggregate(sc, api, run, delivered, bucket, buckets);
         summary.push(row);
         timeseries.extend(series);
         for o in &run.final_objects {
@@ -211,6 +215,7 @@ pub fn simulate(sc: &Scenario) -> Result<Simulation, RunError> {
     Ok(Simulation {
         history,
         runs,
+        delivered,
         summary,
         timeseries,
         objects,
