@@ -292,12 +292,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Plot { dir } => {
-            for path in charts::plot_run(&dir)? {
-                println!("{}", path.display());
+        Command::Plot { dir } => match charts::plot_run(&dir) {
+            Ok(paths) => {
+                for path in paths {
+                    println!("{}", path.display());
+                }
+                Ok(ExitCode::SUCCESS)
             }
-            Ok(ExitCode::SUCCESS)
-        }
+            // A directory that is not a run's (or a CSV that is not ours): bad input.
+            Err(e @ charts::ChartError::Read { .. }) => {
+                eprintln!("slicesim: error: {e}");
+                Ok(ExitCode::from(EXIT_BAD_INPUT))
+            }
+            Err(e) => Err(e.into()),
+        },
         Command::Check { files } => {
             let mut bad = false;
             for f in &files {

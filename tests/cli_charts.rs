@@ -78,6 +78,6 @@ fn plot_of_a_directory_without_a_run_is_an_error() {
         .arg("plot")
         .arg(dir.path())
         .assert()
-        .failure()
+        .code(2)
         .stderr(predicates::str::contains("summary.csv"));
 }
