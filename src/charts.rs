@@ -47,7 +47,7 @@ pub const GREY: RGBColor = RGBColor(140, 140, 140);
 pub enum ChartError {
     #[error("{path}: {message}")]
     Read { path: String, message: String },
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Write {
         path: String,
         source: std::io::Error,

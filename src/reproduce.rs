@@ -398,11 +398,11 @@ pub struct SizeRow {
 pub enum ReproduceError {
     #[error("built-in scenario {0}")]
     Scenario(#[from] ScenarioError),
-    #[error("{0}")]
+    #[error(transparent)]
     Run(#[from] RunError),
-    #[error("{0}")]
+    #[error(transparent)]
     Chart(#[from] ChartError),
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: String,
         source: std::io::Error,

@@ -30,18 +30,18 @@ pub struct RunOptions {
 /// Why a run failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error("{0}")]
+    #[error(transparent)]
     Scenario(#[from] ScenarioError),
-    #[error("{0}")]
+    #[error(transparent)]
     Trace(#[from] TraceError),
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: String,
         source: std::io::Error,
     },
-    #[error("{0}")]
+    #[error(transparent)]
     Wire(#[from] WireError),
-    #[error("{0}")]
+    #[error(transparent)]
     Chart(#[from] ChartError),
 }
 
