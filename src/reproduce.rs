@@ -624,8 +624,12 @@ impl Outcome {
             crate::scenario::NodeNaming::Cloud => "cloud-style node names (ip-10-...internal)",
             crate::scenario::NodeNaming::Short => "short node names",
         };
+        let (namespace, service) = f.services.first().map_or(("default", ""), |s| {
+            (s.namespace.as_str(), s.name.value.as_str())
+        });
         format!(
-            "scenario {}: {} pods on {} nodes in {zones} zones, {naming}; IPv4, 1 port; \
+            "scenario {}: {} pods on {} nodes in {zones} zones, {naming}; Service \
+             {namespace}/{service}, pods named {service}-<10-char hash>-<5 chars>; IPv4, 1 port; \
              managedFields {}; all pods ready at creation",
             self.sc.name,
             output::thousands(u64::from(self.replicas)),
