@@ -25,7 +25,7 @@ use crate::controllers::{Api, Write};
 use crate::engine::Nanos;
 use crate::output::{self, SummaryRow};
 use crate::run::{self, RunError};
-use crate::scenario::{SECOND, Scenario, ScenarioError};
+use crate::scenario::{Encoding, SECOND, Scenario, ScenarioError};
 use crate::size::human_bytes;
 use crate::watch;
 
@@ -422,6 +422,10 @@ struct Outcome {
     replicas: u32,
     /// Pods deleted during the rollout phase (the pods it replaced).
     replaced: u64,
+    /// Nodes of the simulated cluster.
+    nodes: usize,
+    /// Watchers receiving every event: (protobuf, JSON).
+    watchers: (u64, u64),
 }
 
 fn api_index(api: Api) -> usize {
@@ -457,6 +461,16 @@ fn simulate(name: &str, text: &str) -> Result<Outcome, ReproduceError> {
         .iter()
         .filter(|(t, c)| *t >= from && matches!(c, Change::Pod { deleted: true, .. }))
         .count() as u64;
+    let nodes = sim.history.nodes.len();
+    let groups = watch::groups(&sc, nodes);
+    let watching = |enc| {
+        groups
+            .iter()
+            .filter(|g| g.encoding == enc)
+            .map(|g| g.count)
+            .sum::<u64>()
+    };
+    let watchers = (watching(Encoding::Protobuf), watching(Encoding::Json));
     let writes = sim
         .runs
         .map(|r| r.writes.into_iter().filter(|w| !w.noop).collect());
@@ -467,6 +481,8 @@ fn simulate(name: &str, text: &str) -> Result<Outcome, ReproduceError> {
         delivered,
         replicas,
         replaced,
+        nodes,
+        watchers,
     })
 }
 
@@ -491,35 +507,10 @@ impl Outcome {
             .fold((0, 0), |(p, j), (_, d)| (p + d.0, j + d.1))
     }
 
-    fn watchers(&self) -> (u64, u64) {
-        let groups = watch::groups(&self.sc, self.nodes());
-        let count = |enc| {
-            groups
-                .iter()
-                .filter(|g| g.encoding == enc)
-                .map(|g| g.count)
-                .sum::<u64>()
-        };
-        (
-            count(crate::scenario::Encoding::Protobuf),
-            count(crate::scenario::Encoding::Json),
-        )
-    }
-
-    fn nodes(&self) -> usize {
-        self.sc
-            .file
-            .cluster
-            .zones
-            .iter()
-            .map(|z| z.nodes as usize)
-            .sum()
-    }
-
     /// (protobuf, JSON) value of a measure, and what it depended on.
     fn measure(&self, m: Measure) -> Result<(u64, u64, String), String> {
         let none = || "the scenario produced no write to measure".to_string();
-        let (watch_p, watch_j) = self.watchers();
+        let (watch_p, watch_j) = self.watchers;
         let api_name = |api: Api| match api {
             Api::Endpoints => "Endpoints",
             Api::EndpointSlices => "EndpointSlice",
@@ -633,7 +624,7 @@ impl Outcome {
              managedFields {}; all pods ready at creation",
             self.sc.name,
             output::thousands(u64::from(self.replicas)),
-            output::thousands(self.nodes() as u64),
+            output::thousands(self.nodes as u64),
             if f.realism.managed_fields {
                 "included"
             } else {

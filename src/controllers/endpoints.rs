@@ -19,7 +19,8 @@
 //! running (an address is appended, or swapped out, in O(1)) and sorted at the end: the order
 //! of a list does not change its size. A truncated object is edited the same way, towards the
 //! set of addresses truncation keeps (found by walking the sorted map up to the last kept
-//! one, at most ~1,000 steps), so a sync over capacity never re-encodes the whole object.
+//! one), so a sync over capacity never clones or re-measures the whole object; it still
+//! passes once over the desired entries' readiness flags and port sets.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -242,7 +243,8 @@ pub fn truncate_counts(ready: &[usize], not_ready: &[usize]) -> (Vec<usize>, Vec
 
 /// The addresses a truncated single-subset object keeps (`truncateEndpoints` after
 /// `RepackSubsets`): the first of each list in sorted order, within the budget of
-/// [`truncate_counts`]. Walks the sorted map only as far as the last kept address.
+/// [`truncate_counts`]. Counts the ready addresses (a pass over flags), then walks the sorted
+/// map only as far as the last kept address: no address is cloned or measured beyond those.
 fn kept_keys(desired: &BTreeMap<Key, Wanted>) -> HashSet<Key> {
     let ready = desired.values().filter(|w| w.0).count();
     let (kr, kn) = truncate_counts(&[ready], &[desired.len() - ready]);
@@ -368,7 +370,8 @@ impl Controller for EndpointsController {
         });
         // Over capacity (or just back under it) the stored object holds only the addresses
         // truncation keeps: edited towards the new kept set, when every address has the one
-        // port set. The walk costs up to the 1,000th kept address, not a rebuild of all.
+        // port set. This costs passes over the desired entries' flags and ports, and the ~1,000
+        // kept keys, not a rebuild that clones and re-measures every address.
         let was_over = previous_meta
             .as_ref()
             .is_some_and(|m| m.annotations.contains_key(OVER_CAPACITY));
