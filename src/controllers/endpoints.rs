@@ -18,17 +18,20 @@
 //! ([`crate::wire::fast::SizedEndpoints`]). The stored lists are kept in arbitrary order while
 //! running (an address is appended, or swapped out, in O(1)) and sorted at the end: the order
 //! of a list does not change its size. A truncated object is edited the same way, towards the
-//! set of addresses truncation keeps (found by walking the sorted map up to the last kept
-//! one), so a sync over capacity never clones or re-measures the whole object; it still
-//! passes once over the desired entries' readiness flags and port sets.
+//! set of addresses truncation keeps. That set is the first addresses of the ready and of the
+//! not-ready list in sorted order, so it is kept as one bound per list ([`Kept`]), moved per
+//! sync across only the addresses that enter or leave it: a sync over capacity costs
+//! O(changed addresses × log Service size), like one under it.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Bound;
 use std::sync::Arc;
 
 use serde_json::json;
 
 use super::{
-    Controller, Desired, MetaContext, Op, PodStore, PortSets, TriggerTracker, Write, fields_of_map,
+    Controller, Desired, MetaContext, Observer, Op, PodStore, PortSets, TriggerTracker, Write,
+    fields_of_map,
 };
 use crate::cluster::{Phase, Pod, ServiceSpec, random_uid};
 use crate::engine::{Nanos, Rng};
@@ -59,12 +62,113 @@ struct Stored {
     created: Time,
 }
 
+/// Which desired addresses truncation keeps, maintained per change (only with truncation on).
+///
+/// `truncateEndpoints` after `RepackSubsets` keeps, of a one-subset object, the first `kr`
+/// ready and the first `kn` not-ready addresses in sorted order ([`truncate_counts`]). Each
+/// list's kept part is "every key up to a bound": the bound moves only across the keys that
+/// enter or leave the kept part, so keeping it current costs O(changes), not O(Service size).
+#[derive(Default)]
+struct Kept {
+    enabled: bool,
+    /// Every desired key, by readiness: `[not ready, ready]`.
+    lists: [BTreeSet<Key>; 2],
+    /// Per list, the last kept key (`None`: none kept) ...
+    bound: [Option<Key>; 2],
+    /// ... and how many keys of the list are at or below it now (as of the last change).
+    at_or_below: [usize; 2],
+}
+
+impl Observer<Key, Wanted> for Kept {
+    fn inserted(&mut self, key: &Key, (ready, _, _): &Wanted) {
+        if self.enabled {
+            self.tally(key, *ready, true);
+        }
+    }
+
+    fn removed(&mut self, key: &Key, (ready, _, _): &Wanted) {
+        if self.enabled {
+            self.tally(key, *ready, false);
+        }
+    }
+}
+
+impl Kept {
+    fn tally(&mut self, key: &Key, ready: bool, add: bool) {
+        let r = usize::from(ready);
+        let below = usize::from(self.bound[r].as_ref().is_some_and(|b| key <= b));
+        if add {
+            self.lists[r].insert(key.clone());
+            self.at_or_below[r] += below;
+        } else {
+            self.lists[r].remove(key);
+            self.at_or_below[r] -= below;
+        }
+    }
+
+    /// How many of each list truncation keeps: `[not ready, ready]`.
+    fn budget(&self) -> [usize; 2] {
+        let (kr, kn) = truncate_counts(&[self.lists[1].len()], &[self.lists[0].len()]);
+        [kn[0], kr[0]]
+    }
+
+    /// Sets the bounds from scratch (after a rebuild): O(kept addresses).
+    fn reset(&mut self) {
+        for (r, keep) in self.budget().into_iter().enumerate() {
+            let list = &self.lists[r];
+            self.bound[r] = if keep == list.len() {
+                list.last().cloned()
+            } else {
+                keep.checked_sub(1)
+                    .and_then(|i| list.iter().nth(i))
+                    .cloned()
+            };
+            self.at_or_below[r] = keep;
+        }
+    }
+
+    /// Moves the bounds to the current budget, pushing every key that entered or left a kept
+    /// part onto `moved`.
+    fn advance(&mut self, moved: &mut Vec<Key>) {
+        for (r, keep) in self.budget().into_iter().enumerate() {
+            let list = &self.lists[r];
+            let have = self.at_or_below[r];
+            if have < keep {
+                let above = match &self.bound[r] {
+                    Some(b) => list.range((Bound::Excluded(b), Bound::Unbounded)),
+                    None => list.range::<Key, _>(..),
+                };
+                for k in above.take(keep - have) {
+                    moved.push(k.clone());
+                    self.bound[r] = Some(k.clone());
+                }
+            } else if have > keep {
+                // `have > 0`, so there is a bound.
+                let Some(b) = &self.bound[r] else { continue };
+                let mut below = list.range(..=b).rev();
+                moved.extend(below.by_ref().take(have - keep).cloned());
+                self.bound[r] = below.next().cloned();
+            }
+            self.at_or_below[r] = keep;
+        }
+    }
+
+    /// Whether the truncated object keeps `key` (a desired key with readiness `ready`).
+    fn keeps(&self, key: &Key, ready: bool) -> bool {
+        !self.enabled
+            || self.bound[usize::from(ready)]
+                .as_ref()
+                .is_some_and(|b| key <= b)
+    }
+}
+
 #[derive(Default)]
 struct State {
     stored: Option<Stored>,
     trigger: TriggerTracker,
-    /// Desired addresses with their readiness and their pod's port set.
-    desired: Desired<Key, Wanted>,
+    /// Desired addresses with their readiness and their pod's port set, and what truncation
+    /// keeps of them.
+    desired: Desired<Key, Wanted, Kept>,
     /// The stored object is not one subset holding exactly `desired` (it was truncated, has
     /// several port sets, or the Service changed): rebuild it instead of editing it.
     rebuild: bool,
@@ -73,6 +177,14 @@ struct State {
     /// Where each stored address is: (in `addresses`?, index) in subset 0. Looked up, never
     /// iterated.
     index: HashMap<Key, (bool, usize)>,
+}
+
+impl State {
+    fn new(truncate: bool) -> Self {
+        let mut st = State::default();
+        st.desired.observer.enabled = truncate;
+        st
+    }
 }
 
 fn key_owned(a: &EndpointAddress) -> Key {
@@ -117,7 +229,7 @@ impl EndpointsController {
         EndpointsController {
             ctx,
             truncate,
-            states: (0..services).map(|_| State::default()).collect(),
+            states: (0..services).map(|_| State::new(truncate)).collect(),
             resource_version: 1_000_000,
             rng,
             #[cfg(test)]
@@ -241,28 +353,6 @@ pub fn truncate_counts(ready: &[usize], not_ready: &[usize]) -> (Vec<usize>, Vec
     }
 }
 
-/// The addresses a truncated single-subset object keeps (`truncateEndpoints` after
-/// `RepackSubsets`): the first of each list in sorted order, within the budget of
-/// [`truncate_counts`]. Counts the ready addresses (a pass over flags), then walks the sorted
-/// map only as far as the last kept address: no address is cloned or measured beyond those.
-fn kept_keys(desired: &BTreeMap<Key, Wanted>) -> HashSet<Key> {
-    let ready = desired.values().filter(|w| w.0).count();
-    let (kr, kn) = truncate_counts(&[ready], &[desired.len() - ready]);
-    let (mut kr, mut kn) = (kr[0], kn[0]);
-    let mut kept = HashSet::with_capacity(kr + kn);
-    for (key, w) in desired {
-        if kr == 0 && kn == 0 {
-            break;
-        }
-        let left = if w.0 { &mut kr } else { &mut kn };
-        if *left > 0 {
-            *left -= 1;
-            kept.insert(key.clone());
-        }
-    }
-    kept
-}
-
 fn key_of(a: &EndpointAddress) -> (&str, &str) {
     (&a.ip, a.target_ref.as_ref().map_or("", |r| r.uid.as_str()))
 }
@@ -295,7 +385,7 @@ impl Controller for EndpointsController {
                     noop: false,
                 });
             }
-            *st = State::default();
+            *st = State::new(self.truncate);
             return;
         }
         // 1. Desired addresses of the changed pods (of all pods when the Service changed).
@@ -369,20 +459,12 @@ impl Controller for EndpointsController {
                 .all(|k| st.desired.map.get(k).is_none_or(|w| *w.2 == *p))
         });
         // Over capacity (or just back under it) the stored object holds only the addresses
-        // truncation keeps: edited towards the new kept set, when every address has the one
-        // port set. This costs passes over the desired entries' flags and ports, and the ~1,000
-        // kept keys, not a rebuild that clones and re-measures every address.
-        let was_over = previous_meta
-            .as_ref()
-            .is_some_and(|m| m.annotations.contains_key(OVER_CAPACITY));
-        let kept = ((over || was_over)
-            && editable
-            && !st.rebuild
-            && stored_ports
-                .as_ref()
-                .is_some_and(|p| st.desired.map.values().all(|w| *w.2 == *p)))
-        .then(|| kept_keys(&st.desired.map));
-        let rebuild = creating || st.rebuild || !editable || ((over || was_over) && kept.is_none());
+        // truncation keeps, and it is edited towards the new kept set like any other: the
+        // kept set's bounds move across only the addresses that enter or leave it, so this
+        // costs O(changes), not a rebuild that clones and re-measures every address. (A
+        // one-subset object not marked for rebuild holds addresses of one port set only: a
+        // rebuild makes one subset per port set, an edit adds only that subset's.)
+        let rebuild = creating || st.rebuild || !editable;
         #[cfg(test)]
         let rebuild = rebuild || self.always_rebuild;
         let content_changed;
@@ -413,14 +495,17 @@ impl Controller for EndpointsController {
                 created,
             });
             st.rebuild = several;
+            if self.truncate {
+                st.desired.observer.reset();
+            }
         } else if let Some(stored) = st.stored.as_mut() {
             let sized = &mut stored.sized;
             let mut changed_any = false;
             let mut keys = keys;
-            if let Some(kept) = &kept {
+            let kept = &mut st.desired.observer;
+            if self.truncate {
                 // Besides the changed addresses: those leaving or entering the kept set.
-                keys.extend(st.index.keys().filter(|k| !kept.contains(*k)).cloned());
-                keys.extend(kept.iter().filter(|k| !st.index.contains_key(*k)).cloned());
+                kept.advance(&mut keys);
                 keys.sort();
                 keys.dedup();
             }
@@ -429,7 +514,7 @@ impl Controller for EndpointsController {
                     .desired
                     .map
                     .get(&key)
-                    .filter(|_| kept.as_ref().is_none_or(|k| k.contains(&key)));
+                    .filter(|w| st.desired.observer.keeps(&key, w.0));
                 // Where the stored object has this key, if anywhere.
                 let found = st.index.get(&key).copied().and_then(|(ready, i)| {
                     let sub = sized.endpoints().subsets.first()?;
@@ -651,10 +736,11 @@ mod vectors {
 
     /// The in-place edits (truncated or not) write exactly what rebuilding the object from
     /// all desired addresses on every sync writes: same writes, sizes and final objects,
-    /// through flaps, failures, a rollout and scaling across the 1,000-address line.
+    /// through flaps, failures, rollouts (one changing the named port: two subsets while over
+    /// capacity) and scaling across the 1,000-address line.
     #[test]
     fn edits_equal_rebuilds_across_truncation() {
-        let text = "duration: 8m\ncluster:\n  zones:\n    - {name: a, nodes: 30}\nservices:\n  - name: web\n    replicas: 1010\n  - name: pub\n    replicas: 1005\n    publish_not_ready_addresses: true\nchurn:\n  - readiness_flaps: {per_hour: 1500, down: 20s}\n  - pod_failures: {per_hour: 600}\n  - scale: {service: web, at: 3m, replicas: 990}\n  - scale: {service: web, at: 5m, replicas: 1020}\n  - rollout: {service: pub, at: 6m, max_surge: 3, max_unavailable: 0}\n";
+        let text = "duration: 8m\ncluster:\n  zones:\n    - {name: a, nodes: 30}\nservices:\n  - name: web\n    replicas: 1010\n  - name: pub\n    replicas: 1005\n    publish_not_ready_addresses: true\n  - name: named\n    replicas: 1002\n    ports: [{name: http, port: 80, target_port: http}]\n    container_ports: {http: 8080}\nchurn:\n  - readiness_flaps: {per_hour: 1500, down: 20s}\n  - pod_failures: {per_hour: 600}\n  - scale: {service: web, at: 3m, replicas: 990}\n  - scale: {service: web, at: 5m, replicas: 1020}\n  - rollout: {service: pub, at: 6m, max_surge: 3, max_unavailable: 0}\n  - rollout: {service: named, at: 2m, max_surge: 5, max_unavailable: 0, container_ports: {http: 9090}}\n";
         let sc = crate::scenario::Scenario::parse("t.yaml", "t", text).unwrap();
         let h = crate::cluster::generate(&sc);
         let go = |always_rebuild| {

@@ -176,25 +176,38 @@ pub struct PodStore {
     pub changed: BTreeSet<Arc<str>>,
 }
 
+/// Told of every entry a [`Desired`] gains or loses, so that a controller can keep tallies over
+/// its desired state (counts, ordered subsets) in O(1) per change instead of scanning it.
+pub trait Observer<K, V> {
+    fn inserted(&mut self, _key: &K, _value: &V) {}
+    fn removed(&mut self, _key: &K, _value: &V) {}
+}
+
+/// No tallies.
+impl<K, V> Observer<K, V> for () {}
+
 /// What a controller wants for each pod (an Endpoints address, a slice endpoint), kept up to
 /// date from the pods changed since the last sync, with the keys whose entry changed.
-pub struct Desired<K, V> {
+pub struct Desired<K, V, O = ()> {
     pub map: BTreeMap<K, V>,
     by_pod: BTreeMap<Arc<str>, K>,
     changed: Vec<K>,
+    /// Sees every insertion and removal of `map`.
+    pub observer: O,
 }
 
-impl<K, V> Default for Desired<K, V> {
+impl<K, V, O: Default> Default for Desired<K, V, O> {
     fn default() -> Self {
         Desired {
             map: BTreeMap::new(),
             by_pod: BTreeMap::new(),
             changed: Vec::new(),
+            observer: O::default(),
         }
     }
 }
 
-impl<K: Ord + Clone, V> Desired<K, V> {
+impl<K: Ord + Clone, V, O: Observer<K, V>> Desired<K, V, O> {
     /// Re-derives the entries of the changed pods: `entry` gives a pod's key and value, or
     /// `None` when the pod is not wanted.
     pub fn update(&mut self, store: &PodStore, entry: impl FnMut(&Pod) -> Option<(K, V)>) {
@@ -220,10 +233,13 @@ impl<K: Ord + Clone, V> Desired<K, V> {
     ) {
         for name in names {
             if let Some(old) = self.by_pod.remove(name) {
-                self.map.remove(&old);
+                if let Some(v) = self.map.remove(&old) {
+                    self.observer.removed(&old, &v);
+                }
                 self.changed.push(old);
             }
             if let Some((key, value)) = store.pods.get(name).and_then(&mut entry) {
+                self.observer.inserted(&key, &value);
                 self.map.insert(key.clone(), value);
                 self.by_pod.insert(name.clone(), key.clone());
                 self.changed.push(key);
