@@ -23,6 +23,7 @@ use rand::seq::IndexedRandom;
 use rand_distr::Distribution as _;
 
 use crate::engine::{self, Nanos, Queue, Rng};
+use crate::rank::RankSet;
 use crate::scenario::{
     self, Action, Distribution, IpFamily, NodeNaming, SECOND, Scenario, ServicePort,
 };
@@ -257,6 +258,12 @@ struct Deployment {
     rollout: Option<(scenario::IntOrPercent, scenario::IntOrPercent)>,
     zone_weights: Vec<f64>,
     zone_counts: Vec<u32>,
+    /// Per pod of this Deployment, in creation order (the pod's `slot`): available? Every
+    /// pod of `old` was created before every pod of `new` (a rollout moves all of `new` to
+    /// `old`), so "the k-th available pod of `new`, then of `old`" is a selection here.
+    available: RankSet,
+    /// The pod id of each slot.
+    slots: Vec<u32>,
 }
 
 #[derive(Clone, Copy)]
@@ -266,6 +273,10 @@ struct PodRt {
     in_new: bool,
     /// The host part of the pod's addresses in its node's /24 and /64, once running.
     host: Option<u32>,
+    /// Index in its Deployment's `available` set.
+    slot: u32,
+    /// Counted as available (alive, running, ready, not terminating) in the rank sets.
+    listed: bool,
 }
 
 enum Ev {
@@ -304,6 +315,10 @@ struct Sim<'a> {
     outages_active: Vec<bool>,
     /// Names of pods that exist (for generateName collisions).
     names: std::collections::HashSet<String>,
+    /// Per pod id: available? (for failures and flaps of any Service).
+    available: RankSet,
+    /// The Services of each name, in index order.
+    by_name: std::collections::HashMap<Arc<str>, Vec<u32>>,
 }
 
 /// The nodes and Services of a scenario, as every run of it builds them (PRNG stream 0).
@@ -350,6 +365,8 @@ pub fn generate(sc: &Scenario) -> History {
                 rollout: None,
                 zone_counts: vec![0; zones.len()],
                 zone_weights: weights,
+                available: RankSet::new(),
+                slots: Vec::new(),
             });
         }
     }
@@ -376,7 +393,15 @@ pub fn generate(sc: &Scenario) -> History {
         events: Vec::new(),
         outages_active: Vec::new(),
         names: std::collections::HashSet::new(),
+        available: RankSet::new(),
+        by_name: std::collections::HashMap::new(),
     };
+    for (i, s) in services.iter().enumerate() {
+        sim.by_name
+            .entry(s.name.clone())
+            .or_default()
+            .push(i as u32);
+    }
     // The cluster is in steady state when the simulation starts: every pod already ready.
     for svc in 0..sim.services.len() {
         for _ in 0..sim.deployments[svc].replicas {
@@ -419,7 +444,19 @@ pub fn generate(sc: &Scenario) -> History {
 }
 
 impl Sim<'_> {
+    /// Records a pod change for the controllers, and keeps the rank sets of available pods
+    /// current: every change of a pod's availability is recorded.
     fn record(&mut self, t: Nanos, pod: u32, deleted: bool) {
+        let rt = self.rt[pod as usize];
+        let available = rt.alive && self.is_available(pod);
+        if available != rt.listed {
+            self.rt[pod as usize].listed = available;
+            self.available.set(pod as usize, available);
+            let svc = self.pods[pod as usize].service as usize;
+            self.deployments[svc]
+                .available
+                .set(rt.slot as usize, available);
+        }
         self.events.push((
             t,
             Change::Pod {
@@ -494,10 +531,16 @@ impl Sim<'_> {
             ready_changed: t,
             container_ports,
         });
+        let d = &mut self.deployments[svc as usize];
+        let slot = d.available.push(false) as u32;
+        d.slots.push(id);
+        self.available.push(false);
         self.rt.push(PodRt {
             alive: true,
             in_new: true,
             host: None,
+            slot,
+            listed: false,
         });
         self.nodes[node as usize].pods.push(id);
         let d = &mut self.deployments[svc as usize];
@@ -1012,8 +1055,63 @@ impl Sim<'_> {
         }
     }
 
-    /// A uniformly random available pod of the named Service (or of any Service).
+    /// A uniformly random available pod of the named Service (or of any Service): of the
+    /// available pods in id order (any Service), or of each Service of that name in turn its
+    /// current ReplicaSet's then its older ones' (creation order within each), one index
+    /// drawn over all of them. O(log pods) per draw, through the rank sets.
     fn random_available_pod(&mut self, service: &Option<String>) -> Option<u32> {
+        let Some(name) = service else {
+            let n = self.available.count() as usize;
+            if n == 0 {
+                return None;
+            }
+            let k = self.rng.random_range(..n) as u32;
+            let pick = self.available.select(k).map(|p| p as u32);
+            #[cfg(test)]
+            assert_eq!(pick, self.scan_available(service).get(k as usize).copied());
+            return pick;
+        };
+        let services = self.by_name.get(name.as_str())?;
+        let n: u32 = services
+            .iter()
+            .map(|&s| self.deployments[s as usize].available.count())
+            .sum();
+        if n == 0 {
+            return None;
+        }
+        let mut k = self.rng.random_range(..n as usize) as u32;
+        for &s in services {
+            let d = &self.deployments[s as usize];
+            debug_assert_eq!(d.available.count(), d.avail_new + d.avail_old);
+            if k >= d.available.count() {
+                k -= d.available.count();
+                continue;
+            }
+            // `new` holds the newest slots: its k-th comes after all of `old`'s.
+            let rank = if k < d.avail_new {
+                d.avail_old + k
+            } else {
+                k - d.avail_new
+            };
+            let pick = d.available.select(rank).map(|slot| d.slots[slot]);
+            #[cfg(test)]
+            {
+                let before: u32 = services
+                    .iter()
+                    .take_while(|&&x| x != s)
+                    .map(|&x| self.deployments[x as usize].available.count())
+                    .sum();
+                let scan = self.scan_available(service);
+                assert_eq!(pick, scan.get((before + k) as usize).copied());
+            }
+            return pick;
+        }
+        None
+    }
+
+    /// Tests: the candidates of [`Self::random_available_pod`] in their order, by a scan.
+    #[cfg(test)]
+    fn scan_available(&self, service: &Option<String>) -> Vec<u32> {
         let candidates: Vec<u32> = match service {
             Some(name) => self
                 .service_of(name)
@@ -1031,11 +1129,10 @@ impl Sim<'_> {
                 .filter(|&p| self.rt[p as usize].alive)
                 .collect(),
         };
-        let ready: Vec<u32> = candidates
+        candidates
             .into_iter()
             .filter(|&p| self.is_available(p))
-            .collect();
-        ready.choose(&mut self.rng).copied()
+            .collect()
     }
 
     fn failure_tick(&mut self, t: Nanos, i: usize) {
@@ -1110,6 +1207,23 @@ mod tests {
                 .unwrap();
             assert_eq!(terminating - ready, delay);
         }
+    }
+
+    /// Failures and flaps draw their pod through the rank sets; every draw is checked against
+    /// a scan of the candidates (inside `random_available_pod` in tests), through rollouts
+    /// (pods moving from the current ReplicaSet to the old ones), scaling, two Services of one
+    /// name, a Service deletion and draws over the whole cluster.
+    #[test]
+    fn random_pods_are_drawn_as_a_scan_would() {
+        let text = "duration: 12m\ncluster:\n  zones:\n    - {name: a, nodes: 20}\n    - {name: b, nodes: 10}\nservices:\n  - {name: web, replicas: 60}\n  - {name: web, namespace: other, replicas: 20}\n  - {name: pub, replicas: 40}\nchurn:\n  - readiness_flaps: {service: web, per_hour: 3000, down: 30s}\n  - pod_failures: {service: web, per_hour: 600}\n  - pod_failures: {per_hour: 600}\n  - readiness_flaps: {per_hour: 1200, down: 10s}\n  - rollout: {service: web, at: 1m}\n  - scale: {service: web, at: 4m, replicas: 30}\n  - rollout: {service: web, at: 5m, max_surge: 2, max_unavailable: 0}\n  - rollout: {service: web, at: 5m30s}\n  - rollout: {service: pub, at: 6m}\n  - service_delete: {service: pub, at: 9m}\n";
+        let sc = Scenario::parse("t.yaml", "t", text).unwrap();
+        let h = generate(&sc);
+        let failed = h
+            .events
+            .iter()
+            .filter(|(_, c)| matches!(c, Change::Pod { pod, .. } if pod.phase == Phase::Failed))
+            .count();
+        assert!(failed > 100, "{failed} failures drawn");
     }
 
     /// A rollout replaces every pod, and never has fewer than `replicas - maxUnavailable`

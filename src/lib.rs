@@ -12,6 +12,7 @@ pub mod controllers;
 pub mod engine;
 pub mod input;
 pub mod output;
+pub mod rank;
 pub mod reproduce;
 pub mod run;
 pub mod scenario;
