@@ -1,0 +1,191 @@
+//! Durations, counts and percentages as scenarios write them.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer};
+
+/// Nanoseconds: the simulator's only unit of time.
+pub type Nanos = u64;
+
+pub const SECOND: Nanos = 1_000_000_000;
+
+/// A duration written as `500ms`, `30s`, `5m`, `1h30m` or `0`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Duration(pub Nanos);
+
+impl Duration {
+    pub fn parse(s: &str) -> Result<Duration, String> {
+        let s = s.trim();
+        if s == "0" {
+            return Ok(Duration(0));
+        }
+        let bad = || format!("expected a duration such as 500ms, 30s, 5m or 1h30m, got {s:?}");
+        let mut total: u128 = 0;
+        let mut rest = s;
+        if rest.is_empty() {
+            return Err(bad());
+        }
+        while !rest.is_empty() {
+            let digits = rest
+                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .ok_or_else(bad)?;
+            if digits == 0 {
+                return Err(bad());
+            }
+            let number: f64 = rest[..digits].parse().map_err(|_| bad())?;
+            rest = &rest[digits..];
+            let unit_len = rest
+                .find(|c: char| c.is_ascii_digit() || c == '.')
+                .unwrap_or(rest.len());
+            let scale: f64 = match &rest[..unit_len] {
+                "ns" => 1.0,
+                "us" | "µs" => 1e3,
+                "ms" => 1e6,
+                "s" => 1e9,
+                "m" => 60e9,
+                "h" => 3600e9,
+                _ => return Err(bad()),
+            };
+            rest = &rest[unit_len..];
+            total += (number * scale).round() as u128;
+        }
+        u64::try_from(total)
+            .map(Duration)
+            .map_err(|_| format!("duration {s:?} is too long"))
+    }
+}
+
+impl fmt::Display for Duration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ns = self.0;
+        if ns == 0 {
+            return write!(f, "0s");
+        }
+        if !ns.is_multiple_of(SECOND) {
+            return write!(f, "{}ms", ns as f64 / 1e6);
+        }
+        let s = ns / SECOND;
+        let (h, m, sec) = (s / 3600, s / 60 % 60, s % 60);
+        if h > 0 {
+            write!(f, "{h}h")?;
+        }
+        if m > 0 {
+            write!(f, "{m}m")?;
+        }
+        if sec > 0 || (h == 0 && m == 0) {
+            write!(f, "{sec}s")?;
+        }
+        Ok(())
+    }
+}
+
+impl<'de> Deserialize<'de> for Duration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Int(u64),
+            Str(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Int(0) => Ok(Duration(0)),
+            Raw::Int(n) => Err(serde::de::Error::custom(format!(
+                "expected a duration with a unit (e.g. {n}s), got {n}"
+            ))),
+            Raw::Str(s) => Duration::parse(&s).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// A count: a non-negative integer, with a clear message for anything else.
+pub(super) fn count<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Int(i64),
+        Float(f64),
+        Str(String),
+    }
+    let bad = |got: String| {
+        serde::de::Error::custom(format!("expected a non-negative integer, got {got}"))
+    };
+    match Raw::deserialize(d)? {
+        Raw::Int(n) => u32::try_from(n).map_err(|_| bad(n.to_string())),
+        Raw::Float(f) => Err(bad(f.to_string())),
+        Raw::Str(s) => Err(bad(format!("{s:?}"))),
+    }
+}
+
+pub(super) fn optional_count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    count(d).map(Some)
+}
+
+/// A count or a percentage, as in a Deployment's `maxSurge`: `1` or `"25%"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IntOrPercent {
+    Int(u32),
+    Percent(u32),
+}
+
+impl IntOrPercent {
+    /// Resolves against `total`: percentages round up for surge and down for unavailable
+    /// (Deployment controller, `ResolveFenceposts`).
+    pub fn resolve(self, total: u32, round_up: bool) -> u32 {
+        match self {
+            IntOrPercent::Int(n) => n,
+            IntOrPercent::Percent(p) => {
+                let x = u64::from(total) * u64::from(p);
+                (if round_up { x.div_ceil(100) } else { x / 100 }) as u32
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for IntOrPercent {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Int(u32),
+            Str(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Int(n) => Ok(IntOrPercent::Int(n)),
+            Raw::Str(s) => s
+                .strip_suffix('%')
+                .and_then(|p| p.parse::<u32>().ok())
+                .filter(|p| *p <= 100)
+                .map(IntOrPercent::Percent)
+                .ok_or_else(|| {
+                    serde::de::Error::custom(format!(
+                        "expected a non-negative count or a percentage from 0% to 100%, got {s:?}"
+                    ))
+                }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(Duration::parse("500ms"), Ok(Duration(500_000_000)));
+        assert_eq!(Duration::parse("30s"), Ok(Duration(30 * SECOND)));
+        assert_eq!(Duration::parse("5m"), Ok(Duration(300 * SECOND)));
+        assert_eq!(Duration::parse("1h30m"), Ok(Duration(5400 * SECOND)));
+        assert_eq!(Duration::parse("0"), Ok(Duration(0)));
+        assert!(Duration::parse("5").is_err());
+        assert!(Duration::parse("5x").is_err());
+        assert!(Duration::parse("").is_err());
+        assert_eq!(Duration(5400 * SECOND).to_string(), "1h30m");
+    }
+
+    #[test]
+    fn percentages_resolve_like_deployments() {
+        assert_eq!(IntOrPercent::Percent(25).resolve(10, true), 3);
+        assert_eq!(IntOrPercent::Percent(25).resolve(10, false), 2);
+        assert_eq!(IntOrPercent::Int(1).resolve(10, true), 1);
+    }
+}
