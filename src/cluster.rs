@@ -413,22 +413,11 @@ pub fn generate(sc: &Scenario) -> History {
     }
     if let scenario::Churn::Actions(actions) = &sc.file.churn {
         for (i, a) in actions.iter().enumerate() {
-            let at = match a {
-                Action::Rollout(r) => r.at.0,
-                Action::Scale(s) => s.at.0,
-                Action::PodFailures(f) => f.from.0,
-                Action::ReadinessFlaps(f) => f.from.0,
-                Action::NodeDrain(d) => d.at.0,
-                Action::ZoneOutage(z) => z.at.0,
-                Action::ServiceUpdate(u) => u.at.0,
-                Action::ServiceDelete(d) => d.at.0,
-                Action::NodeDelete(d) => d.at.0,
-            };
-            sim.q.at(at, Ev::Action(i));
+            sim.q.at(a.value.start().0, Ev::Action(i));
             sim.outages_active.push(false);
         }
     }
-    let end = sc.file.duration.0;
+    let end = sc.file.duration.value.0;
     while let Some(t) = sim.q.peek_time() {
         if t > end {
             break;
@@ -548,7 +537,10 @@ impl Sim<'_> {
         d.zone_counts[zone] += 1;
         self.record(t, id, false);
         if t > 0 {
-            let delay = sample(&self.sc.file.pods.scheduling_to_running, &mut self.rng);
+            let delay = sample(
+                &self.sc.file.pods.scheduling_to_running.value,
+                &mut self.rng,
+            );
             self.q.at(t + delay, Ev::Running(id));
         }
         Some(id)
@@ -587,7 +579,7 @@ impl Sim<'_> {
         p.ipv6 = want_v6.then_some(ipv6);
         self.record(t, id, false);
         if t > 0 {
-            let delay = sample(&self.sc.file.pods.running_to_ready, &mut self.rng);
+            let delay = sample(&self.sc.file.pods.running_to_ready.value, &mut self.rng);
             self.q.at(t + delay, Ev::Ready(id));
         }
     }
@@ -661,7 +653,7 @@ impl Sim<'_> {
         match until_gone {
             Some(gone) => self.q.at(gone, Ev::Gone(id)),
             None => {
-                let grace = sample(&self.sc.file.pods.termination_grace, &mut self.rng);
+                let grace = sample(&self.sc.file.pods.termination_grace.value, &mut self.rng);
                 self.q.at(t + grace, Ev::Gone(id));
             }
         }
@@ -857,7 +849,7 @@ impl Sim<'_> {
 
     fn outage(&self, i: usize) -> Option<&scenario::ZoneOutage> {
         match &self.sc.file.churn {
-            scenario::Churn::Actions(a) => match a.get(i) {
+            scenario::Churn::Actions(a) => match a.get(i).map(|a| &a.value) {
                 Some(Action::ZoneOutage(z)) => Some(z),
                 _ => None,
             },
@@ -900,7 +892,7 @@ impl Sim<'_> {
         let scenario::Churn::Actions(actions) = &self.sc.file.churn else {
             return;
         };
-        let Some(a) = actions.get(i).cloned() else {
+        let Some(a) = actions.get(i).map(|a| a.value.clone()) else {
             return;
         };
         match a {
@@ -1037,8 +1029,8 @@ impl Sim<'_> {
         let scenario::Churn::Actions(actions) = &self.sc.file.churn else {
             return None;
         };
-        let end = self.sc.file.duration.0;
-        match actions.get(i)? {
+        let end = self.sc.file.duration.value.0;
+        match &actions.get(i)?.value {
             Action::PodFailures(f) => Some((
                 f.service.as_ref().map(|s| s.value.clone()),
                 f.per_hour.value,

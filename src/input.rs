@@ -125,11 +125,12 @@ fn read_json(source: &str, text: &str) -> Result<Vec<Item>, InputError> {
 }
 
 fn read_yaml(source: &str, text: &str) -> Result<Vec<Item>, InputError> {
-    let docs: Vec<Doc> = serde_saphyr::from_multiple(text).map_err(|e| {
+    let options = crate::yaml::options(text.len());
+    let docs: Vec<Doc> = serde_saphyr::from_multiple_with_options(text, options).map_err(|e| {
         let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
         InputError {
             position: position(source, line.max(1), column),
-            message: format!("invalid YAML: {}", yaml_message(&e)),
+            message: format!("invalid YAML: {}", crate::yaml::message(&e)),
         }
     })?;
     let starts = yaml_document_lines(text);
@@ -139,19 +140,6 @@ fn read_yaml(source: &str, text: &str) -> Result<Vec<Item>, InputError> {
         collect(source, doc, line, None, &mut items)?;
     }
     Ok(items)
-}
-
-/// The first line of serde-saphyr's message, without its rendered source snippet.
-fn yaml_message(e: &serde_saphyr::Error) -> String {
-    let text = e.without_snippet().to_string();
-    let first = text.lines().next().unwrap_or_default();
-    // Drop a trailing " at line X, column Y": the position is printed in front.
-    first
-        .split(" at line ")
-        .next()
-        .unwrap_or(first)
-        .trim()
-        .to_string()
 }
 
 /// First content line of each non-empty YAML document (1-based), for messages about a whole

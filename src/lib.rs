@@ -20,3 +20,4 @@ pub mod size;
 pub mod trace;
 pub mod watch;
 pub mod wire;
+pub mod yaml;

@@ -96,18 +96,7 @@ pub struct ObjectRow {
     pub capacity: Option<u64>,
 }
 
-/// `5000` as `5,000`.
-pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
+pub use crate::scenario::thousands;
 
 /// The side-by-side comparison printed after a run.
 pub fn comparison_table(rows: &[SummaryRow]) -> String {

@@ -82,7 +82,7 @@ fn check_node_names(sc: &Scenario, nodes: &[cluster::Node]) -> Result<(), RunErr
     if let Churn::Actions(actions) = &sc.file.churn {
         let mut problems = Vec::new();
         for (i, a) in actions.iter().enumerate() {
-            let (kind, names) = match a {
+            let (kind, names) = match &a.value {
                 Action::NodeDrain(d) => ("node_drain", &d.nodes),
                 Action::NodeDelete(d) => ("node_delete", &d.nodes),
                 _ => continue,
@@ -147,7 +147,7 @@ pub fn history(sc: &Scenario) -> Result<History, RunError> {
 /// Runs both controllers and the watchers on a scenario.
 pub fn simulate(sc: &Scenario) -> Result<Simulation, RunError> {
     let history = history(sc)?;
-    let end = sc.file.duration.0;
+    let end = sc.file.duration.value.0;
     let ctx = || MetaContext {
         start_unix: sc.start_unix,
         managed_fields: sc.file.realism.managed_fields,

@@ -61,7 +61,7 @@ pub fn groups(sc: &Scenario, nodes: usize) -> Vec<WatcherGroup> {
             skip_headless: false,
         });
     }
-    for c in &w.custom {
+    for c in w.custom.iter().map(|c| &c.value) {
         out.push(WatcherGroup {
             name: c.name.clone(),
             count: u64::from(c.count),

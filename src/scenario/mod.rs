@@ -19,7 +19,7 @@ use std::path::Path;
 use serde::{Deserialize, Deserializer};
 use serde_saphyr::Spanned;
 
-pub use units::{Duration, IntOrPercent, Nanos, SECOND};
+pub use units::{Duration, IntOrPercent, Nanos, SECOND, thousands};
 use units::{count, optional_count};
 use validate::validate;
 
@@ -55,7 +55,7 @@ pub struct ScenarioFile {
     #[serde(default = "default_seed")]
     pub seed: u64,
     #[serde(default = "default_duration")]
-    pub duration: Duration,
+    pub duration: Spanned<Duration>,
     /// Width of a `timeseries.csv` bucket.
     #[serde(default = "default_bucket")]
     pub bucket: Spanned<Duration>,
@@ -81,8 +81,8 @@ pub struct ScenarioFile {
 fn default_seed() -> u64 {
     1
 }
-fn default_duration() -> Duration {
-    Duration(10 * 60 * SECOND)
+fn default_duration() -> Spanned<Duration> {
+    unspanned(Duration(10 * 60 * SECOND))
 }
 fn default_bucket() -> Spanned<Duration> {
     unspanned(Duration(10 * SECOND))
@@ -274,11 +274,11 @@ pub enum TargetPort {
 #[serde(deny_unknown_fields)]
 pub struct PodTiming {
     #[serde(default = "default_sched")]
-    pub scheduling_to_running: Distribution,
+    pub scheduling_to_running: Spanned<Distribution>,
     #[serde(default = "default_ready")]
-    pub running_to_ready: Distribution,
+    pub running_to_ready: Spanned<Distribution>,
     #[serde(default = "default_grace")]
-    pub termination_grace: Distribution,
+    pub termination_grace: Spanned<Distribution>,
 }
 
 impl Default for PodTiming {
@@ -291,30 +291,33 @@ impl Default for PodTiming {
     }
 }
 
-fn default_sched() -> Distribution {
-    Distribution::Lognormal {
+fn default_sched() -> Spanned<Distribution> {
+    unspanned(Distribution::Lognormal {
         median: Duration(2 * SECOND),
         p99: Duration(10 * SECOND),
-    }
+    })
 }
-fn default_ready() -> Distribution {
-    Distribution::Uniform {
+fn default_ready() -> Spanned<Distribution> {
+    unspanned(Distribution::Uniform {
         min: Duration(2 * SECOND),
         max: Duration(8 * SECOND),
-    }
+    })
 }
-fn default_grace() -> Distribution {
-    Distribution::Uniform {
+fn default_grace() -> Spanned<Distribution> {
+    unspanned(Distribution::Uniform {
         min: Duration(SECOND),
         max: Duration(5 * SECOND),
-    }
+    })
 }
 
 /// The churn: timed actions (a list), or a recorded pod history to replay (`{trace: FILE}`).
 #[derive(Clone, Debug)]
 pub enum Churn {
-    Actions(Vec<Action>),
-    Trace { trace: String },
+    /// Each action with where it is written (errors about an action point at it).
+    Actions(Vec<Spanned<Action>>),
+    Trace {
+        trace: String,
+    },
 }
 
 impl<'de> Deserialize<'de> for Churn {
@@ -332,7 +335,7 @@ impl<'de> Deserialize<'de> for Churn {
                 mut seq: A,
             ) -> Result<Churn, A::Error> {
                 let mut actions = Vec::new();
-                while let Some(a) = seq.next_element::<Action>()? {
+                while let Some(a) = seq.next_element::<Spanned<Action>>()? {
                     actions.push(a);
                 }
                 Ok(Churn::Actions(actions))
@@ -378,6 +381,38 @@ pub enum Action {
     ServiceUpdate(ServiceUpdate),
     ServiceDelete(ServiceDelete),
     NodeDelete(NodeDelete),
+}
+
+impl Action {
+    /// When the action starts (`at`, or `from` for rates).
+    pub fn start(&self) -> Duration {
+        match self {
+            Action::Rollout(r) => r.at,
+            Action::Scale(s) => s.at,
+            Action::PodFailures(f) => f.from,
+            Action::ReadinessFlaps(f) => f.from,
+            Action::NodeDrain(d) => d.at,
+            Action::ZoneOutage(z) => z.at,
+            Action::ServiceUpdate(u) => u.at,
+            Action::ServiceDelete(d) => d.at,
+            Action::NodeDelete(d) => d.at,
+        }
+    }
+
+    /// The action's key as written (`rollout`, `pod_failures`, ...).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Action::Rollout(_) => "rollout",
+            Action::Scale(_) => "scale",
+            Action::PodFailures(_) => "pod_failures",
+            Action::ReadinessFlaps(_) => "readiness_flaps",
+            Action::NodeDrain(_) => "node_drain",
+            Action::ZoneOutage(_) => "zone_outage",
+            Action::ServiceUpdate(_) => "service_update",
+            Action::ServiceDelete(_) => "service_delete",
+            Action::NodeDelete(_) => "node_delete",
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -596,7 +631,7 @@ pub struct Watchers {
     #[serde(default = "default_coredns", deserialize_with = "count")]
     pub coredns: u32,
     #[serde(default)]
-    pub custom: Vec<CustomWatcher>,
+    pub custom: Vec<Spanned<CustomWatcher>>,
 }
 
 impl Default for Watchers {
@@ -734,34 +769,40 @@ impl Scenario {
     /// name when the file sets none.
     pub fn parse(file: &str, default_name: &str, text: &str) -> Result<Scenario, ScenarioError> {
         let mut path = String::new();
-        let parsed: Result<ScenarioFile, _> =
-            serde_saphyr::with_deserializer_from_str(text, |de| {
+        let parsed: Result<ScenarioFile, _> = serde_saphyr::with_deserializer_from_str_with_options(
+            text,
+            crate::yaml::options(text.len()),
+            |de| {
                 serde_path_to_error::deserialize(de).map_err(|e| {
                     path = e.path().to_string();
                     e.into_inner()
                 })
-            });
+            },
+        );
         let sf = parsed.map_err(|e| {
             let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
-            let raw = e.without_snippet().to_string();
-            let message = raw.lines().next().unwrap_or_default();
-            let message = message.split(" at line ").next().unwrap_or(message);
             ScenarioError {
                 problems: vec![Problem {
                     file: file.to_string(),
                     line: line.max(1),
                     column,
-                    path: if path == "." {
-                        String::new()
-                    } else {
-                        path.clone()
-                    },
-                    message: message.to_string(),
+                    path: field_path(&path),
+                    message: crate::yaml::message(&e),
                 }],
             }
         })?;
         validate(file, default_name, sf)
     }
+}
+
+/// A field path as serde_path_to_error prints it, as the user wrote it: without the `value`
+/// of our `Spanned` wrappers, and empty for the top level or an unknown position (`?`).
+fn field_path(raw: &str) -> String {
+    let parts: Vec<&str> = raw
+        .split('.')
+        .filter(|p| !matches!(*p, "value" | "?" | ""))
+        .collect();
+    parts.join(".").replace(".[", "[")
 }
 
 #[cfg(test)]

@@ -9,6 +9,10 @@ pub type Nanos = u64;
 
 pub const SECOND: Nanos = 1_000_000_000;
 
+/// The longest duration a scenario may write (10 years): every sum of a few times stays far
+/// below `u64::MAX` nanoseconds (584 years), so the event engine's arithmetic cannot wrap.
+pub const MAX_DURATION: Duration = Duration(10 * 365 * 24 * 3600 * SECOND);
+
 /// A duration written as `500ms`, `30s`, `5m`, `1h30m` or `0`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Duration(pub Nanos);
@@ -49,9 +53,12 @@ impl Duration {
             rest = &rest[unit_len..];
             total += (number * scale).round() as u128;
         }
-        u64::try_from(total)
-            .map(Duration)
-            .map_err(|_| format!("duration {s:?} is too long"))
+        if total > u128::from(MAX_DURATION.0) {
+            return Err(format!(
+                "duration {s:?} is too long: a scenario spans at most {MAX_DURATION}"
+            ));
+        }
+        Ok(Duration(total as u64))
     }
 }
 
@@ -128,6 +135,10 @@ pub enum IntOrPercent {
 }
 
 impl IntOrPercent {
+    pub fn is_zero(self) -> bool {
+        matches!(self, IntOrPercent::Int(0) | IntOrPercent::Percent(0))
+    }
+
     /// Resolves against `total`: percentages round up for surge and down for unavailable
     /// (Deployment controller, `ResolveFenceposts`).
     pub fn resolve(self, total: u32, round_up: bool) -> u32 {
@@ -163,6 +174,19 @@ impl<'de> Deserialize<'de> for IntOrPercent {
                 }),
         }
     }
+}
+
+/// `5000` as `5,000`.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 #[cfg(test)]

@@ -34,6 +34,56 @@ impl Problems<'_> {
     }
 }
 
+/// Most copies of one Service entry (a cluster of a million Services is far past any real one).
+pub const MAX_SERVICES: u32 = 1_000_000;
+/// Most watchers in one custom group.
+pub const MAX_WATCHERS: u64 = 1_000_000;
+
+/// A DNS label as Kubernetes validates names: RFC 1035 (`[a-z]([-a-z0-9]*[a-z0-9])?`, Service
+/// names: `ValidateServiceName`) or RFC 1123 (may start with a digit, namespaces:
+/// `ValidateNamespaceName`); at most 63 characters.
+fn dns_label(name: &str, rfc1035: bool) -> Result<(), String> {
+    let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
+    if name.is_empty() || name.len() > 63 {
+        return Err(format!(
+            "a name has 1 to 63 characters, this one {}",
+            name.len()
+        ));
+    }
+    if !name.chars().all(ok_char) {
+        return Err("only lowercase letters, digits and '-' are allowed".into());
+    }
+    let first = name.chars().next().unwrap_or('-');
+    if rfc1035 && !first.is_ascii_lowercase() {
+        return Err("it must start with a lowercase letter".into());
+    }
+    if name.starts_with('-') || name.ends_with('-') {
+        return Err("it must start and end with a letter or digit".into());
+    }
+    Ok(())
+}
+
+/// Whether two Service entries (a name with its copies, named `<name>-0` .. when more than
+/// one) define a common name. Decided without listing the copies.
+fn names_clash(a: &str, a_copies: u32, b: &str, b_copies: u32) -> bool {
+    // `name` is `base-k` for a copy k < copies (k written without leading zeros)?
+    let is_copy = |name: &str, base: &str, copies: u32| {
+        name.strip_prefix(base)
+            .and_then(|r| r.strip_prefix('-'))
+            .filter(|k| !k.is_empty() && (k == &"0" || !k.starts_with('0')))
+            .and_then(|k| k.parse::<u32>().ok())
+            .is_some_and(|k| k < copies)
+    };
+    match (a_copies, b_copies) {
+        (0, _) | (_, 0) => false,
+        (1, 1) => a == b,
+        (1, _) => is_copy(a, b, b_copies),
+        (_, 1) => is_copy(b, a, a_copies),
+        // `a-k == b-j` with k, j numbers: the parts after the last '-' are equal, so a == b.
+        _ => a == b,
+    }
+}
+
 fn parse_cidr(s: &str) -> Option<(IpAddr, u8)> {
     let (ip, len) = s.split_once('/')?;
     let ip: IpAddr = ip.parse().ok()?;
@@ -65,11 +115,35 @@ pub(super) fn validate(
         file,
         list: Vec::new(),
     };
-    if sf.duration.0 == 0 {
-        p.top("duration", "must be longer than 0s");
+    if sf.duration.value.0 == 0 {
+        p.at(&sf.duration, "duration", "must be longer than 0s");
     }
     if sf.bucket.value.0 == 0 {
         p.at(&sf.bucket, "bucket", "must be longer than 0s");
+    }
+    for (field, d) in [
+        ("scheduling_to_running", &sf.pods.scheduling_to_running),
+        ("running_to_ready", &sf.pods.running_to_ready),
+        ("termination_grace", &sf.pods.termination_grace),
+    ] {
+        match d.value {
+            Distribution::Uniform { min, max } if min > max => p.at(
+                d,
+                format!("pods.{field}.uniform"),
+                format!("min ({min}) is above max ({max})"),
+            ),
+            Distribution::Lognormal { median, p99 } if p99 < median => p.at(
+                d,
+                format!("pods.{field}.lognormal"),
+                format!("p99 ({p99}) is below the median ({median})"),
+            ),
+            Distribution::Lognormal { median, .. } if median.0 == 0 => p.at(
+                d,
+                format!("pods.{field}.lognormal.median"),
+                "a log-normal median must be longer than 0s",
+            ),
+            _ => {}
+        }
     }
     let start_unix = match sf.start.parse::<k8s_openapi::jiff::Timestamp>() {
         Ok(t) => t.as_second(),
@@ -112,10 +186,22 @@ pub(super) fn validate(
         }
         nodes_total += u64::from(z.nodes);
     }
+    // A CIDR's address is its network's, host bits cleared, as Go's `net.ParseCIDR` gives the
+    // controller manager's `--cluster-cidr` (so `10.1.2.3/16` is `10.1.0.0/16`).
     let cidr = |p: &mut Problems, s: &Spanned<String>, field: &str, want_v4: bool| match parse_cidr(
         &s.value,
     ) {
-        Some((ip, len)) if ip.is_ipv4() == want_v4 => Some((ip, len)),
+        Some((ip, len)) if ip.is_ipv4() == want_v4 => {
+            let network = cidr_range(ip, len).0;
+            Some((
+                if want_v4 {
+                    IpAddr::V4(Ipv4Addr::from(network as u32))
+                } else {
+                    IpAddr::V6(Ipv6Addr::from(network))
+                },
+                len,
+            ))
+        }
         _ => {
             p.at(
                 s,
@@ -159,6 +245,26 @@ pub(super) fn validate(
             &sf.cluster.pod_cidr_v6,
             "cluster.pod_cidr_v6",
             "must be /64 or shorter (each node gets a /64)",
+        );
+    }
+    let uses_v6 = sf
+        .services
+        .iter()
+        .any(|s| s.ip_families.value.contains(&IpFamily::IPv6));
+    if let Some((_, len)) = v6
+        && len <= 64
+        && uses_v6
+        && 64 - u32::from(len) < 64
+        && (1u64 << (64 - len)) < nodes_total
+    {
+        p.at(
+            &sf.cluster.pod_cidr_v6,
+            "cluster.pod_cidr_v6",
+            format!(
+                "{} has room for {} node /64s, the cluster has {nodes_total} nodes",
+                sf.cluster.pod_cidr_v6.value,
+                1u64 << (64 - len)
+            ),
         );
     }
     match parse_cidr(&sf.cluster.service_cidr.value) {
@@ -207,35 +313,58 @@ pub(super) fn validate(
     }
 
     // Services.
-    let mut services = BTreeSet::new();
     let mut total_pods: u64 = 0;
     for (i, s) in sf.services.iter().enumerate() {
         let at = format!("services[{i}]");
-        if s.name.value.is_empty() || s.name.value.len() > 63 {
+        // The longest name: the last copy's.
+        let longest = match s.copies {
+            0 | 1 => s.name.value.clone(),
+            n => format!("{}-{}", s.name.value, n - 1),
+        };
+        if let Err(why) = dns_label(&longest, true) {
             p.at(
                 &s.name,
                 format!("{at}.name"),
-                "a Service name has 1 to 63 characters",
+                format!("{longest:?} is not a valid Service name: {why}"),
             );
         }
-        let names: Vec<String> = if s.copies == 1 {
-            vec![s.name.value.clone()]
-        } else {
-            (0..s.copies)
-                .map(|k| format!("{}-{k}", s.name.value))
-                .collect()
-        };
-        for n in names {
-            if !services.insert((s.namespace.clone(), n.clone())) {
-                p.at(
-                    &s.name,
-                    format!("{at}.name"),
-                    format!("Service {}/{n} is defined twice", s.namespace),
-                );
-            }
+        if let Err(why) = dns_label(&s.namespace, false) {
+            p.at(
+                &s.name,
+                format!("{at}.namespace"),
+                format!("{:?} is not a valid namespace: {why}", s.namespace),
+            );
         }
-        if s.copies == 0 {
-            p.at(&s.name, format!("{at}.copies"), "must be at least 1");
+        // Copies are checked for clashes without listing them (no work per copy).
+        if let Some(j) = (0..i).find(|&j| {
+            let o = &sf.services[j];
+            o.namespace == s.namespace
+                && names_clash(&o.name.value, o.copies, &s.name.value, s.copies)
+        }) {
+            let o = &sf.services[j];
+            let message = if s.copies == 1 && o.copies == 1 {
+                format!(
+                    "Service {}/{} is defined twice (also services[{j}])",
+                    s.namespace, s.name.value
+                )
+            } else {
+                format!(
+                    "a Service name is defined twice, here and in services[{j}] (copies are \
+                     named <name>-0, <name>-1, ...)"
+                )
+            };
+            p.at(&s.name, format!("{at}.name"), message);
+        }
+        if !(1..=MAX_SERVICES).contains(&s.copies) {
+            p.at(
+                &s.name,
+                format!("{at}.copies"),
+                format!(
+                    "expected 1 to {} copies, got {}",
+                    thousands(u64::from(MAX_SERVICES)),
+                    thousands(u64::from(s.copies))
+                ),
+            );
         }
         let fam = &s.ip_families.value;
         if fam.is_empty() || fam.len() > 2 || (fam.len() == 2 && fam[0] == fam[1]) {
@@ -307,7 +436,9 @@ pub(super) fn validate(
                 );
             }
         }
-        total_pods += u64::from(s.replicas) * u64::from(s.copies);
+        // At most 2^32 * 2^32: fits, and so does the sum over entries that fit in memory;
+        // saturating keeps an absurd total absurd (it is refused below).
+        total_pods = total_pods.saturating_add(u64::from(s.replicas) * u64::from(s.copies));
     }
     let capacity = nodes_total * u64::from(sf.cluster.max_pods_per_node);
     if total_pods > capacity {
@@ -319,7 +450,11 @@ pub(super) fn validate(
             ),
         );
     }
-    let service_known = |name: &str| services.iter().any(|(_, n)| n == name);
+    let service_known = |name: &str| {
+        sf.services
+            .iter()
+            .any(|s| names_clash(&s.name.value, s.copies, name, 1))
+    };
 
     // Controllers.
     let max_eps = &sf.controllers.endpointslices.max_endpoints_per_slice;
@@ -334,68 +469,135 @@ pub(super) fn validate(
         );
     }
 
-    // Churn.
+    // Churn. Errors about an action point at the action.
+    let end = sf.duration.value;
     if let Churn::Actions(actions) = &sf.churn {
-        for (i, a) in actions.iter().enumerate() {
-            let at = format!("churn[{i}]");
-            let check_service = |p: &mut Problems, s: &Spanned<String>, kind: &str| {
+        for (i, spanned) in actions.iter().enumerate() {
+            let a = &spanned.value;
+            let at = format!("churn[{i}].{}", a.kind());
+            let here = |p: &mut Problems, field: &str, message: String| {
+                let path = if field.is_empty() {
+                    at.clone()
+                } else {
+                    format!("{at}.{field}")
+                };
+                p.at(spanned, path, message);
+            };
+            let check_service = |p: &mut Problems, s: &Spanned<String>| {
                 if !service_known(&s.value) {
                     p.at(
                         s,
-                        format!("{at}.{kind}.service"),
+                        format!("{at}.service"),
                         format!("unknown service {:?}", s.value),
                     );
                 }
             };
-            let check_rate = |p: &mut Problems, r: &Spanned<f64>, kind: &str| {
+            let check_rate = |p: &mut Problems, r: &Spanned<f64>| {
                 if !r.value.is_finite() || r.value < 0.0 {
                     p.at(
                         r,
-                        format!("{at}.{kind}.per_hour"),
+                        format!("{at}.per_hour"),
                         format!("expected a non-negative rate, got {}", r.value),
                     );
                 }
             };
+            let start = a.start();
+            if start > end {
+                let field = match a {
+                    Action::PodFailures(_) | Action::ReadinessFlaps(_) => "from",
+                    _ => "at",
+                };
+                here(
+                    &mut p,
+                    field,
+                    format!("starts at {start}, after the end of the run (duration: {end})"),
+                );
+            }
             match a {
-                Action::Rollout(r) => check_service(&mut p, &r.service, "rollout"),
-                Action::Scale(s) => check_service(&mut p, &s.service, "scale"),
-                Action::ServiceUpdate(u) => check_service(&mut p, &u.service, "service_update"),
-                Action::ServiceDelete(d) => check_service(&mut p, &d.service, "service_delete"),
+                Action::Rollout(r) => {
+                    check_service(&mut p, &r.service);
+                    if r.max_surge.is_zero() && r.max_unavailable.is_zero() {
+                        // apps/v1 validation: "may not be 0 when `maxSurge` is 0".
+                        here(
+                            &mut p,
+                            "max_unavailable",
+                            "max_surge and max_unavailable cannot both be 0 (Kubernetes rejects \
+                             such a Deployment: the rollout could never make progress)"
+                                .into(),
+                        );
+                    }
+                }
+                Action::Scale(s) => check_service(&mut p, &s.service),
+                Action::ServiceUpdate(u) => check_service(&mut p, &u.service),
+                Action::ServiceDelete(d) => check_service(&mut p, &d.service),
                 Action::PodFailures(f) => {
-                    check_rate(&mut p, &f.per_hour, "pod_failures");
+                    check_rate(&mut p, &f.per_hour);
                     if let Some(s) = &f.service {
-                        check_service(&mut p, s, "pod_failures");
+                        check_service(&mut p, s);
+                    }
+                    if f.until.is_some_and(|u| u < f.from) {
+                        here(
+                            &mut p,
+                            "until",
+                            "ends before it starts (until < from)".into(),
+                        );
                     }
                 }
                 Action::ReadinessFlaps(f) => {
-                    check_rate(&mut p, &f.per_hour, "readiness_flaps");
+                    check_rate(&mut p, &f.per_hour);
                     if let Some(s) = &f.service {
-                        check_service(&mut p, s, "readiness_flaps");
+                        check_service(&mut p, s);
+                    }
+                    if f.until.is_some_and(|u| u < f.from) {
+                        here(
+                            &mut p,
+                            "until",
+                            "ends before it starts (until < from)".into(),
+                        );
+                    }
+                    if f.down.0 == 0 && f.per_hour.value > 0.0 {
+                        here(
+                            &mut p,
+                            "down",
+                            "a flap keeps its pod not ready for a while: expected a duration \
+                             longer than 0s"
+                                .into(),
+                        );
                     }
                 }
                 Action::ZoneOutage(z) => {
                     if !zones.contains(&z.zone.value) {
                         p.at(
                             &z.zone,
-                            format!("{at}.zone_outage.zone"),
+                            format!("{at}.zone"),
                             format!("unknown zone {:?} (zones: {})", z.zone.value, join(&zones)),
                         );
                     }
                 }
                 Action::NodeDelete(d) => {
                     if d.count.is_none() == d.nodes.is_empty() {
-                        p.top(format!("{at}.node_delete"), "give either count or nodes");
-                    }
-                }
-                Action::NodeDrain(d) => {
-                    if d.count.is_none() == d.nodes.is_empty() {
-                        p.top(format!("{at}.node_drain"), "give either count or nodes");
+                        here(&mut p, "", "give either count or nodes".into());
                     }
                     if let Some(c) = d.count
                         && u64::from(c) > nodes_total
                     {
-                        p.top(
-                            format!("{at}.node_drain.count"),
+                        here(
+                            &mut p,
+                            "count",
+                            format!("{c} nodes to delete, the cluster has {nodes_total}"),
+                        );
+                    }
+                }
+                Action::NodeDrain(d) => {
+                    if d.count.is_none() == d.nodes.is_empty() {
+                        here(&mut p, "", "give either count or nodes".into());
+                    }
+                    if let Some(c) = d.count
+                        && u64::from(c) > nodes_total
+                    {
+                        here(
+                            &mut p,
+                            "count",
                             format!("{c} nodes to drain, the cluster has {nodes_total}"),
                         );
                     }
@@ -404,8 +606,16 @@ pub(super) fn validate(
         }
     }
     for (i, w) in sf.watchers.custom.iter().enumerate() {
-        if w.count == 0 {
-            p.top(format!("watchers.custom[{i}].count"), "must be at least 1");
+        if !(1..=MAX_WATCHERS).contains(&u64::from(w.value.count)) {
+            p.at(
+                w,
+                format!("watchers.custom[{i}].count"),
+                format!(
+                    "expected 1 to {} watchers, got {}",
+                    thousands(MAX_WATCHERS),
+                    thousands(u64::from(w.value.count))
+                ),
+            );
         }
     }
 
