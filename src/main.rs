@@ -44,6 +44,9 @@ Examples:
   slicesim run scenarios/zone-outage.yaml --seed 3
   slicesim run scenarios/quickstart.yaml --out /tmp/qs --export-objects /tmp/qs/objects
 
+Before it runs, the scenario's memory and pod events are estimated; a run over the limit
+(--max-memory, default half of this machine's memory) is refused with the field to blame.
+
 Outputs (each written to a temporary name, then renamed): DIR/summary.csv (one row per API),
 DIR/timeseries.csv (per time bucket and API), DIR/objects.csv (the final objects), and
 DIR/charts/*.svg + *.png (cumulative bytes, bytes per bucket, objects and largest object,
@@ -69,6 +72,13 @@ endpoints per slice) unless --no-charts.")]
         /// Print nothing but errors.
         #[arg(long, short)]
         quiet: bool,
+        /// Refuse a run estimated to need more memory than this (e.g. 4GiB, 500MB; default:
+        /// half of this machine's memory).
+        #[arg(long, value_name = "SIZE", value_parser = memory_arg)]
+        max_memory: Option<u64>,
+        /// Run even when the estimate is over the memory limit.
+        #[arg(long)]
+        force: bool,
     },
     /// Check the published claims (KEP-0752, the 2020 blog, the docs, issues) by simulation.
     #[command(after_help = "\
@@ -167,7 +177,12 @@ fn load(path: Option<&PathBuf>) -> Result<Scenario, slicesim::scenario::Scenario
     }
 }
 
-fn run_scenario(
+fn memory_arg(s: &str) -> Result<u64, String> {
+    slicesim::scenario::parse_memory(s)
+}
+
+/// What `slicesim run` was asked to do.
+struct RunArgs {
     scenario: Option<PathBuf>,
     out: Option<PathBuf>,
     seed: Option<u64>,
@@ -175,8 +190,28 @@ fn run_scenario(
     export_trace: Option<PathBuf>,
     charts: bool,
     quiet: bool,
-) -> anyhow::Result<ExitCode> {
-    let mut sc = match load(scenario.as_ref()) {
+    /// The resource guard's limit in bytes; `None`: no limit (`--force`).
+    max_memory: Option<u64>,
+}
+
+fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let RunArgs {
+        scenario,
+        out,
+        seed,
+        export_objects,
+        export_trace,
+        charts,
+        quiet,
+        max_memory,
+    } = args;
+    let guarded = load(scenario.as_ref()).and_then(|sc| {
+        if let Some(limit) = max_memory {
+            slicesim::scenario::check_memory(&sc, limit)?;
+        }
+        Ok(sc)
+    });
+    let mut sc = match guarded {
         Ok(sc) => sc,
         Err(e) => {
             eprintln!("{e}");
@@ -236,7 +271,16 @@ fn run_scenario(
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let Some(command) = cli.command else {
-        return run_scenario(None, None, None, None, None, true, false);
+        return run_scenario(RunArgs {
+            scenario: None,
+            out: None,
+            seed: None,
+            export_objects: None,
+            export_trace: None,
+            charts: true,
+            quiet: false,
+            max_memory: Some(slicesim::scenario::default_memory_limit()),
+        });
     };
     match command {
         Command::Run {
@@ -247,15 +291,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             export_trace,
             no_charts,
             quiet,
-        } => run_scenario(
+            max_memory,
+            force,
+        } => run_scenario(RunArgs {
             scenario,
             out,
             seed,
             export_objects,
             export_trace,
-            !no_charts,
+            charts: !no_charts,
             quiet,
-        ),
+            max_memory: (!force)
+                .then(|| max_memory.unwrap_or_else(slicesim::scenario::default_memory_limit)),
+        }),
         Command::Reproduce { out, quiet } => {
             let bar = (!quiet && io::stderr().is_terminal()).then(|| {
                 let pb = indicatif::ProgressBar::new(reproduce::SCENARIOS.len() as u64);
@@ -308,10 +356,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Command::Check { files } => {
             let mut bad = false;
+            let limit = slicesim::scenario::default_memory_limit();
             for f in &files {
-                match Scenario::load(f) {
-                    Ok(sc) => match run::history_check(&sc) {
-                        Ok(()) => println!("{}: ok", f.display()),
+                // The guard first: the checks after it build the cluster's nodes.
+                let guarded = Scenario::load(f).and_then(|sc| {
+                    let e = slicesim::scenario::check_memory(&sc, limit)?;
+                    Ok((sc, e))
+                });
+                match guarded {
+                    Ok((sc, est)) => match run::history_check(&sc) {
+                        Ok(()) => println!(
+                            "{}: ok (about {} of memory, {} pod events)",
+                            f.display(),
+                            slicesim::scenario::human_bytes(est.memory_bytes),
+                            slicesim::output::thousands(est.pod_events.round() as u64)
+                        ),
                         Err(e) => {
                             bad = true;
                             eprintln!("{e}");

@@ -8,6 +8,7 @@
 //!
 //! The reference with every field, default and an example is the README's "Scenario reference".
 
+mod estimate;
 mod units;
 mod validate;
 
@@ -19,6 +20,9 @@ use std::path::Path;
 use serde::{Deserialize, Deserializer};
 use serde_saphyr::Spanned;
 
+pub use estimate::{
+    Estimate, check_memory, default_memory_limit, estimate, human_bytes, parse_memory,
+};
 pub use units::{Duration, IntOrPercent, Nanos, SECOND, thousands};
 use units::{count, optional_count};
 use validate::validate;

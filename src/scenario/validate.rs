@@ -65,7 +65,7 @@ fn dns_label(name: &str, rfc1035: bool) -> Result<(), String> {
 
 /// Whether two Service entries (a name with its copies, named `<name>-0` .. when more than
 /// one) define a common name. Decided without listing the copies.
-fn names_clash(a: &str, a_copies: u32, b: &str, b_copies: u32) -> bool {
+pub(super) fn names_clash(a: &str, a_copies: u32, b: &str, b_copies: u32) -> bool {
     // `name` is `base-k` for a copy k < copies (k written without leading zeros)?
     let is_copy = |name: &str, base: &str, copies: u32| {
         name.strip_prefix(base)
