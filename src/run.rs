@@ -43,12 +43,20 @@ pub enum RunError {
     Wire(#[from] WireError),
     #[error(transparent)]
     Chart(#[from] ChartError),
+    #[error("{file}: {source}")]
+    Overflow {
+        file: String,
+        source: watch::Overflow,
+    },
 }
 
 impl RunError {
     /// Whether the user's input is at fault (exit code 2) rather than the machine.
     pub fn is_bad_input(&self) -> bool {
-        matches!(self, RunError::Scenario(_) | RunError::Trace(_))
+        matches!(
+            self,
+            RunError::Scenario(_) | RunError::Trace(_) | RunError::Overflow { .. }
+        )
     }
 }
 
@@ -181,9 +189,14 @@ pub fn simulate(sc: &Scenario) -> Result<Simulation, RunError> {
     let mut summary = Vec::new();
     let mut timeseries = Vec::new();
     let mut objects = Vec::new();
-    let delivered = runs
+    let overflow = |source| RunError::Overflow {
+        file: sc.source.clone(),
+        source,
+    };
+    let [ep, slices] = runs
         .each_ref()
         .map(|run| watch::replay(&run.writes, &groups, bucket, buckets));
+    let delivered = [ep.map_err(overflow)?, slices.map_err(overflow)?];
     for ((api, run), delivered) in Api::BOTH.into_iter().zip(&runs).zip(&delivered) {
         let (row, series) = aggregate(sc, api, run, delivered, bucket, buckets);
         summary.push(row);

@@ -101,13 +101,23 @@ pub fn event_type(op: Op) -> EventType {
     }
 }
 
-/// Replays the write log to every group; returns deliveries per bucket of width `bucket`.
+/// The totals passed 2^64 (18.4 EB of bytes, or events): too large to count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "what the watchers receive passes 2^64 bytes (18.4 EB), the most slicesim counts: use \
+     fewer watchers (watchers.custom[*].count, cluster nodes) or a shorter run"
+)]
+pub struct Overflow;
+
+/// What the watchers received per time bucket: each group computed once (`count` identical
+/// watchers) and in parallel, then summed. Every product and sum is checked; the grand total
+/// over all buckets and groups must fit in 64 bits too, so no sum of these values can wrap.
 pub fn replay(
     writes: &[Write],
     groups: &[WatcherGroup],
     bucket: Nanos,
     buckets: usize,
-) -> Vec<BucketDelivery> {
+) -> Result<Vec<BucketDelivery>, Overflow> {
     let per_group: Vec<Vec<BucketDelivery>> = groups
         .par_iter()
         .map(|g| {
@@ -116,20 +126,90 @@ pub fn replay(
                 let b = ((w.time / bucket) as usize).min(buckets - 1);
                 let e = event_type(w.op);
                 let d = &mut out[b];
-                d.events += g.count;
-                match g.encoding {
-                    Encoding::Protobuf => d.bytes_proto += g.count * w.sizes.proto_watch_for(e),
-                    Encoding::Json => d.bytes_json += g.count * w.sizes.json_watch_for(e),
-                }
+                d.events = d.events.checked_add(g.count).ok_or(Overflow)?;
+                let (total, size) = match g.encoding {
+                    Encoding::Protobuf => (&mut d.bytes_proto, w.sizes.proto_watch_for(e)),
+                    Encoding::Json => (&mut d.bytes_json, w.sizes.json_watch_for(e)),
+                };
+                *total = g
+                    .count
+                    .checked_mul(size)
+                    .and_then(|b| total.checked_add(b))
+                    .ok_or(Overflow)?;
             }
-            out
+            Ok(out)
         })
-        .collect();
+        .collect::<Result<_, Overflow>>()?;
+    let mut grand: [u128; 2] = [0; 2];
+    for d in per_group.iter().flatten() {
+        grand[0] += u128::from(d.events);
+        grand[1] += u128::from(d.bytes_proto) + u128::from(d.bytes_json);
+    }
+    if grand.iter().any(|&t| t > u128::from(u64::MAX)) {
+        return Err(Overflow);
+    }
     let mut total = vec![BucketDelivery::default(); buckets];
     for g in &per_group {
         for (t, d) in total.iter_mut().zip(g) {
             t.add(d);
         }
     }
-    total
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::ObjectSizes;
+
+    fn write(time: Nanos, json: u64) -> Write {
+        Write {
+            time,
+            trigger: None,
+            op: Op::Update,
+            service: 0,
+            namespace: "default".into(),
+            name: "web".into(),
+            headless: false,
+            sizes: ObjectSizes::from_object_sizes(json, json),
+            request_bytes: 0,
+            endpoints: 1,
+            noop: false,
+        }
+    }
+
+    fn group(count: u64) -> WatcherGroup {
+        WatcherGroup {
+            name: "json".into(),
+            count,
+            encoding: Encoding::Json,
+            namespace: None,
+            skip_headless: false,
+        }
+    }
+
+    /// By hand: a JSON watch line of a MODIFIED event is the object plus 30 bytes
+    /// (`{"type":"MODIFIED","object":` + `}` + newline); 3 watchers, two writes of 100 bytes.
+    #[test]
+    fn deliveries_multiply_by_the_group_size() {
+        let d = replay(&[write(0, 100), write(5, 100)], &[group(3)], 10, 1).unwrap();
+        assert_eq!(d[0].events, 6);
+        assert_eq!(d[0].bytes_json, 6 * 130);
+    }
+
+    /// Totals past 2^64 are an error, whether one product, one bucket or only the grand total
+    /// passes it.
+    #[test]
+    fn totals_past_64_bits_are_refused() {
+        let half = u64::MAX / 2;
+        assert_eq!(
+            replay(&[write(0, 100)], &[group(half)], 10, 1),
+            Err(Overflow)
+        );
+        let big = [write(0, 1 << 40), write(15, 1 << 40)];
+        // Each bucket fits (2^23 x 2^40), their sum does not once there are enough groups.
+        let groups: Vec<_> = (0..2048).map(|_| group(1 << 12)).collect();
+        assert!(replay(&big[..1], &groups[..1], 10, 2).is_ok());
+        assert_eq!(replay(&big, &groups, 10, 2), Err(Overflow));
+    }
 }
