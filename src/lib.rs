@@ -11,6 +11,7 @@ pub mod cluster;
 pub mod controllers;
 pub mod engine;
 pub mod input;
+pub mod outdir;
 pub mod output;
 pub mod rank;
 pub mod reproduce;

@@ -11,6 +11,7 @@ use crate::controllers::{
     endpointslice::{SERVICE_NAME, SliceController},
 };
 use crate::engine;
+use crate::outdir::{OutError, Staged};
 use crate::output::{self, ObjectRow, SummaryRow, TimeseriesRow};
 use crate::scenario::{Action, Churn, Problem, SECOND, Scenario, ScenarioError};
 use crate::trace::{self, TraceError};
@@ -43,6 +44,8 @@ pub enum RunError {
     Wire(#[from] WireError),
     #[error(transparent)]
     Chart(#[from] ChartError),
+    #[error(transparent)]
+    Out(#[from] OutError),
     #[error("{file}: {source}")]
     Overflow {
         file: String,
@@ -55,7 +58,10 @@ impl RunError {
     pub fn is_bad_input(&self) -> bool {
         matches!(
             self,
-            RunError::Scenario(_) | RunError::Trace(_) | RunError::Overflow { .. }
+            RunError::Scenario(_)
+                | RunError::Trace(_)
+                | RunError::Overflow { .. }
+                | RunError::Out(OutError::Refused { .. })
         )
     }
 }
@@ -310,22 +316,52 @@ fn aggregate(
     (row, series)
 }
 
-/// Runs a scenario and writes its outputs into `opts.out`. Nothing is written unless the whole
-/// simulation succeeded; each file is written atomically.
+/// Where exports may not go: an existing directory for a file, a file for a directory.
+fn check_exports(opts: &RunOptions) -> Result<(), OutError> {
+    let refuse = |path: &Path, message: &str| OutError::Refused {
+        path: path.display().to_string(),
+        message: message.into(),
+    };
+    if let Some(dir) = &opts.export_objects
+        && dir.exists()
+        && !dir.is_dir()
+    {
+        return Err(refuse(
+            dir,
+            "exists and is not a directory (--export-objects)",
+        ));
+    }
+    if let Some(path) = &opts.export_trace
+        && path.is_dir()
+    {
+        return Err(refuse(
+            path,
+            "is a directory, expected a file (--export-trace)",
+        ));
+    }
+    Ok(())
+}
+
+/// Runs a scenario and writes its outputs into `opts.out`. The output locations are checked
+/// before the simulation; the run's directory is built aside and swapped in whole when
+/// complete (the previous run stays until then); exports follow, each file atomic.
 pub fn run(sc: &Scenario, opts: &RunOptions) -> Result<Simulation, RunError> {
+    check_exports(opts)?;
+    let staged = Staged::begin(&opts.out)?;
     let sim = simulate(sc)?;
+    let dir = staged.path();
     let files: Vec<(PathBuf, Vec<u8>)> = vec![
         (
-            opts.out.join("summary.csv"),
-            output::csv_bytes(&sim.summary).map_err(io_err(&opts.out))?,
+            dir.join("summary.csv"),
+            output::csv_bytes(&sim.summary).map_err(io_err(dir))?,
         ),
         (
-            opts.out.join("timeseries.csv"),
-            output::csv_bytes(&sim.timeseries).map_err(io_err(&opts.out))?,
+            dir.join("timeseries.csv"),
+            output::csv_bytes(&sim.timeseries).map_err(io_err(dir))?,
         ),
         (
-            opts.out.join("objects.csv"),
-            output::csv_bytes(&sim.objects).map_err(io_err(&opts.out))?,
+            dir.join("objects.csv"),
+            output::csv_bytes(&sim.objects).map_err(io_err(dir))?,
         ),
     ];
     let mut exports: Vec<(PathBuf, Vec<u8>)> = Vec::new();
@@ -349,11 +385,15 @@ pub fn run(sc: &Scenario, opts: &RunOptions) -> Result<Simulation, RunError> {
         })?;
         exports.push((path.clone(), buf));
     }
-    for (path, bytes) in files.iter().chain(&exports) {
+    for (path, bytes) in &files {
         output::write_atomic(path, bytes).map_err(io_err(path))?;
     }
     if opts.charts {
-        charts::plot_run(&opts.out)?;
+        charts::plot_run(dir)?;
+    }
+    staged.commit()?;
+    for (path, bytes) in &exports {
+        output::write_atomic(path, bytes).map_err(io_err(path))?;
     }
     Ok(sim)
 }

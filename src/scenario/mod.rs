@@ -53,7 +53,7 @@ impl Default for Distribution {
 pub struct ScenarioFile {
     /// Shown in outputs; defaults to the file name without extension.
     #[serde(default)]
-    pub name: Option<String>,
+    pub name: Option<Spanned<String>>,
     #[serde(default)]
     pub description: Option<String>,
     #[serde(default = "default_seed")]

@@ -34,6 +34,48 @@ impl Problems<'_> {
     }
 }
 
+/// A run name is one file name: letters, digits, `.`, `_` and `-`, not starting with `.`
+/// (so never `..`, a hidden file, a path or an absolute path), at most 100 characters.
+fn file_name_ok(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > 100 {
+        return Err("a name has 1 to 100 characters".into());
+    }
+    if name.starts_with('.') {
+        return Err("it may not start with '.'".into());
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        return Err(
+            "only letters, digits, '.', '_' and '-' are allowed (it names the \
+                    output directory results/<name>)"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// A file stem made into a safe run name: every other character becomes `-`.
+fn safe_name(stem: &str) -> String {
+    let s: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let s = s.trim_start_matches('.');
+    if s.is_empty() {
+        "scenario".into()
+    } else {
+        s.chars().take(100).collect()
+    }
+}
+
 /// Most copies of one Service entry (a cluster of a million Services is far past any real one).
 pub const MAX_SERVICES: u32 = 1_000_000;
 /// Most watchers in one custom group.
@@ -115,6 +157,16 @@ pub(super) fn validate(
         file,
         list: Vec::new(),
     };
+    // The name is the default output directory `results/<name>`: one safe path component.
+    if let Some(name) = &sf.name
+        && let Err(why) = file_name_ok(&name.value)
+    {
+        p.at(
+            name,
+            "name",
+            format!("{:?} cannot name a run: {why}", name.value),
+        );
+    }
     if sf.duration.value.0 == 0 {
         p.at(&sf.duration, "duration", "must be longer than 0s");
     }
@@ -623,7 +675,10 @@ pub(super) fn validate(
         return Err(ScenarioError { problems: p.list });
     }
     Ok(Scenario {
-        name: sf.name.clone().unwrap_or_else(|| default_name.to_string()),
+        name: sf
+            .name
+            .as_ref()
+            .map_or_else(|| safe_name(default_name), |n| n.value.clone()),
         source: file.to_string(),
         base_dir: std::path::PathBuf::new(),
         start_unix,
