@@ -85,10 +85,15 @@ pub struct Simulation {
     pub objects: Vec<ObjectRow>,
 }
 
-/// The checks that need the built cluster (node names): part of `slicesim check`.
+/// The checks that need the built cluster (node names) or other files (a trace): part of
+/// `slicesim check`.
 pub fn history_check(sc: &Scenario) -> Result<(), RunError> {
-    let (nodes, _) = cluster::topology(sc);
-    check_node_names(sc, &nodes)
+    let (nodes, services) = cluster::topology(sc);
+    check_node_names(sc, &nodes)?;
+    if let Churn::Trace { trace } = &sc.file.churn {
+        read_trace(sc, trace, nodes, services)?;
+    }
+    Ok(())
 }
 
 fn check_node_names(sc: &Scenario, nodes: &[cluster::Node]) -> Result<(), RunError> {
@@ -135,27 +140,35 @@ pub fn history(sc: &Scenario) -> Result<History, RunError> {
     check_node_names(sc, &nodes)?;
     match &sc.file.churn {
         Churn::Actions(_) => Ok(cluster::generate(sc)),
-        Churn::Trace { trace } => {
-            let path = sc.base_dir.join(trace);
-            let f = std::fs::File::open(&path).map_err(|e| {
-                RunError::Scenario(ScenarioError {
-                    problems: vec![Problem {
-                        file: sc.source.clone(),
-                        line: 1,
-                        column: 1,
-                        path: "churn.trace".into(),
-                        message: format!("cannot read trace {}: {e}", path.display()),
-                    }],
-                })
-            })?;
-            Ok(trace::read(
-                &path.display().to_string(),
-                std::io::BufReader::new(f),
-                nodes,
-                services,
-            )?)
-        }
+        Churn::Trace { trace } => read_trace(sc, trace, nodes, services),
     }
+}
+
+/// Reads and checks the trace a scenario replays.
+fn read_trace(
+    sc: &Scenario,
+    trace: &serde_saphyr::Spanned<String>,
+    nodes: Vec<cluster::Node>,
+    services: Vec<cluster::ServiceSpec>,
+) -> Result<History, RunError> {
+    let path = sc.base_dir.join(&trace.value);
+    let f = std::fs::File::open(&path).map_err(|e| {
+        RunError::Scenario(ScenarioError {
+            problems: vec![Problem {
+                file: sc.source.clone(),
+                line: trace.referenced.line(),
+                column: trace.referenced.column(),
+                path: "churn.trace".into(),
+                message: format!("cannot read trace {}: {e}", path.display()),
+            }],
+        })
+    })?;
+    Ok(trace::read(
+        &path.display().to_string(),
+        std::io::BufReader::new(f),
+        nodes,
+        services,
+    )?)
 }
 
 /// Runs both controllers and the watchers on a scenario.

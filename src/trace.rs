@@ -48,11 +48,24 @@ struct Row {
 
 /// A trace that cannot be replayed.
 #[derive(Debug, thiserror::Error)]
-#[error("{file}:{line}: {message}")]
+#[error("{file}:{line}:1: {message}")]
 pub struct TraceError {
     pub file: String,
     pub line: u64,
     pub message: String,
+}
+
+/// The csv crate's message without its position prefix (the position is printed in front).
+fn csv_message(e: &csv::Error) -> String {
+    let text = e.to_string();
+    let text = match text.split_once("): ") {
+        Some((head, rest)) if head.contains("(line: ") => rest.to_string(),
+        _ => text,
+    };
+    format!(
+        "not a trace row: {}",
+        text.trim_start_matches("CSV error: ")
+    )
 }
 
 /// Writes the pod changes of `history` as a trace.
@@ -124,7 +137,7 @@ pub fn read(
     let mut reader = csv::Reader::from_reader(input);
     for (i, row) in reader.deserialize::<Row>().enumerate() {
         let line = i as u64 + 2;
-        let row = row.map_err(|e| err(e.position().map_or(line, |p| p.line()), e.to_string()))?;
+        let row = row.map_err(|e| err(e.position().map_or(line, |p| p.line()), csv_message(&e)))?;
         if row.t_ns < last_t {
             return Err(err(
                 line,

@@ -320,7 +320,7 @@ pub enum Churn {
     /// Each action with where it is written (errors about an action point at it).
     Actions(Vec<Spanned<Action>>),
     Trace {
-        trace: String,
+        trace: Spanned<String>,
     },
 }
 
@@ -353,7 +353,7 @@ impl<'de> Deserialize<'de> for Churn {
                     if key != "trace" {
                         return Err(serde::de::Error::unknown_field(&key, &["trace"]));
                     }
-                    trace = Some(map.next_value::<String>()?);
+                    trace = Some(map.next_value::<Spanned<String>>()?);
                 }
                 trace
                     .map(|trace| Churn::Trace { trace })
