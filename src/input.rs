@@ -119,7 +119,7 @@ fn read_json(source: &str, text: &str) -> Result<Vec<Item>, InputError> {
         // The document starts at the first non-blank byte after the previous one.
         let skipped = text[start..].len() - text[start..].trim_start().len();
         let line = text[..start + skipped].matches('\n').count() as u64 + 1;
-        collect(source, doc, line, None, &mut items)?;
+        collect(source, doc, line, Inherited::default(), &mut items)?;
     }
     Ok(items)
 }
@@ -137,7 +137,7 @@ fn read_yaml(source: &str, text: &str) -> Result<Vec<Item>, InputError> {
     let mut items = Vec::new();
     for (i, doc) in docs.into_iter().enumerate() {
         let line = starts.get(i).copied().unwrap_or(1);
-        collect(source, doc, line, None, &mut items)?;
+        collect(source, doc, line, Inherited::default(), &mut items)?;
     }
     Ok(items)
 }
@@ -172,18 +172,32 @@ fn doc_error(source: &str, line: u64, message: String) -> InputError {
 }
 
 /// Turns one document into items: an object, the items of a list, or a watch event's object.
+/// What the items of a typed List (`EndpointSliceList`, `EndpointsList`) inherit when they
+/// carry none: the kind, and the List's apiVersion (a `discovery.k8s.io/v1beta1`
+/// EndpointSliceList holds v1beta1 slices). A generic `List` passes nothing on.
+#[derive(Clone, Copy, Default)]
+struct Inherited<'a> {
+    kind: Option<&'a str>,
+    api_version: Option<&'a str>,
+}
+
 fn collect(
     source: &str,
-    doc: Doc,
+    mut doc: Doc,
     line: u64,
-    list_item_kind: Option<&str>,
+    inherited: Inherited<'_>,
     out: &mut Vec<Item>,
 ) -> Result<(), InputError> {
+    if doc.api_version.is_none() {
+        doc.api_version = inherited.api_version.map(str::to_string);
+    }
     if let (None, Some(event_type), Some(object)) = (&doc.kind, &doc.event_type, doc.object) {
         // A watch event: {"type": ..., "object": {...}}. A BOOKMARK carries only a
         // resourceVersion and an ERROR a Status: neither is an object with a size.
         return match event_type.as_str() {
-            "ADDED" | "MODIFIED" | "DELETED" => collect(source, *object, line, None, out),
+            "ADDED" | "MODIFIED" | "DELETED" => {
+                collect(source, *object, line, Inherited::default(), out)
+            }
             _ => {
                 out.push(Item::Skipped {
                     kind: format!("{event_type} event"),
@@ -197,7 +211,7 @@ fn collect(
     let kind = doc
         .kind
         .clone()
-        .or_else(|| list_item_kind.map(str::to_string))
+        .or_else(|| inherited.kind.map(str::to_string))
         .ok_or_else(|| doc_error(source, line, "document has no `kind`".to_string()))?;
     let name = doc
         .metadata
@@ -208,8 +222,12 @@ fn collect(
     match kind.as_str() {
         "List" | "EndpointsList" | "EndpointSliceList" => {
             let item_kind = kind.strip_suffix("List").filter(|k| !k.is_empty());
+            let inherited = Inherited {
+                kind: item_kind,
+                api_version: item_kind.and(doc.api_version.as_deref()),
+            };
             for item in doc.items.unwrap_or_default() {
-                collect(source, item, line, item_kind, out)?;
+                collect(source, item, line, inherited, out)?;
             }
         }
         "Endpoints" => {

@@ -94,8 +94,19 @@ pub struct Staged {
 
 impl Staged {
     /// Checks the target before anything runs (not a file; absent, empty or a previous run's
-    /// directory), cleans what killed runs left beside it, and creates the temporary directory.
+    /// directory; its parent writable), cleans what killed runs left beside it, and creates
+    /// the temporary directory. Every failure here is about the location the user chose.
     pub fn begin(target: &Path) -> Result<Staged, OutError> {
+        Staged::try_begin(target).map_err(|e| match e {
+            OutError::Io { path, source } => OutError::Refused {
+                path,
+                message: format!("cannot write the run here: {source}"),
+            },
+            refused => refused,
+        })
+    }
+
+    fn try_begin(target: &Path) -> Result<Staged, OutError> {
         let parent = parent_of(target);
         let name = file_name(target);
         match fs::metadata(target) {
@@ -118,6 +129,16 @@ impl Staged {
                 }
             }
             Err(_) => {}
+        }
+        if let Some(file) = parent
+            .ancestors()
+            .find(|a| a.exists())
+            .filter(|a| !a.is_dir())
+        {
+            return Err(OutError::refused(
+                file,
+                "is a file, so the run cannot be written below it",
+            ));
         }
         fs::create_dir_all(parent).map_err(OutError::io(parent))?;
         // A run killed between the two renames of `commit` left the previous run aside.
