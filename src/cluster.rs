@@ -463,7 +463,7 @@ impl Sim<'_> {
 
     fn pick_node(&mut self, svc: u32) -> Option<u32> {
         let d = &self.deployments[svc as usize];
-        let max = self.sc.file.cluster.max_pods_per_node as usize;
+        let max = self.sc.file.cluster.max_pods_per_node.value.0 as usize;
         // The zone furthest below its share, then the next node with room in that zone.
         let mut zones: Vec<usize> = (0..self.zone_nodes.len())
             .filter(|&z| d.zone_weights[z] > 0.0)

@@ -282,8 +282,8 @@ const SCENARIOS: &[(&str, &str, &str, &str, &str)] = &[
     (
         "too-many-pods.yaml",
         "cluster:\n  zones:\n    - {name: a, nodes: 1}\nservices:\n  - {name: web, replicas: 500}\n",
-        "1:1",
-        "services",
+        "5:12",
+        "services[0].replicas",
         "do not fit",
     ),
     // Actions outside the run or the cluster.
@@ -408,6 +408,20 @@ const SCENARIOS: &[(&str, &str, &str, &str, &str)] = &[
         "1:12",
         "services[0]",
         "expected mapping",
+    ),
+    (
+        "max-pods-0.yaml",
+        "cluster:\n  max_pods_per_node: 0\n",
+        "2:22",
+        "cluster.max_pods_per_node",
+        "expected 1 to 250",
+    ),
+    (
+        "start-not-a-time.yaml",
+        "start: yesterday\n",
+        "1:8",
+        "start",
+        "expected an RFC 3339 time",
     ),
     (
         "trace-missing.yaml",
@@ -813,4 +827,23 @@ fn a_killed_run_leaves_the_previous_outputs_and_the_next_cleans_up() {
         .filter(|n| n.starts_with('.'))
         .collect();
     assert!(names.is_empty(), "leftovers: {names:?}");
+}
+
+/// A scenario that cannot be read is named without a made-up position.
+#[test]
+fn a_missing_scenario_has_no_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("nope.yaml");
+    for command in ["run", "check"] {
+        slicesim()
+            .arg(command)
+            .arg(&file)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::starts_with(format!(
+                "{}: cannot read",
+                file.display()
+            )))
+            .stderr(predicate::str::contains(":0:0").not());
+    }
 }

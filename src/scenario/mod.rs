@@ -23,7 +23,7 @@ use serde_saphyr::Spanned;
 pub use estimate::{
     Estimate, check_memory, default_memory_limit, estimate, human_bytes, parse_memory,
 };
-pub use units::{Duration, IntOrPercent, Nanos, SECOND, thousands};
+pub use units::{Count, Duration, IntOrPercent, Nanos, SECOND, thousands};
 use units::{count, optional_count};
 use validate::validate;
 
@@ -65,7 +65,7 @@ pub struct ScenarioFile {
     pub bucket: Spanned<Duration>,
     /// Wall-clock time of t = 0 (RFC 3339), which timestamps in objects count from.
     #[serde(default = "default_start")]
-    pub start: String,
+    pub start: Spanned<String>,
     #[serde(default)]
     pub cluster: Cluster,
     #[serde(default)]
@@ -91,8 +91,8 @@ fn default_duration() -> Spanned<Duration> {
 fn default_bucket() -> Spanned<Duration> {
     unspanned(Duration(10 * SECOND))
 }
-fn default_start() -> String {
-    "2026-01-01T00:00:00Z".to_string()
+fn default_start() -> Spanned<String> {
+    unspanned("2026-01-01T00:00:00Z".to_string())
 }
 
 fn unspanned<T>(value: T) -> Spanned<T> {
@@ -118,8 +118,8 @@ pub struct Cluster {
     /// Cluster IPs of Services; must not overlap the pod CIDRs.
     #[serde(default = "default_service_cidr")]
     pub service_cidr: Spanned<String>,
-    #[serde(default = "default_max_pods", deserialize_with = "count")]
-    pub max_pods_per_node: u32,
+    #[serde(default = "default_max_pods")]
+    pub max_pods_per_node: Spanned<Count>,
 }
 
 impl Default for Cluster {
@@ -154,8 +154,8 @@ fn default_cidr_v6() -> Spanned<String> {
 fn default_service_cidr() -> Spanned<String> {
     unspanned("172.20.0.0/16".to_string())
 }
-fn default_max_pods() -> u32 {
-    110
+fn default_max_pods() -> Spanned<Count> {
+    unspanned(Count(110))
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -705,7 +705,12 @@ pub struct Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: ", self.file, self.line, self.column)?;
+        // Line 0: about the whole file (it cannot be read), no position to point at.
+        if self.line == 0 {
+            write!(f, "{}: ", self.file)?;
+        } else {
+            write!(f, "{}:{}:{}: ", self.file, self.line, self.column)?;
+        }
         if !self.path.is_empty() {
             write!(f, "{}: ", self.path)?;
         }

@@ -197,12 +197,13 @@ pub(super) fn validate(
             _ => {}
         }
     }
-    let start_unix = match sf.start.parse::<k8s_openapi::jiff::Timestamp>() {
+    let start_unix = match sf.start.value.parse::<k8s_openapi::jiff::Timestamp>() {
         Ok(t) => t.as_second(),
         Err(e) => {
-            p.top(
+            p.at(
+                &sf.start,
                 "start",
-                format!("expected an RFC 3339 time, got {:?}: {e}", sf.start),
+                format!("expected an RFC 3339 time, got {:?}: {e}", sf.start.value),
             );
             0
         }
@@ -354,15 +355,20 @@ pub(super) fn validate(
             }
         }
     }
-    if sf.cluster.max_pods_per_node == 0 || sf.cluster.max_pods_per_node > 250 {
-        p.top(
+    let max_pods = &sf.cluster.max_pods_per_node;
+    if !(1..=250).contains(&max_pods.value.0) {
+        p.at(
+            max_pods,
             "cluster.max_pods_per_node",
             format!(
                 "expected 1 to 250 (a node's /24 holds 254 addresses), got {}",
-                sf.cluster.max_pods_per_node
+                max_pods.value.0
             ),
         );
     }
+    let capacity = nodes_total * u64::from(max_pods.value.0);
+    // The first Service whose pods pass the cluster's capacity is blamed.
+    let mut overflowing: Option<usize> = None;
 
     // Services.
     let mut total_pods: u64 = 0;
@@ -491,14 +497,21 @@ pub(super) fn validate(
         // At most 2^32 * 2^32: fits, and so does the sum over entries that fit in memory;
         // saturating keeps an absurd total absurd (it is refused below).
         total_pods = total_pods.saturating_add(u64::from(s.replicas) * u64::from(s.copies));
+        if total_pods > capacity && overflowing.is_none() {
+            overflowing = Some(i);
+        }
     }
-    let capacity = nodes_total * u64::from(sf.cluster.max_pods_per_node);
-    if total_pods > capacity {
-        p.top(
-            "services",
+    if let Some(i) = overflowing {
+        let s = &sf.services[i];
+        let field = if s.copies > 1 { "copies" } else { "replicas" };
+        p.at(
+            &s.name,
+            format!("services[{i}].{field}"),
             format!(
-                "{total_pods} pods do not fit on {nodes_total} nodes of {} pods each",
-                sf.cluster.max_pods_per_node
+                "{} pods do not fit on {} nodes of {} pods each (cluster.max_pods_per_node)",
+                thousands(total_pods),
+                thousands(nodes_total),
+                max_pods.value.0
             ),
         );
     }
