@@ -847,3 +847,40 @@ fn a_missing_scenario_has_no_position() {
             .stderr(predicate::str::contains(":0:0").not());
     }
 }
+
+/// A pod CIDR is its network, as `net.ParseCIDR` gives the controller manager: host bits are
+/// cleared, so `255.255.255.255/8` hands out 255.0.x.y (it wrapped to 0.0.0.x) and
+/// `10.1.2.3/16` hands out 10.1.x.y.
+#[test]
+fn pod_cidrs_are_their_networks() {
+    let dir = tempfile::tempdir().unwrap();
+    for (cidr, prefix) in [("255.255.255.255/8", "255.0."), ("10.1.2.3/16", "10.1.")] {
+        let scenario = dir.path().join("cidr.yaml");
+        std::fs::write(
+            &scenario,
+            format!("cluster:\n  pod_cidr_v4: {cidr}\n  service_cidr: 172.20.0.0/16\n{WEB}"),
+        )
+        .unwrap();
+        let trace = dir.path().join("trace.csv");
+        slicesim()
+            .args(["run", "--no-charts", "--quiet", "--out"])
+            .arg(dir.path().join("out"))
+            .arg("--export-trace")
+            .arg(&trace)
+            .arg(&scenario)
+            .assert()
+            .success();
+        let text = std::fs::read_to_string(&trace).unwrap();
+        let ips: Vec<&str> = text
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split(',').nth(7))
+            .filter(|ip| !ip.is_empty())
+            .collect();
+        assert!(!ips.is_empty());
+        assert!(
+            ips.iter().all(|ip| ip.starts_with(prefix)),
+            "{cidr}: {ips:?}"
+        );
+    }
+}
