@@ -740,36 +740,21 @@ fn the_guard_names_its_limit_and_can_be_raised() {
     let scenario = dir.path().join("web.yaml");
     std::fs::write(&scenario, WEB).unwrap();
     let out = dir.path().join("out");
-    slicesim()
-        .args([
-            "run",
-            "--max-memory",
-            "1MB",
-            "--no-charts",
-            "--quiet",
-            "--out",
-        ])
-        .arg(&out)
-        .arg(&scenario)
-        .assert()
+    let run = |force: &[&str]| {
+        slicesim()
+            .args(["run", "--max-memory", "1MB", "--no-charts", "--quiet"])
+            .args(force)
+            .arg("--out")
+            .arg(&out)
+            .arg(&scenario)
+            .assert()
+    };
+    run(&[])
         .code(2)
         .stderr(predicate::str::contains("more than the limit of 1.0 MB"))
         .stderr(predicate::str::contains("--max-memory"));
     assert!(!out.exists());
-    slicesim()
-        .args([
-            "run",
-            "--max-memory",
-            "1MB",
-            "--force",
-            "--no-charts",
-            "--quiet",
-            "--out",
-        ])
-        .arg(&out)
-        .arg(&scenario)
-        .assert()
-        .success();
+    run(&["--force"]).success();
     slicesim()
         .args(["run", "--max-memory", "lots"])
         .arg(&scenario)

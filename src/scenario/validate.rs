@@ -548,6 +548,22 @@ pub(super) fn validate(
                 };
                 p.at(spanned, path, message);
             };
+            // node_delete and node_drain name their nodes or count them, within the cluster.
+            let check_nodes =
+                |p: &mut Problems, count: Option<u32>, nodes: &[Spanned<String>], verb: &str| {
+                    if count.is_none() == nodes.is_empty() {
+                        here(p, "", "give either count or nodes".into());
+                    }
+                    if let Some(c) = count
+                        && u64::from(c) > nodes_total
+                    {
+                        here(
+                            p,
+                            "count",
+                            format!("{c} nodes to {verb}, the cluster has {nodes_total}"),
+                        );
+                    }
+                };
             let check_service = |p: &mut Problems, s: &Spanned<String>| {
                 if !service_known(&s.value) {
                     p.at(
@@ -639,34 +655,8 @@ pub(super) fn validate(
                         );
                     }
                 }
-                Action::NodeDelete(d) => {
-                    if d.count.is_none() == d.nodes.is_empty() {
-                        here(&mut p, "", "give either count or nodes".into());
-                    }
-                    if let Some(c) = d.count
-                        && u64::from(c) > nodes_total
-                    {
-                        here(
-                            &mut p,
-                            "count",
-                            format!("{c} nodes to delete, the cluster has {nodes_total}"),
-                        );
-                    }
-                }
-                Action::NodeDrain(d) => {
-                    if d.count.is_none() == d.nodes.is_empty() {
-                        here(&mut p, "", "give either count or nodes".into());
-                    }
-                    if let Some(c) = d.count
-                        && u64::from(c) > nodes_total
-                    {
-                        here(
-                            &mut p,
-                            "count",
-                            format!("{c} nodes to drain, the cluster has {nodes_total}"),
-                        );
-                    }
-                }
+                Action::NodeDelete(d) => check_nodes(&mut p, d.count, &d.nodes, "delete"),
+                Action::NodeDrain(d) => check_nodes(&mut p, d.count, &d.nodes, "drain"),
             }
         }
     }
