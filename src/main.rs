@@ -47,7 +47,8 @@ Examples:
 Before it runs, the scenario's memory and pod events are estimated; a run over the limit
 (--max-memory, default half of this machine's memory) is refused with the field to blame.
 
-Outputs (each written to a temporary name, then renamed): DIR/summary.csv (one row per API),
+Outputs (built in a temporary directory beside DIR and swapped in whole when the run is
+complete; the previous run stays until then): DIR/summary.csv (one row per API),
 DIR/timeseries.csv (per time bucket and API), DIR/objects.csv (the final objects), and
 DIR/charts/*.svg + *.png (cumulative bytes, bytes per bucket, objects and largest object,
 endpoints per slice) unless --no-charts.")]
@@ -368,7 +369,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         Ok(()) => println!(
                             "{}: ok (about {} of memory, {} pod events)",
                             f.display(),
-                            slicesim::scenario::human_bytes(est.memory_bytes),
+                            slicesim::scenario::human_bytes(est.memory_bytes as u64),
                             slicesim::output::thousands(est.pod_events.round() as u64)
                         ),
                         Err(e) => {

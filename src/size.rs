@@ -132,30 +132,7 @@ pub fn write_csv(rows: &[SizeRow], out: impl Write) -> io::Result<()> {
     w.flush()
 }
 
-/// A byte count in decimal units: `728 B`, `1.5 kB`, `1.05 MB`, `4.50 GB`.
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["kB", "MB", "GB", "TB", "PB"];
-    if n < 1000 {
-        return format!("{n} B");
-    }
-    let mut v = n as f64;
-    let mut unit = "B";
-    for u in UNITS {
-        if v < 1000.0 {
-            break;
-        }
-        v /= 1000.0;
-        unit = u;
-    }
-    let digits = if v < 10.0 {
-        2
-    } else if v < 100.0 {
-        1
-    } else {
-        0
-    };
-    format!("{v:.digits$} {unit}")
-}
+pub use crate::scenario::human_bytes;
 
 /// Exact bytes with the human figure beside them: `1052345 (1.05 MB)`.
 fn bytes_cell(n: u64) -> String {

@@ -751,7 +751,7 @@ fn the_guard_names_its_limit_and_can_be_raised() {
     };
     run(&[])
         .code(2)
-        .stderr(predicate::str::contains("more than the limit of 1.0 MB"))
+        .stderr(predicate::str::contains("more than the limit of 1.00 MB"))
         .stderr(predicate::str::contains("--max-memory"));
     assert!(!out.exists());
     run(&["--force"]).success();

@@ -20,10 +20,8 @@ use std::path::Path;
 use serde::{Deserialize, Deserializer};
 use serde_saphyr::Spanned;
 
-pub use estimate::{
-    Estimate, check_memory, default_memory_limit, estimate, human_bytes, parse_memory,
-};
-pub use units::{Count, Duration, IntOrPercent, Nanos, SECOND, thousands};
+pub use estimate::{Estimate, check_memory, default_memory_limit, estimate, parse_memory};
+pub use units::{Count, Duration, IntOrPercent, Nanos, SECOND, human_bytes, thousands};
 use units::{count, optional_count};
 use validate::validate;
 
