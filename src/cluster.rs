@@ -149,7 +149,7 @@ pub struct History {
 pub fn build_topology(sc: &Scenario, rng: &mut Rng) -> (Vec<Node>, Vec<ServiceSpec>) {
     let mut nodes = Vec::new();
     let mut n = 0u32;
-    for z in &sc.file.cluster.zones {
+    for z in &sc.file.cluster.zones.value {
         let zone: Arc<str> = z.name.value.as_str().into();
         let region = z
             .name
@@ -334,6 +334,7 @@ pub fn generate(sc: &Scenario) -> History {
         .file
         .cluster
         .zones
+        .value
         .iter()
         .map(|z| z.name.value.as_str())
         .collect();
@@ -866,6 +867,7 @@ impl Sim<'_> {
             .file
             .cluster
             .zones
+            .value
             .iter()
             .position(|z| z.name.value == name)
             .unwrap_or(0)

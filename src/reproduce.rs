@@ -610,7 +610,7 @@ impl Outcome {
     /// What every claim on this scenario assumed.
     fn setting(&self) -> String {
         let f = &self.sc.file;
-        let zones = f.cluster.zones.len();
+        let zones = f.cluster.zones.value.len();
         let naming = match f.cluster.node_naming {
             crate::scenario::NodeNaming::Cloud => "cloud-style node names (ip-10-...internal)",
             crate::scenario::NodeNaming::Short => "short node names",

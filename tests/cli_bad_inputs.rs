@@ -410,6 +410,13 @@ const SCENARIOS: &[(&str, &str, &str, &str, &str)] = &[
         "expected mapping",
     ),
     (
+        "no-zones.yaml",
+        "cluster:\n  zones: []\n",
+        "2:10",
+        "cluster.zones",
+        "needs at least one zone",
+    ),
+    (
         "max-pods-0.yaml",
         "cluster:\n  max_pods_per_node: 0\n",
         "2:22",

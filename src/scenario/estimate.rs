@@ -45,7 +45,13 @@ pub struct Estimate {
 /// Estimates what running `sc` needs.
 pub fn estimate(sc: &Scenario) -> Estimate {
     let f = &sc.file;
-    let nodes: f64 = f.cluster.zones.iter().map(|z| f64::from(z.nodes)).sum();
+    let nodes: f64 = f
+        .cluster
+        .zones
+        .value
+        .iter()
+        .map(|z| f64::from(z.nodes))
+        .sum();
     let services: f64 = f.services.iter().map(|s| f64::from(s.copies)).sum();
     let pods_of = |s: &Service| f64::from(s.replicas) * f64::from(s.copies);
     let pods: f64 = f.services.iter().map(pods_of).sum();
@@ -79,8 +85,8 @@ pub fn estimate(sc: &Scenario) -> Estimate {
     terms.push((
         nodes * PER_NODE,
         "cluster.zones".into(),
-        f.cluster.pod_cidr_v4.referenced.line(),
-        f.cluster.pod_cidr_v4.referenced.column(),
+        f.cluster.zones.referenced.line(),
+        f.cluster.zones.referenced.column(),
     ));
     terms.push((
         buckets * 2.0 * (PER_BUCKET + groups * PER_BUCKET_GROUP),

@@ -105,7 +105,7 @@ fn unspanned<T>(value: T) -> Spanned<T> {
 #[serde(deny_unknown_fields)]
 pub struct Cluster {
     #[serde(default = "default_zones")]
-    pub zones: Vec<Zone>,
+    pub zones: Spanned<Vec<Zone>>,
     /// `cloud` (`ip-10-0-12-34.us-west-2.compute.internal`) or `short` (`node-17`).
     #[serde(default)]
     pub node_naming: NodeNaming,
@@ -133,15 +133,17 @@ impl Default for Cluster {
     }
 }
 
-fn default_zones() -> Vec<Zone> {
-    ["us-west-2a", "us-west-2b", "us-west-2c"]
-        .iter()
-        .map(|z| Zone {
-            name: unspanned(z.to_string()),
-            nodes: 10,
-            cpu: 4.0,
-        })
-        .collect()
+fn default_zones() -> Spanned<Vec<Zone>> {
+    unspanned(
+        ["us-west-2a", "us-west-2b", "us-west-2c"]
+            .iter()
+            .map(|z| Zone {
+                name: unspanned(z.to_string()),
+                nodes: 10,
+                cpu: 4.0,
+            })
+            .collect(),
+    )
 }
 fn default_cidr_v4() -> Spanned<String> {
     unspanned("10.64.0.0/10".to_string())
@@ -821,7 +823,7 @@ mod tests {
         let s = Scenario::parse("x.yaml", "x", "{}").unwrap();
         assert_eq!(s.name, "x");
         assert_eq!(s.max_endpoints_per_slice, 100);
-        assert_eq!(s.file.cluster.zones.len(), 3);
+        assert_eq!(s.file.cluster.zones.value.len(), 3);
     }
 
     #[test]

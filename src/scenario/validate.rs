@@ -22,16 +22,6 @@ impl Problems<'_> {
             message: message.into(),
         });
     }
-
-    fn top(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.list.push(Problem {
-            file: self.file.to_string(),
-            line: 1,
-            column: 1,
-            path: path.into(),
-            message: message.into(),
-        });
-    }
 }
 
 /// A run name is one file name: letters, digits, `.`, `_` and `-`, not starting with `.`
@@ -211,11 +201,15 @@ pub(super) fn validate(
 
     // Cluster.
     let mut zones = BTreeSet::new();
-    if sf.cluster.zones.is_empty() {
-        p.top("cluster.zones", "needs at least one zone");
+    if sf.cluster.zones.value.is_empty() {
+        p.at(
+            &sf.cluster.zones,
+            "cluster.zones",
+            "needs at least one zone",
+        );
     }
     let mut nodes_total: u64 = 0;
-    for (i, z) in sf.cluster.zones.iter().enumerate() {
+    for (i, z) in sf.cluster.zones.value.iter().enumerate() {
         if !zones.insert(z.name.value.clone()) {
             p.at(
                 &z.name,
