@@ -567,13 +567,25 @@ pub(super) fn validate(
                     );
                 }
             };
-            let check_rate = |p: &mut Problems, r: &Spanned<f64>| {
+            // A rate (pod_failures, readiness_flaps): non-negative, of a known Service, over
+            // a window that does not end before it starts.
+            let check_rate = |p: &mut Problems,
+                              r: &Spanned<f64>,
+                              service: &Option<Spanned<String>>,
+                              from: Duration,
+                              until: Option<Duration>| {
                 if !r.value.is_finite() || r.value < 0.0 {
                     p.at(
                         r,
                         format!("{at}.per_hour"),
                         format!("expected a non-negative rate, got {}", r.value),
                     );
+                }
+                if let Some(s) = service {
+                    check_service(p, s);
+                }
+                if until.is_some_and(|u| u < from) {
+                    here(p, "until", "ends before it starts (until < from)".into());
                 }
             };
             let start = a.start();
@@ -606,30 +618,10 @@ pub(super) fn validate(
                 Action::ServiceUpdate(u) => check_service(&mut p, &u.service),
                 Action::ServiceDelete(d) => check_service(&mut p, &d.service),
                 Action::PodFailures(f) => {
-                    check_rate(&mut p, &f.per_hour);
-                    if let Some(s) = &f.service {
-                        check_service(&mut p, s);
-                    }
-                    if f.until.is_some_and(|u| u < f.from) {
-                        here(
-                            &mut p,
-                            "until",
-                            "ends before it starts (until < from)".into(),
-                        );
-                    }
+                    check_rate(&mut p, &f.per_hour, &f.service, f.from, f.until);
                 }
                 Action::ReadinessFlaps(f) => {
-                    check_rate(&mut p, &f.per_hour);
-                    if let Some(s) = &f.service {
-                        check_service(&mut p, s);
-                    }
-                    if f.until.is_some_and(|u| u < f.from) {
-                        here(
-                            &mut p,
-                            "until",
-                            "ends before it starts (until < from)".into(),
-                        );
-                    }
+                    check_rate(&mut p, &f.per_hour, &f.service, f.from, f.until);
                     if f.down.0 == 0 && f.per_hour.value > 0.0 {
                         here(
                             &mut p,
