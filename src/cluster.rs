@@ -456,10 +456,9 @@ impl Sim<'_> {
         ));
     }
 
+    /// The Services of that name, in index order.
     fn service_of(&self, name: &str) -> Vec<u32> {
-        (0..self.services.len() as u32)
-            .filter(|&i| &*self.services[i as usize].name == name)
-            .collect()
+        self.by_name.get(name).cloned().unwrap_or_default()
     }
 
     fn pick_node(&mut self, svc: u32) -> Option<u32> {
@@ -1107,9 +1106,9 @@ impl Sim<'_> {
     #[cfg(test)]
     fn scan_available(&self, service: &Option<String>) -> Vec<u32> {
         let candidates: Vec<u32> = match service {
-            Some(name) => self
-                .service_of(name)
-                .into_iter()
+            // By a scan of the Services, independent of `by_name`.
+            Some(name) => (0..self.services.len() as u32)
+                .filter(|&i| &*self.services[i as usize].name == name.as_str())
                 .flat_map(|s| {
                     let d = &self.deployments[s as usize];
                     d.new
