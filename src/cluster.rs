@@ -97,6 +97,9 @@ impl Phase {
 /// The state of a pod after a change.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Pod {
+    /// The pod's identity within the run: distinct pods have distinct ids (a pod name reused
+    /// in a trace keeps its id). The controllers key their per-pod state by it.
+    pub id: u32,
     pub service: u32,
     pub name: Arc<str>,
     pub uid: Arc<str>,
@@ -507,6 +510,7 @@ impl Sim<'_> {
         let zone = self.node_zone[node as usize];
         let container_ports = self.deployments[svc as usize].container_ports.clone();
         self.pods.push(Pod {
+            id,
             service: svc,
             name: name.into(),
             uid: random_uid(&mut self.rng).into(),

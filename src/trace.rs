@@ -132,6 +132,8 @@ pub fn read(
         |s: String| -> Arc<str> { names.entry(s.clone()).or_insert_with(|| s.into()).clone() };
     let mut ports_cache: BTreeMap<BTreeMap<String, i32>, Arc<BTreeMap<String, i32>>> =
         BTreeMap::new();
+    // Pod ids by name: a name seen again is the same pod to the controllers' informers.
+    let mut pod_ids: HashMap<String, u32> = HashMap::new();
     let mut events = Vec::new();
     let mut last_t = 0;
     let mut reader = csv::Reader::from_reader(input);
@@ -212,7 +214,10 @@ pub fn read(
             .entry(container_ports.clone())
             .or_insert_with(|| Arc::new(container_ports))
             .clone();
+        let next = pod_ids.len() as u32;
+        let id = *pod_ids.entry(row.pod.clone()).or_insert(next);
         let pod = Pod {
+            id,
             service,
             name: intern(row.pod),
             uid: intern(row.uid),

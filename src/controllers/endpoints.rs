@@ -30,13 +30,13 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::{
-    Controller, Desired, MetaContext, Observer, Op, PodStore, PortSets, TriggerTracker, Write,
-    fields_of_map,
+    Controller, Desired, FieldsMemo, MetaContext, Observer, Op, PodStore, PortSets, TriggerTracker,
+    Write, fields_of_map, set_decimal, set_str,
 };
 use crate::cluster::{Phase, Pod, ServiceSpec, random_uid};
 use crate::engine::{Nanos, Rng};
 use crate::scenario::{ServicePort, TargetPort};
-use crate::wire::fast::SizedEndpoints;
+use crate::wire::fast::{Omit, SizedEndpoints};
 use crate::wire::model::*;
 
 /// `maxCapacity` in `endpoints_controller.go`.
@@ -177,6 +177,8 @@ struct State {
     /// Where each stored address is: (in `addresses`?, index) in subset 0. Looked up, never
     /// iterated.
     index: HashMap<Key, (bool, usize)>,
+    /// The `managedFields` text of the last write.
+    fields: FieldsMemo,
 }
 
 impl State {
@@ -218,6 +220,8 @@ pub struct EndpointsController {
     states: Vec<State>,
     resource_version: u64,
     rng: Rng,
+    /// A buffer for the trigger-time annotation of a sync.
+    scratch: String,
     /// Tests: rebuild the object from all desired addresses on every sync (the reference
     /// that the in-place edits must equal).
     #[cfg(test)]
@@ -232,6 +236,7 @@ impl EndpointsController {
             states: (0..services).map(|_| State::new(truncate)).collect(),
             resource_version: 1_000_000,
             rng,
+            scratch: String::new(),
             #[cfg(test)]
             always_rebuild: false,
         }
@@ -411,9 +416,7 @@ impl Controller for EndpointsController {
             st.desired.update(store, entry);
         }
         st.seen = Some(spec.ports.clone());
-        let trigger = st
-            .trigger
-            .compute(store.changed.iter().map(|n| (n, store.pods.get(n))));
+        let trigger = st.trigger.compute(store.changed_pods());
 
         // 2. Labels.
         let mut labels = spec.labels.clone();
@@ -440,10 +443,6 @@ impl Controller for EndpointsController {
 
         // 4. The new subsets. `content_changed`: the stored subsets really differ.
         let creating = st.stored.is_none();
-        let previous_meta = st
-            .stored
-            .as_ref()
-            .map(|s| s.sized.endpoints().metadata.clone());
         // Edit the stored object in place only while it is one subset and every changed
         // address keeps that subset's port set; anything else is rebuilt from `desired`.
         let keys = st.desired.take_changed();
@@ -570,81 +569,87 @@ impl Controller for EndpointsController {
             return;
         }
 
-        // 5. Metadata, then the write.
+        // 5. Metadata, then the write. The stored object's metadata (the previous write's, or
+        // empty for a create) is edited in place to what the controller writes.
         let Some(stored) = st.stored.as_mut() else {
             return;
         };
-        let mut annotations = previous_meta
-            .as_ref()
-            .map(|m| m.annotations.clone())
-            .unwrap_or_default();
-        match trigger {
-            Some(tt) => annotations.insert(TRIGGER_TIME.into(), self.ctx.trigger_annotation(tt)),
-            None => annotations.remove(TRIGGER_TIME),
-        };
-        if over {
-            annotations.insert(OVER_CAPACITY.into(), "truncated".into());
-        } else {
-            annotations.remove(OVER_CAPACITY);
+        let mut trigger_value = std::mem::take(&mut self.scratch);
+        if let Some(tt) = trigger {
+            self.ctx.set_trigger_annotation(&mut trigger_value, tt);
         }
-        if let Some(m) = &previous_meta
+        let want_trigger = trigger.map(|_| trigger_value.as_str());
+        let want_over = over.then_some("truncated");
+        let m = &stored.sized.endpoints().metadata;
+        let same_labels = m.labels == labels;
+        if !creating
             && !content_changed
             && !over
-            && m.labels == labels
+            && same_labels
             && !m.annotations.contains_key(OVER_CAPACITY)
         {
             // Nothing the controller compares changed (e.g. a pod went and came back between
             // two syncs): upstream skips the write.
+            self.scratch = trigger_value;
             return;
         }
         // An over-capacity PUT of identical content stores nothing (same bytes, same
-        // resourceVersion, no watch event).
-        let noop = !content_changed
-            && previous_meta
-                .as_ref()
-                .is_some_and(|m| m.labels == labels && m.annotations == annotations);
+        // resourceVersion, no watch event): the metadata stays as it is.
+        let noop = !creating
+            && !content_changed
+            && same_labels
+            && m.annotations.get(TRIGGER_TIME).map(String::as_str) == want_trigger
+            && m.annotations.get(OVER_CAPACITY).map(String::as_str) == want_over;
         if !noop {
             self.resource_version += 1;
+            let (ctx, rv, memo) = (&self.ctx, self.resource_version, &mut st.fields);
+            let (uid, created) = (&stored.uid, stored.created);
+            stored.sized.metadata_mut(|m| {
+                set_str(&mut m.name, &spec.name);
+                m.generate_name.clear();
+                set_str(&mut m.namespace, &spec.namespace);
+                m.self_link.clear();
+                set_str(&mut m.uid, uid);
+                set_decimal(&mut m.resource_version, rv);
+                m.generation = 0;
+                m.creation_timestamp = Some(created);
+                m.deletion_timestamp = None;
+                m.deletion_grace_period_seconds = None;
+                if !same_labels {
+                    m.labels = labels;
+                }
+                for (key, want) in [(TRIGGER_TIME, want_trigger), (OVER_CAPACITY, want_over)] {
+                    match want {
+                        Some(v) => set_str(m.annotations.entry(key.into()).or_default(), v),
+                        None => {
+                            m.annotations.remove(key);
+                        }
+                    }
+                }
+                m.owner_references.clear();
+                m.finalizers.clear();
+                let fields = memo.get(&m.labels, &m.annotations, "", || {
+                    json!({
+                        "f:metadata": {
+                            "f:annotations": fields_of_map(&m.annotations),
+                            "f:labels": fields_of_map(&m.labels),
+                        },
+                        "f:subsets": {},
+                    })
+                });
+                ctx.set_managed_fields(&mut m.managed_fields, t, "v1", fields);
+            });
         }
-        let fields = json!({
-            "f:metadata": {
-                "f:annotations": fields_of_map(&annotations),
-                "f:labels": fields_of_map(&labels),
-            },
-            "f:subsets": {},
-        });
-        let mut meta = ObjectMeta {
-            name: spec.name.to_string(),
-            namespace: spec.namespace.to_string(),
-            uid: stored.uid.to_string(),
-            resource_version: previous_meta.as_ref().filter(|_| noop).map_or_else(
-                || self.resource_version.to_string(),
-                |m| m.resource_version.clone(),
-            ),
-            creation_timestamp: Some(stored.created),
-            labels,
-            annotations,
-            ..Default::default()
-        };
-        // The request body: a create carries no server-set fields.
-        let request_meta = if creating {
-            ObjectMeta {
-                uid: String::new(),
-                resource_version: String::new(),
-                creation_timestamp: None,
-                ..meta.clone()
-            }
-        } else {
-            meta.clone()
-        };
-        stored.sized.set_metadata(request_meta);
-        let request_bytes = stored.sized.sizes().proto;
-        meta.managed_fields = if noop {
-            previous_meta.map(|m| m.managed_fields).unwrap_or_default()
-        } else {
-            self.ctx.managed_fields(t, "v1", fields)
-        };
-        stored.sized.set_metadata(meta);
+        self.scratch = trigger_value;
+        // The request body: no managedFields; a create none of the fields the API server sets.
+        let request_bytes = stored
+            .sized
+            .sizes_omitting(Omit {
+                managed_fields: true,
+                server_set: creating,
+                name: false,
+            })
+            .proto;
         let e = stored.sized.endpoints();
         let count: usize = e
             .subsets

@@ -29,12 +29,13 @@ use serde_json::json;
 
 use super::endpoints::{HEADLESS, TRIGGER_TIME, resolve_ports};
 use super::{
-    Controller, Desired, MetaContext, Op, PodStore, PortSets, TriggerTracker, Write, fields_of_map,
+    Controller, Desired, FieldsMemo, MetaContext, Op, PodStore, PortSets, TriggerTracker, Write,
+    fields_of_map, set_decimal, set_str,
 };
 use crate::cluster::{Node, Phase, Pod, ServiceSpec, random_suffix, random_uid};
 use crate::engine::{Nanos, Rng};
 use crate::scenario::IpFamily;
-use crate::wire::fast::SizedSlice;
+use crate::wire::fast::{Omit, SizedSlice};
 use crate::wire::model::*;
 
 pub const SERVICE_NAME: &str = "kubernetes.io/service-name";
@@ -75,6 +76,8 @@ struct Family {
     /// The slice labels and ports of the last sync: every slice was written with them since,
     /// so only a change (or a lone placeholder) needs the per-slice checks.
     seen: Option<(BTreeMap<String, String>, Vec<crate::scenario::ServicePort>)>,
+    /// The `managedFields` text of the last write.
+    fields: FieldsMemo,
 }
 
 #[derive(Default)]
@@ -381,54 +384,6 @@ fn slice_to_fill_in(unchanged: &[(u64, usize)], n: usize, max: usize) -> Option<
         .map(|(id, _)| *id)
 }
 
-impl SliceController<'_> {
-    fn meta(
-        &self,
-        spec: &ServiceSpec,
-        s: &SliceRt,
-        t: Nanos,
-        trigger: Option<Nanos>,
-        labels: &BTreeMap<String, String>,
-    ) -> ObjectMeta {
-        let mut annotations = BTreeMap::new();
-        if let Some(tt) = trigger {
-            annotations.insert(TRIGGER_TIME.to_string(), self.ctx.trigger_annotation(tt));
-        }
-        let fields = json!({
-            "f:addressType": {},
-            "f:endpoints": {},
-            "f:metadata": {
-                "f:annotations": fields_of_map(&annotations),
-                "f:generateName": {},
-                "f:labels": fields_of_map(labels),
-                "f:ownerReferences": {".": {}, format!("k:{{\"uid\":\"{}\"}}", spec.uid): {}},
-            },
-            "f:ports": {},
-        });
-        ObjectMeta {
-            name: s.name.to_string(),
-            generate_name: format!("{}-", spec.name),
-            namespace: spec.namespace.to_string(),
-            uid: s.uid.to_string(),
-            resource_version: self.resource_version.to_string(),
-            generation: s.generation,
-            creation_timestamp: Some(s.created),
-            labels: labels.clone(),
-            annotations,
-            owner_references: vec![OwnerReference {
-                api_version: "v1".into(),
-                kind: "Service".into(),
-                name: spec.name.to_string(),
-                uid: spec.uid.to_string(),
-                controller: Some(true),
-                block_owner_deletion: Some(true),
-            }],
-            managed_fields: self.ctx.managed_fields(t, "discovery.k8s.io/v1", fields),
-            ..Default::default()
-        }
-    }
-}
-
 impl Controller for SliceController<'_> {
     fn sync(
         &mut self,
@@ -453,7 +408,7 @@ impl Controller for SliceController<'_> {
         }
         let trigger = self.states[service as usize]
             .trigger
-            .compute(store.changed.iter().map(|n| (n, store.pods.get(n))));
+            .compute(store.changed_pods());
         let labels = slice_labels(spec);
         let nfam = self.states[service as usize].families.len();
         for fi in 0..nfam {
@@ -769,6 +724,10 @@ impl SliceController<'_> {
         }
     }
 
+    /// Logs a create or update of slice `id`. The stored metadata is edited in place to what
+    /// the controller writes (`reconciler.go`, `newEndpointSlice` and `finalize`): nothing is
+    /// built per write but the fields that change, and the request body's size is the stored
+    /// object's without the fields the API server sets.
     #[allow(clippy::too_many_arguments)]
     fn write(
         &mut self,
@@ -783,30 +742,79 @@ impl SliceController<'_> {
         log: &mut Vec<Write>,
     ) {
         self.resource_version += 1;
-        let Some(s) = fam.slices.get(&id) else { return };
-        let meta = self.meta(spec, s, t, trigger, labels);
-        let request_meta = if op == Op::Create {
-            ObjectMeta {
-                name: String::new(),
-                uid: String::new(),
-                resource_version: String::new(),
-                generation: 0,
-                creation_timestamp: None,
-                managed_fields: Vec::new(),
-                ..meta.clone()
-            }
-        } else {
-            ObjectMeta {
-                managed_fields: Vec::new(),
-                ..meta.clone()
-            }
-        };
         let Some(s) = fam.slices.get_mut(&id) else {
             return;
         };
-        s.sized.set_metadata(request_meta);
-        let request_bytes = s.sized.sizes().proto;
-        s.sized.set_metadata(meta);
+        let (ctx, rv, memo) = (&self.ctx, self.resource_version, &mut fam.fields);
+        s.sized.metadata_mut(|m| {
+            set_str(&mut m.name, &s.name);
+            if m.generate_name.strip_suffix('-') != Some(&*spec.name) {
+                m.generate_name = format!("{}-", spec.name);
+            }
+            set_str(&mut m.namespace, &spec.namespace);
+            m.self_link.clear();
+            set_str(&mut m.uid, &s.uid);
+            set_decimal(&mut m.resource_version, rv);
+            m.generation = s.generation;
+            m.creation_timestamp = Some(s.created);
+            m.deletion_timestamp = None;
+            m.deletion_grace_period_seconds = None;
+            if m.labels != *labels {
+                m.labels = labels.clone();
+            }
+            match trigger {
+                Some(tt) => {
+                    m.annotations.retain(|k, _| k == TRIGGER_TIME);
+                    let value = m.annotations.entry(TRIGGER_TIME.into()).or_default();
+                    ctx.set_trigger_annotation(value, tt);
+                }
+                None => m.annotations.clear(),
+            }
+            let owner = |o: &OwnerReference| {
+                o.api_version == "v1"
+                    && o.kind == "Service"
+                    && o.name == *spec.name
+                    && o.uid == *spec.uid
+                    && o.controller == Some(true)
+                    && o.block_owner_deletion == Some(true)
+            };
+            if !matches!(m.owner_references.as_slice(), [o] if owner(o)) {
+                m.owner_references = vec![OwnerReference {
+                    api_version: "v1".into(),
+                    kind: "Service".into(),
+                    name: spec.name.to_string(),
+                    uid: spec.uid.to_string(),
+                    controller: Some(true),
+                    block_owner_deletion: Some(true),
+                }];
+            }
+            m.finalizers.clear();
+            let fields = memo.get(&m.labels, &m.annotations, &spec.uid, || {
+                json!({
+                    "f:addressType": {},
+                    "f:endpoints": {},
+                    "f:metadata": {
+                        "f:annotations": fields_of_map(&m.annotations),
+                        "f:generateName": {},
+                        "f:labels": fields_of_map(&m.labels),
+                        "f:ownerReferences": {".": {}, format!("k:{{\"uid\":\"{}\"}}", spec.uid): {}},
+                    },
+                    "f:ports": {},
+                })
+            });
+            ctx.set_managed_fields(&mut m.managed_fields, t, "discovery.k8s.io/v1", fields);
+        });
+        // The request body: no managedFields; a create by generateName carries no name and
+        // none of the fields the API server sets.
+        let create = op == Op::Create;
+        let request_bytes = s
+            .sized
+            .sizes_omitting(Omit {
+                managed_fields: true,
+                server_set: create,
+                name: create,
+            })
+            .proto;
         log.push(Write {
             time: t,
             trigger,

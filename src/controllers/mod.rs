@@ -91,32 +91,107 @@ impl MetaContext {
         Time(self.start_unix + (t / SECOND) as i64)
     }
 
-    /// The trigger-time annotation value: RFC 3339 of a whole-second time (the Ready condition's
-    /// `lastTransitionTime` has whole seconds), as `RFC3339Nano` prints it.
-    pub fn trigger_annotation(&self, t: Nanos) -> String {
-        self.time(t).to_string()
+    /// Sets `value` to the trigger-time annotation value of `t`: RFC 3339 of a whole-second
+    /// time (the Ready condition's `lastTransitionTime` has whole seconds), as `RFC3339Nano`
+    /// prints it. Writes into the string's own buffer.
+    pub fn set_trigger_annotation(&self, value: &mut String, t: Nanos) {
+        use std::fmt::Write as _;
+        value.clear();
+        let _ = write!(value, "{}", self.time(t));
     }
 
-    /// kube-controller-manager's `managedFields` entry: the field set of what it wrote.
-    pub fn managed_fields(
+    /// Makes `entries` kube-controller-manager's one `managedFields` entry of a write at `t`
+    /// (or none, when the scenario leaves managed fields out), in place.
+    pub fn set_managed_fields(
         &self,
+        entries: &mut Vec<ManagedFieldsEntry>,
         t: Nanos,
         api_version: &str,
-        fields: serde_json::Value,
-    ) -> Vec<ManagedFieldsEntry> {
+        fields_v1: &str,
+    ) {
         if !self.managed_fields {
-            return Vec::new();
+            entries.clear();
+            return;
         }
-        let raw = crate::wire::gojson::to_vec(&fields).unwrap_or_default();
-        vec![ManagedFieldsEntry {
-            manager: "kube-controller-manager".into(),
-            operation: "Update".into(),
-            api_version: api_version.into(),
-            time: Some(self.time(t)),
-            fields_type: "FieldsV1".into(),
-            fields_v1: Some(String::from_utf8_lossy(&raw).into_owned()),
-            subresource: String::new(),
-        }]
+        entries.truncate(1);
+        if entries.is_empty() {
+            entries.push(ManagedFieldsEntry::default());
+        }
+        let e = &mut entries[0];
+        set_str(&mut e.manager, "kube-controller-manager");
+        set_str(&mut e.operation, "Update");
+        set_str(&mut e.api_version, api_version);
+        e.time = Some(self.time(t));
+        set_str(&mut e.fields_type, "FieldsV1");
+        set_str(e.fields_v1.get_or_insert_default(), fields_v1);
+        e.subresource.clear();
+    }
+}
+
+/// Sets `dst` to `v`, keeping its buffer.
+pub fn set_str(dst: &mut String, v: &str) {
+    if dst != v {
+        dst.clear();
+        dst.push_str(v);
+    }
+}
+
+/// Sets `dst` to the decimal form of `v`, keeping its buffer.
+pub fn set_decimal(dst: &mut String, v: u64) {
+    use std::fmt::Write as _;
+    dst.clear();
+    let _ = write!(dst, "{v}");
+}
+
+/// The `fieldsV1` texts of a controller's writes, each built once: a text depends only on the
+/// label and annotation keys (never their values) and the owner's UID, and an object cycles
+/// through a few such key sets (with or without the trigger-time annotation, say).
+#[derive(Default)]
+pub struct FieldsMemo {
+    entries: Vec<FieldsEntry>,
+}
+
+struct FieldsEntry {
+    label_keys: Vec<String>,
+    annotation_keys: Vec<String>,
+    owner: String,
+    text: String,
+}
+
+impl FieldsMemo {
+    /// Key sets remembered; beyond this the oldest is forgotten.
+    const CAPACITY: usize = 4;
+
+    /// The text for these labels, annotations and owner; `build` gives the field set.
+    pub fn get(
+        &mut self,
+        labels: &BTreeMap<String, String>,
+        annotations: &BTreeMap<String, String>,
+        owner: &str,
+        build: impl FnOnce() -> serde_json::Value,
+    ) -> &str {
+        let found = self.entries.iter().position(|e| {
+            labels.keys().eq(e.label_keys.iter())
+                && annotations.keys().eq(e.annotation_keys.iter())
+                && e.owner == owner
+        });
+        let i = match found {
+            Some(i) => i,
+            None => {
+                if self.entries.len() == Self::CAPACITY {
+                    self.entries.remove(0);
+                }
+                let raw = crate::wire::gojson::to_vec(&build()).unwrap_or_default();
+                self.entries.push(FieldsEntry {
+                    label_keys: labels.keys().cloned().collect(),
+                    annotation_keys: annotations.keys().cloned().collect(),
+                    owner: owner.to_string(),
+                    text: String::from_utf8_lossy(&raw).into_owned(),
+                });
+                self.entries.len() - 1
+            }
+        };
+        &self.entries[i].text
     }
 }
 
@@ -136,26 +211,26 @@ pub fn fields_of_map(m: &BTreeMap<String, String>) -> serde_json::Value {
 /// sync is the number of changed pods, not of pods.
 #[derive(Default)]
 pub struct TriggerTracker {
-    seen: BTreeMap<Arc<str>, Nanos>,
+    seen: HashMap<u32, Nanos>,
     synced: bool,
 }
 
 impl TriggerTracker {
     pub fn compute<'a>(
         &mut self,
-        changed: impl Iterator<Item = (&'a Arc<str>, Option<&'a Pod>)>,
+        changed: impl Iterator<Item = (u32, Option<&'a Pod>)>,
     ) -> Option<Nanos> {
         let mut min: Option<Nanos> = None;
-        for (name, pod) in changed {
+        for (id, pod) in changed {
             match pod {
                 Some(p) => {
-                    let last = self.seen.insert(name.clone(), p.ready_changed);
+                    let last = self.seen.insert(id, p.ready_changed);
                     if last.is_none_or(|l| l < p.ready_changed) {
                         min = Some(min.map_or(p.ready_changed, |m| m.min(p.ready_changed)));
                     }
                 }
                 None => {
-                    self.seen.remove(name);
+                    self.seen.remove(&id);
                 }
             }
         }
@@ -168,12 +243,19 @@ impl TriggerTracker {
     }
 }
 
-/// The pods of one Service as the controller's informer sees them.
+/// The pods of one Service as the controller's informer sees them, by [`Pod::id`].
 #[derive(Default)]
 pub struct PodStore {
-    pub pods: BTreeMap<Arc<str>, Pod>,
+    pub pods: BTreeMap<u32, Pod>,
     /// Pods changed since the last sync.
-    pub changed: BTreeSet<Arc<str>>,
+    pub changed: BTreeSet<u32>,
+}
+
+impl PodStore {
+    /// The changed pods, each with its state (`None`: deleted), for [`TriggerTracker::compute`].
+    pub fn changed_pods(&self) -> impl Iterator<Item = (u32, Option<&Pod>)> {
+        self.changed.iter().map(|id| (*id, self.pods.get(id)))
+    }
 }
 
 /// Told of every entry a [`Desired`] gains or loses, so that a controller can keep tallies over
@@ -190,7 +272,7 @@ impl<K, V> Observer<K, V> for () {}
 /// date from the pods changed since the last sync, with the keys whose entry changed.
 pub struct Desired<K, V, O = ()> {
     pub map: BTreeMap<K, V>,
-    by_pod: BTreeMap<Arc<str>, K>,
+    by_pod: BTreeMap<u32, K>,
     changed: Vec<K>,
     /// Sees every insertion and removal of `map`.
     pub observer: O,
@@ -216,32 +298,46 @@ impl<K: Ord + Clone, V, O: Observer<K, V>> Desired<K, V, O> {
 
     /// Re-derives the entries of every pod (after a Service change that affects them all).
     pub fn update_all(&mut self, store: &PodStore, entry: impl FnMut(&Pod) -> Option<(K, V)>) {
-        let names: Vec<Arc<str>> = self
+        let ids: Vec<u32> = self
             .by_pod
             .keys()
             .chain(store.pods.keys())
-            .cloned()
+            .copied()
             .collect();
-        self.update_pods(store, names.iter(), entry);
+        self.update_pods(store, ids.iter(), entry);
     }
 
     fn update_pods<'a>(
         &mut self,
         store: &PodStore,
-        names: impl Iterator<Item = &'a Arc<str>>,
+        ids: impl Iterator<Item = &'a u32>,
         mut entry: impl FnMut(&Pod) -> Option<(K, V)>,
     ) {
-        for name in names {
-            if let Some(old) = self.by_pod.remove(name) {
+        for id in ids {
+            let want = store.pods.get(id).and_then(&mut entry);
+            // The same key as before (a pod changing state, not address): the value is
+            // replaced in place.
+            if let Some((key, value)) = &want
+                && self.by_pod.get(id) == Some(key)
+                && let Some(slot) = self.map.get_mut(key)
+            {
+                self.observer.removed(key, slot);
+                self.observer.inserted(key, value);
+                let (key, value) = want.expect("matched above");
+                *slot = value;
+                self.changed.push(key);
+                continue;
+            }
+            if let Some(old) = self.by_pod.remove(id) {
                 if let Some(v) = self.map.remove(&old) {
                     self.observer.removed(&old, &v);
                 }
                 self.changed.push(old);
             }
-            if let Some((key, value)) = store.pods.get(name).and_then(&mut entry) {
+            if let Some((key, value)) = want {
                 self.observer.inserted(&key, &value);
                 self.map.insert(key.clone(), value);
-                self.by_pod.insert(name.clone(), key.clone());
+                self.by_pod.insert(*id, key.clone());
                 self.changed.push(key);
             }
         }
@@ -370,11 +466,11 @@ pub fn drive<C: Controller>(
                     run.pod_events += 1;
                     let store = &mut stores[pod.service as usize];
                     if *deleted {
-                        store.pods.remove(&pod.name);
+                        store.pods.remove(&pod.id);
                     } else {
-                        store.pods.insert(pod.name.clone(), pod.clone());
+                        store.pods.insert(pod.id, pod.clone());
                     }
-                    store.changed.insert(pod.name.clone());
+                    store.changed.insert(pod.id);
                     wq.add_after(&mut q, t, batch_period, pod.service);
                 }
                 Change::Service { index, spec } => {
@@ -384,11 +480,11 @@ pub fn drive<C: Controller>(
                 Change::NodeGone { index } => {
                     c.node_gone(*index);
                     for store in &mut stores {
-                        let on_node: Vec<Arc<str>> = store
+                        let on_node: Vec<u32> = store
                             .pods
-                            .iter()
-                            .filter(|(_, p)| p.node == *index)
-                            .map(|(n, _)| n.clone())
+                            .values()
+                            .filter(|p| p.node == *index)
+                            .map(|p| p.id)
                             .collect();
                         store.changed.extend(on_node);
                     }
@@ -455,6 +551,7 @@ pub(crate) mod testutil {
 
     pub fn pod(i: u32, ready: bool) -> Pod {
         Pod {
+            id: i,
             service: 0,
             name: format!("pod{i}").into(),
             uid: format!("uid-{i}").into(),

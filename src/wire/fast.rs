@@ -274,22 +274,56 @@ fn managed_part(m: &ManagedFieldsEntry) -> Part {
     }
 }
 
+/// What a request body leaves out of an object's stored metadata.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Omit {
+    /// `managedFields`: the API server sets them.
+    pub managed_fields: bool,
+    /// `uid`, `resourceVersion`, `generation`, `creationTimestamp`: set by the API server on
+    /// create.
+    pub server_set: bool,
+    /// `name`: a create by `generateName` carries none.
+    pub name: bool,
+}
+
 /// ObjectMeta as a field (`0a len payload`) and as a JSON value.
 pub fn meta_part(m: &ObjectMeta) -> Part {
+    meta_part_omitting(m, Omit::default())
+}
+
+/// [`meta_part`] of `m` with the fields `omit` names cleared (empty, zero, absent), without
+/// building that copy: a request body's metadata from the stored object's.
+pub fn meta_part_omitting(m: &ObjectMeta, omit: Omit) -> Part {
+    let name = if omit.name { "" } else { m.name.as_str() };
+    let (uid, resource_version, generation, creation_timestamp) = if omit.server_set {
+        ("", "", 0, None)
+    } else {
+        (
+            m.uid.as_str(),
+            m.resource_version.as_str(),
+            m.generation,
+            m.creation_timestamp,
+        )
+    };
+    let managed_fields: &[ManagedFieldsEntry] = if omit.managed_fields {
+        &[]
+    } else {
+        &m.managed_fields
+    };
     let owners = Items::of(&m.owner_references, owner_part);
-    let managed = Items::of(&m.managed_fields, managed_part);
+    let managed = Items::of(managed_fields, managed_part);
     let finalizers = Items::of(&m.finalizers, |f| Part {
         proto: str_field(f),
         json: string_len(f) as u64,
     });
-    let payload = str_field(&m.name)
+    let payload = str_field(name)
         + str_field(&m.generate_name)
         + str_field(&m.namespace)
         + str_field(&m.self_link)
-        + str_field(&m.uid)
-        + str_field(&m.resource_version)
-        + int_field(m.generation)
-        + msg(time_payload(m.creation_timestamp))
+        + str_field(uid)
+        + str_field(resource_version)
+        + int_field(generation)
+        + msg(time_payload(creation_timestamp))
         + m.deletion_timestamp
             .map_or(0, |t| msg(time_payload(Some(t))))
         + m.deletion_grace_period_seconds.map_or(0, int_field)
@@ -299,18 +333,15 @@ pub fn meta_part(m: &ObjectMeta) -> Part {
         + finalizers.proto
         + managed.proto;
     let mut json = JsonObj::new();
-    json.str_nonempty("name", &m.name)
+    json.str_nonempty("name", name)
         .str_nonempty("generateName", &m.generate_name)
         .str_nonempty("namespace", &m.namespace)
         .str_nonempty("selfLink", &m.self_link)
-        .str_nonempty("uid", &m.uid)
-        .str_nonempty("resourceVersion", &m.resource_version)
-        .int_opt("generation", (m.generation != 0).then_some(m.generation))
+        .str_nonempty("uid", uid)
+        .str_nonempty("resourceVersion", resource_version)
+        .int_opt("generation", (generation != 0).then_some(generation))
         // A zero Time is a struct, which omitempty never omits: it is written as null.
-        .member(
-            "creationTimestamp",
-            m.creation_timestamp.map_or(4, json_time),
-        )
+        .member("creationTimestamp", creation_timestamp.map_or(4, json_time))
         .int_opt(
             "deletionGracePeriodSeconds",
             m.deletion_grace_period_seconds,
@@ -558,12 +589,15 @@ impl SliceSizer {
     }
 
     pub fn sizes(&self) -> ObjectSizes {
+        self.sizes_with_meta(self.meta)
+    }
+
+    /// The sizes with metadata of size `meta` instead of the object's own.
+    fn sizes_with_meta(&self, meta: Part) -> ObjectSizes {
         let api_version = self.version.api_version();
-        let raw = self.meta.proto
-            + self.endpoints.proto
-            + self.ports.proto
-            + str_field(&self.address_type);
-        let json = json_header(api_version, "EndpointSlice", self.meta)
+        let raw =
+            meta.proto + self.endpoints.proto + self.ports.proto + str_field(&self.address_type);
+        let json = json_header(api_version, "EndpointSlice", meta)
             .str("addressType", &self.address_type)
             .member("endpoints", self.endpoints.json_array_or_null())
             .member("ports", self.ports.json_array_or_null())
@@ -673,8 +707,13 @@ impl EndpointsSizer {
     }
 
     pub fn sizes(&self) -> ObjectSizes {
-        let raw = self.meta.proto + self.total.proto;
-        let json = json_header("v1", "Endpoints", self.meta)
+        self.sizes_with_meta(self.meta)
+    }
+
+    /// The sizes with metadata of size `meta` instead of the object's own.
+    fn sizes_with_meta(&self, meta: Part) -> ObjectSizes {
+        let raw = meta.proto + self.total.proto;
+        let json = json_header("v1", "Endpoints", meta)
             .array_nonempty("subsets", self.total)
             .end();
         ObjectSizes::from_object_sizes(enveloped_len("v1", "Endpoints", raw), json)
@@ -715,6 +754,12 @@ impl SizedSlice {
 
     pub fn sizes(&self) -> ObjectSizes {
         self.sizer.sizes()
+    }
+
+    /// The sizes of the slice with the metadata fields `omit` names cleared: a request body.
+    pub fn sizes_omitting(&self, omit: Omit) -> ObjectSizes {
+        self.sizer
+            .sizes_with_meta(meta_part_omitting(&self.slice.metadata, omit))
     }
 
     pub fn push_endpoint(&mut self, e: Endpoint) {
@@ -793,6 +838,12 @@ impl SizedEndpoints {
 
     pub fn sizes(&self) -> ObjectSizes {
         self.sizer.sizes()
+    }
+
+    /// The sizes of the object with the metadata fields `omit` names cleared: a request body.
+    pub fn sizes_omitting(&self, omit: Omit) -> ObjectSizes {
+        self.sizer
+            .sizes_with_meta(meta_part_omitting(&self.endpoints.metadata, omit))
     }
 
     fn list(&mut self, subset: usize, ready: bool) -> &mut Vec<EndpointAddress> {

@@ -49,19 +49,37 @@ pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Bytes an escape adds to each byte: `\"`, `\\`, `\n`, `\r`, `\t`, `\b`, `\f` one;
+/// other control characters and `<`, `>`, `&` (`\u00XX`) five.
+const ESCAPE_EXTRA: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = 5;
+        b += 1;
+    }
+    let mut i = 0;
+    let short = [b'"', b'\\', b'\n', b'\r', b'\t', 0x08, 0x0c];
+    while i < short.len() {
+        t[short[i] as usize] = 1;
+        i += 1;
+    }
+    t[b'<' as usize] = 5;
+    t[b'>' as usize] = 5;
+    t[b'&' as usize] = 5;
+    t
+};
+
 /// Length of `s` as a Go JSON string literal, quotes included.
 pub fn string_len(s: &str) -> usize {
     let mut n = s.len() + 2;
+    let mut high = 0u8;
     for &b in s.as_bytes() {
-        n += match b {
-            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 1,
-            0..=0x1f => 5,
-            b'<' | b'>' | b'&' => 5,
-            _ => 0,
-        };
+        n += usize::from(ESCAPE_EXTRA[usize::from(b)]);
+        high |= b;
     }
     // U+2028 and U+2029 are E2 80 A8 / E2 80 A9 in UTF-8: 3 bytes written as 6.
-    if s.len() >= 3 && s.as_bytes().contains(&0xE2) {
+    if high >= 0x80 && s.as_bytes().contains(&0xE2) {
         n += 3 * (s.matches('\u{2028}').count() + s.matches('\u{2029}').count());
     }
     n
@@ -111,6 +129,17 @@ mod tests {
             "",
         ] {
             assert_eq!(string_len(s), to_vec(s).unwrap().len(), "{s:?}");
+        }
+    }
+
+    /// Every ASCII character alone and amid plain text, against the serialiser.
+    #[test]
+    fn every_ascii_character() {
+        for b in 0u8..0x80 {
+            let c = char::from(b);
+            for s in [c.to_string(), format!("ab{c}cd{c}")] {
+                assert_eq!(string_len(&s), to_vec(&s).unwrap().len(), "{s:?}");
+            }
         }
     }
 
