@@ -302,10 +302,13 @@ fn address(pod: &Pod, ip: String, ns: &Arc<str>) -> EndpointAddress {
 /// `RepackSubsets` then, if over capacity, `truncateEndpoints`: one subset per port set (in
 /// port-set order), addresses sorted; over 1,000 addresses the budget is shared as
 /// [`truncate_counts`] says and the first addresses of each list are kept.
-fn subsets_of(desired: &BTreeMap<Key, Wanted>, truncate: bool) -> Vec<EndpointSubset> {
+fn subsets_of<'a>(
+    desired: impl Iterator<Item = &'a Wanted>,
+    truncate: bool,
+) -> Vec<EndpointSubset> {
     let mut groups: BTreeMap<&Ports, (Vec<&EndpointAddress>, Vec<&EndpointAddress>)> =
         BTreeMap::new();
-    for (ready, a, ports) in desired.values() {
+    for (ready, a, ports) in desired {
         let g = groups.entry(ports).or_default();
         if *ready { g.0.push(a) } else { g.1.push(a) }
     }
@@ -425,7 +428,7 @@ impl Controller for EndpointsController {
             labels.insert(HEADLESS.into(), String::new());
         }
         labels.insert(MANAGED_BY.into(), "endpoint-controller".into());
-        let over = self.truncate && st.desired.map.len() > MAX_CAPACITY;
+        let over = self.truncate && st.desired.len() > MAX_CAPACITY;
 
         // 3. Skip check (endpoints_controller.go: subsets equal, labels equal, capacity
         // annotation correctly absent).
@@ -455,7 +458,7 @@ impl Controller for EndpointsController {
                 });
         let editable = stored_ports.as_ref().is_some_and(|p| {
             keys.iter()
-                .all(|k| st.desired.map.get(k).is_none_or(|w| *w.2 == *p))
+                .all(|k| st.desired.get(k).is_none_or(|w| *w.2 == *p))
         });
         // Over capacity (or just back under it) the stored object holds only the addresses
         // truncation keeps, and it is edited towards the new kept set like any other: the
@@ -468,7 +471,7 @@ impl Controller for EndpointsController {
         let rebuild = rebuild || self.always_rebuild;
         let content_changed;
         if rebuild {
-            let subsets = subsets_of(&st.desired.map, over);
+            let subsets = subsets_of(st.desired.values(), over);
             let (uid, created, meta, old_subsets) = match st.stored.take() {
                 Some(s) => {
                     let mut e = s.sized.into_endpoints();
@@ -511,7 +514,6 @@ impl Controller for EndpointsController {
             for key in keys {
                 let want = st
                     .desired
-                    .map
                     .get(&key)
                     .filter(|w| st.desired.observer.keeps(&key, w.0));
                 // Where the stored object has this key, if anywhere.

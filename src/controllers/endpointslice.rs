@@ -281,16 +281,22 @@ impl Family {
     /// Puts slice `id` where its port set and endpoint count say in the fill index (or takes
     /// it out, if it is gone).
     fn reindex(&mut self, id: u64) {
-        if let Some((ports, count)) = self.slices.get_mut(&id).and_then(|s| s.indexed.take())
-            && let Some(set) = self.fill_index.get_mut(&ports)
-        {
-            set.remove(&(count, Reverse(id)));
-            if set.is_empty() {
-                self.fill_index.remove(&ports);
+        let mut previous = None;
+        if let Some((ports, count)) = self.slices.get_mut(&id).and_then(|s| s.indexed.take()) {
+            if let Some(set) = self.fill_index.get_mut(&ports) {
+                set.remove(&(count, Reverse(id)));
+                if set.is_empty() {
+                    self.fill_index.remove(&ports);
+                }
             }
+            previous = Some(ports);
         }
         if let Some(s) = self.slices.get_mut(&id) {
-            let ports: Ports = Arc::new(s.sized.slice().ports.clone());
+            // The port set rarely changes: keep sharing the one it had.
+            let ports: Ports = match previous {
+                Some(p) if *p == s.sized.slice().ports => p,
+                _ => Arc::new(s.sized.slice().ports.clone()),
+            };
             let count = s.keys.len();
             self.fill_index
                 .entry(ports.clone())
@@ -512,7 +518,7 @@ impl SliceController<'_> {
             Vec::new()
         } else {
             let groups: BTreeSet<&Vec<EndpointPort>> =
-                fam.desired.map.values().map(|(p, _)| &**p).collect();
+                fam.desired.values().map(|(p, _)| &**p).collect();
             fam.slices
                 .iter()
                 .filter(|(_, s)| !groups.contains(&s.sized.slice().ports))
@@ -523,7 +529,7 @@ impl SliceController<'_> {
             delete.push(*id);
             for k in &fam.slices[id].keys {
                 fam.loc.remove(k);
-                if fam.desired.map.contains_key(k) {
+                if fam.desired.contains_key(k) {
                     to_place.push(k.clone());
                 }
             }
@@ -537,7 +543,7 @@ impl SliceController<'_> {
         }
         fam.seen = Some((labels.clone(), spec.ports.clone()));
         for key in changed {
-            let want = fam.desired.map.get(&key);
+            let want = fam.desired.get(&key);
             let Some(id) = fam.loc.get(&key).copied() else {
                 if want.is_some() {
                     to_place.push(key);
@@ -545,10 +551,13 @@ impl SliceController<'_> {
                 continue;
             };
             let s = fam.slices.get_mut(&id).expect("loc points at a live slice");
+            // Keys share their pod-name `Arc` with the pod: found by pointer, without comparing
+            // names (a slice that was adopted, not written, is searched by value).
             let i = s
                 .keys
                 .iter()
-                .position(|k| *k == key)
+                .position(|k| Arc::ptr_eq(&k.0, &key.0) && k.1 == key.1)
+                .or_else(|| s.keys.iter().position(|k| *k == key))
                 .expect("slice holds its keys");
             match want {
                 Some((ports, _)) if **ports != s.sized.slice().ports => {
@@ -582,7 +591,7 @@ impl SliceController<'_> {
         // Steps 2 and 3, per port set (`reconcileByPortMapping`).
         let mut by_group: BTreeMap<Ports, Vec<Key>> = BTreeMap::new();
         for key in to_place {
-            let ports = fam.desired.map[&key].0.clone();
+            let ports = fam.desired[&key].0.clone();
             by_group.entry(ports).or_default().push(key);
         }
         let mut creates: Vec<(Ports, Vec<Key>)> = Vec::new();
@@ -609,7 +618,7 @@ impl SliceController<'_> {
             for (id, n) in fills {
                 let s = fam.slices.get_mut(&id).expect("pack fills live slices");
                 for key in placing.by_ref().take(n) {
-                    s.sized.push_endpoint(fam.desired.map[&key].1.clone());
+                    s.sized.push_endpoint(fam.desired[&key].1.clone());
                     fam.loc.insert(key.clone(), id);
                     s.keys.push(key);
                 }
@@ -648,8 +657,7 @@ impl SliceController<'_> {
         for (ports, keys) in creates {
             self.next_id += 1;
             let id = self.next_id;
-            let endpoints: Vec<Endpoint> =
-                keys.iter().map(|k| fam.desired.map[k].1.clone()).collect();
+            let endpoints: Vec<Endpoint> = keys.iter().map(|k| fam.desired[k].1.clone()).collect();
             for k in &keys {
                 fam.loc.insert(k.clone(), id);
             }
@@ -682,8 +690,7 @@ impl SliceController<'_> {
                     fam.loc.remove(k);
                 }
             }
-            let endpoints: Vec<Endpoint> =
-                keys.iter().map(|k| fam.desired.map[k].1.clone()).collect();
+            let endpoints: Vec<Endpoint> = keys.iter().map(|k| fam.desired[k].1.clone()).collect();
             for k in &keys {
                 fam.loc.insert(k.clone(), id);
             }

@@ -271,7 +271,8 @@ impl<K, V> Observer<K, V> for () {}
 /// What a controller wants for each pod (an Endpoints address, a slice endpoint), kept up to
 /// date from the pods changed since the last sync, with the keys whose entry changed.
 pub struct Desired<K, V, O = ()> {
-    pub map: BTreeMap<K, V>,
+    /// Values are boxed: a tree node moves its entries on every insertion and removal.
+    map: BTreeMap<K, Box<V>>,
     by_pod: BTreeMap<u32, K>,
     changed: Vec<K>,
     /// Sees every insertion and removal of `map`.
@@ -286,6 +287,14 @@ impl<K, V, O: Default> Default for Desired<K, V, O> {
             changed: Vec::new(),
             observer: O::default(),
         }
+    }
+}
+
+impl<K: Ord, V, O> std::ops::Index<&K> for Desired<K, V, O> {
+    type Output = V;
+
+    fn index(&self, key: &K) -> &V {
+        &self.map[key]
     }
 }
 
@@ -324,7 +333,7 @@ impl<K: Ord + Clone, V, O: Observer<K, V>> Desired<K, V, O> {
                 self.observer.removed(key, slot);
                 self.observer.inserted(key, value);
                 let (key, value) = want.expect("matched above");
-                *slot = value;
+                **slot = value;
                 self.changed.push(key);
                 continue;
             }
@@ -336,11 +345,32 @@ impl<K: Ord + Clone, V, O: Observer<K, V>> Desired<K, V, O> {
             }
             if let Some((key, value)) = want {
                 self.observer.inserted(&key, &value);
-                self.map.insert(key.clone(), value);
+                self.map.insert(key.clone(), Box::new(value));
                 self.by_pod.insert(*id, key.clone());
                 self.changed.push(key);
             }
         }
+    }
+
+    pub fn get(&self, key: &K) -> Option<&V> {
+        self.map.get(key).map(|v| &**v)
+    }
+
+    pub fn contains_key(&self, key: &K) -> bool {
+        self.map.contains_key(key)
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// The values in key order.
+    pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.map.values().map(|v| &**v)
     }
 
     /// The keys changed since the last call, sorted, each once.
