@@ -171,7 +171,9 @@ fn read_trace(
     )?)
 }
 
-/// Runs both controllers and the watchers on a scenario.
+/// Runs both controllers and the watchers on a scenario. Each API's pipeline (controller,
+/// watch replay, aggregation, object rows) runs on its own thread: they share only the
+/// history.
 pub fn simulate(sc: &Scenario) -> Result<Simulation, RunError> {
     let history = history(sc)?;
     let end = sc.file.duration.value.0;
@@ -180,7 +182,10 @@ pub fn simulate(sc: &Scenario) -> Result<Simulation, RunError> {
         managed_fields: sc.file.realism.managed_fields,
     };
     let c = &sc.file.controllers;
-    let (ep_run, slice_run) = rayon::join(
+    let groups = watch::groups(sc, history.nodes.len());
+    let bucket = sc.file.bucket.value.0.max(1);
+    let buckets = end.div_ceil(bucket).max(1) as usize;
+    let (ep, slices) = rayon::join(
         || {
             let ctl = EndpointsController::new(
                 ctx(),
@@ -188,7 +193,8 @@ pub fn simulate(sc: &Scenario) -> Result<Simulation, RunError> {
                 history.services.len(),
                 engine::rng(sc.file.seed, 2),
             );
-            controllers::drive(ctl, &history, c.endpoints.batch_period.0, end)
+            let run = controllers::drive(ctl, &history, c.endpoints.batch_period.0, end);
+            outcome(sc, Api::Endpoints, run, &groups, bucket, buckets)
         },
         || {
             let ctl = SliceController::new(
@@ -198,32 +204,58 @@ pub fn simulate(sc: &Scenario) -> Result<Simulation, RunError> {
                 &history.services,
                 engine::rng(sc.file.seed, 3),
             );
-            controllers::drive(ctl, &history, c.endpointslices.batch_period.0, end)
+            let run = controllers::drive(ctl, &history, c.endpointslices.batch_period.0, end);
+            outcome(sc, Api::EndpointSlices, run, &groups, bucket, buckets)
         },
     );
-    let groups = watch::groups(sc, history.nodes.len());
-    let bucket = sc.file.bucket.value.0.max(1);
-    let buckets = end.div_ceil(bucket).max(1) as usize;
-    let runs = [ep_run, slice_run];
-    let mut summary = Vec::new();
-    let mut timeseries = Vec::new();
-    let mut objects = Vec::new();
-    let overflow = |source| RunError::Overflow {
-        file: sc.source.clone(),
-        source,
-    };
-    let [ep, slices] = runs
-        .each_ref()
-        .map(|run| watch::replay(&run.writes, &groups, bucket, buckets));
-    let delivered = [ep.map_err(overflow)?, slices.map_err(overflow)?];
-    for ((api, run), delivered) in Api::BOTH.into_iter().zip(&runs).zip(&delivered) {
-        let (row, series) = aggregate(sc, api, run, delivered, bucket, buckets);
-        summary.push(row);
-        timeseries.extend(series);
-        for o in &run.final_objects {
+    let (ep, slices) = (ep?, slices?);
+    let mut timeseries = ep.timeseries;
+    timeseries.extend(slices.timeseries);
+    let mut objects = ep.objects;
+    objects.extend(slices.objects);
+    Ok(Simulation {
+        history,
+        runs: [ep.run, slices.run],
+        delivered: [ep.delivered, slices.delivered],
+        summary: vec![ep.summary, slices.summary],
+        timeseries,
+        objects,
+    })
+}
+
+/// What one API's pipeline produced.
+struct Outcome {
+    run: ControllerRun,
+    delivered: Vec<BucketDelivery>,
+    summary: SummaryRow,
+    timeseries: Vec<TimeseriesRow>,
+    objects: Vec<ObjectRow>,
+}
+
+/// The watchers' replay of one controller's writes, and its rows.
+fn outcome(
+    sc: &Scenario,
+    api: Api,
+    run: ControllerRun,
+    groups: &[watch::WatcherGroup],
+    bucket: u64,
+    buckets: usize,
+) -> Result<Outcome, RunError> {
+    let delivered = watch::replay(&run.writes, groups, bucket, buckets).map_err(|source| {
+        RunError::Overflow {
+            file: sc.source.clone(),
+            source,
+        }
+    })?;
+    let (summary, timeseries) = aggregate(sc, api, &run, &delivered, bucket, buckets);
+    let truncate = sc.file.controllers.endpoints.truncate;
+    let objects = run
+        .final_objects
+        .iter()
+        .map(|o| {
             let sizes = fast::sizes(o);
             let m = o.metadata();
-            objects.push(ObjectRow {
+            ObjectRow {
                 api: api.as_str().into(),
                 namespace: m.namespace.clone(),
                 name: m.name.clone(),
@@ -236,17 +268,16 @@ pub fn simulate(sc: &Scenario) -> Result<Simulation, RunError> {
                     Object::Endpoints(_) => None,
                 }
                 .unwrap_or_else(|| m.name.clone()),
-                capacity: match (api, c.endpoints.truncate) {
+                capacity: match (api, truncate) {
                     (Api::EndpointSlices, _) => Some(sc.max_endpoints_per_slice as u64),
                     (Api::Endpoints, true) => Some(MAX_CAPACITY as u64),
                     (Api::Endpoints, false) => None,
                 },
-            });
-        }
-    }
-    Ok(Simulation {
-        history,
-        runs,
+            }
+        })
+        .collect();
+    Ok(Outcome {
+        run,
         delivered,
         summary,
         timeseries,
