@@ -6,7 +6,8 @@
 #   kep-0752       20,000 pods on 5,000 nodes, one rollout, truncate false and true
 #   rollout-N      one Service of N pods on 5,000 nodes, rolled out once (N = 1,000 / 100,000)
 #   cluster-1k/5k  the scale benchmark: scenarios/cluster-1k.yaml and cluster-5k.yaml
-# Every run is `slicesim run --no-charts --quiet`. Usage: scripts/bench.sh [NAME-FILTER]
+# Every run is `slicesim run --no-charts --quiet`, RUNS times (default 3); the table gives the
+# fastest wall time. Usage: [RUNS=N] scripts/bench.sh [NAME-FILTER]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 filter=${1:-}
@@ -57,8 +58,16 @@ for entry in "${runs[@]}"; do
   file=${entry#*:}
   [[ -z "$filter" || "$name" == *"$filter"* ]] || continue
   out="$work/out-$name"
-  /usr/bin/time -v -o "$work/time-$name" $bin run ${file:+"$file"} --out "$out" --no-charts --quiet
-  wall=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s }' "$work/time-$name")
+  # The fastest of RUNS runs (default 3): this machine shares its cores, and a run is only
+  # ever slowed down by its neighbours. Wall time from the nanosecond clock around the run.
+  wall=""
+  for _ in $(seq "${RUNS:-3}"); do
+    t0=$(date +%s%N)
+    /usr/bin/time -v -o "$work/time-$name" $bin run ${file:+"$file"} --out "$out" --no-charts --quiet
+    t1=$(date +%s%N)
+    w=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
+    if [[ -z "$wall" ]] || awk -v a="$w" -v b="$wall" 'BEGIN { exit !(a < b) }'; then wall=$w; fi
+  done
   rss=$(awk -F': ' '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' "$work/time-$name")
   # summary.csv: pod_events is column 4 (the same for both APIs); writes = creates+updates+deletes.
   read -r events writes < <(awk -F, 'NR > 1 { e = $4; w += $6 + $7 + $8 } END { print e, w }' "$out/summary.csv")

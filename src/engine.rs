@@ -93,6 +93,12 @@ impl<E> Queue<E> {
         Some((e.time, e.event))
     }
 
+    /// Moves the clock to `time` (never back) for an event taken from outside the queue: a
+    /// later [`Queue::at`] is never scheduled before it.
+    pub fn advance(&mut self, time: Nanos) {
+        self.now = self.now.max(time);
+    }
+
     pub fn peek_time(&self) -> Option<Nanos> {
         self.heap.peek().map(|e| e.time)
     }
