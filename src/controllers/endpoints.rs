@@ -30,8 +30,8 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::{
-    Controller, Desired, FieldsMemo, MetaContext, Observer, Op, PodStore, PortSets, TriggerTracker,
-    Write, fields_of_map, set_decimal, set_str,
+    Controller, Desired, FieldsMemo, LabelsMemo, MetaContext, Observer, Op, PodStore, PortSets,
+    TriggerTracker, Write, fields_of_map, set_decimal, set_str,
 };
 use crate::cluster::{Phase, Pod, ServiceSpec, random_uid};
 use crate::engine::{Nanos, Rng};
@@ -179,6 +179,8 @@ struct State {
     index: HashMap<Key, (bool, usize)>,
     /// The `managedFields` text of the last write.
     fields: FieldsMemo,
+    /// The object's labels for the Service as it is now.
+    labels: LabelsMemo,
 }
 
 impl State {
@@ -418,16 +420,21 @@ impl Controller for EndpointsController {
         } else {
             st.desired.update(store, entry);
         }
-        st.seen = Some(spec.ports.clone());
+        if spec_changed {
+            st.seen = Some(spec.ports.clone());
+        }
         let trigger = st.trigger.compute(store.changed_pods());
 
         // 2. Labels.
-        let mut labels = spec.labels.clone();
-        labels.remove(HEADLESS);
-        if spec.headless {
-            labels.insert(HEADLESS.into(), String::new());
-        }
-        labels.insert(MANAGED_BY.into(), "endpoint-controller".into());
+        let labels = st.labels.get(spec, |spec| {
+            let mut labels = spec.labels.clone();
+            labels.remove(HEADLESS);
+            if spec.headless {
+                labels.insert(HEADLESS.into(), String::new());
+            }
+            labels.insert(MANAGED_BY.into(), "endpoint-controller".into());
+            labels
+        });
         let over = self.truncate && st.desired.len() > MAX_CAPACITY;
 
         // 3. Skip check (endpoints_controller.go: subsets equal, labels equal, capacity
@@ -436,7 +443,7 @@ impl Controller for EndpointsController {
             let meta = &stored.sized.endpoints().metadata;
             let same_content = !st.desired.has_changes() && !st.rebuild;
             if same_content
-                && meta.labels == labels
+                && meta.labels == *labels
                 && !over
                 && !meta.annotations.contains_key(OVER_CAPACITY)
             {
@@ -583,7 +590,7 @@ impl Controller for EndpointsController {
         let want_trigger = trigger.map(|_| trigger_value.as_str());
         let want_over = over.then_some("truncated");
         let m = &stored.sized.endpoints().metadata;
-        let same_labels = m.labels == labels;
+        let same_labels = m.labels == *labels;
         if !creating
             && !content_changed
             && !over
@@ -618,7 +625,7 @@ impl Controller for EndpointsController {
                 m.deletion_timestamp = None;
                 m.deletion_grace_period_seconds = None;
                 if !same_labels {
-                    m.labels = labels;
+                    m.labels = labels.clone();
                 }
                 for (key, want) in [(TRIGGER_TIME, want_trigger), (OVER_CAPACITY, want_over)] {
                     match want {

@@ -29,8 +29,8 @@ use serde_json::json;
 
 use super::endpoints::{HEADLESS, TRIGGER_TIME, resolve_ports};
 use super::{
-    Controller, Desired, FieldsMemo, MetaContext, Op, PodStore, PortSets, TriggerTracker, Write,
-    fields_of_map, set_decimal, set_str,
+    Controller, Desired, FieldsMemo, LabelsMemo, MetaContext, Op, PodStore, PortSets,
+    TriggerTracker, Write, fields_of_map, set_decimal, set_str,
 };
 use crate::cluster::{Node, Phase, Pod, ServiceSpec, random_suffix, random_uid};
 use crate::engine::{Nanos, Rng};
@@ -84,6 +84,8 @@ struct Family {
 struct State {
     families: Vec<(IpFamily, Family)>,
     trigger: TriggerTracker,
+    /// The slice labels (§1.7) of the Service as it is now.
+    labels: LabelsMemo,
     /// Existing slices of an address type the Service does not have (e.g. the deprecated
     /// `IP`): deleted after the per-type reconciliation, outside `finalize`.
     other_types: Vec<SliceRt>,
@@ -120,6 +122,7 @@ impl<'a> SliceController<'a> {
                 .map(|s| State {
                     families: s.families.iter().map(|f| (*f, Family::default())).collect(),
                     trigger: TriggerTracker::default(),
+                    labels: LabelsMemo::default(),
                     other_types: Vec::new(),
                 })
                 .collect(),
@@ -415,13 +418,14 @@ impl Controller for SliceController<'_> {
         let trigger = self.states[service as usize]
             .trigger
             .compute(store.changed_pods());
-        let labels = slice_labels(spec);
+        let mut memo = std::mem::take(&mut self.states[service as usize].labels);
+        let labels = memo.get(spec, slice_labels);
         let nfam = self.states[service as usize].families.len();
         for fi in 0..nfam {
             let mut fam = std::mem::take(&mut self.states[service as usize].families[fi].1);
             let family = self.states[service as usize].families[fi].0;
             self.sync_family(
-                t, service, spec, family, &mut fam, store, &labels, trigger, log,
+                t, service, spec, family, &mut fam, store, labels, trigger, log,
             );
             self.states[service as usize].families[fi].1 = fam;
         }
@@ -429,6 +433,7 @@ impl Controller for SliceController<'_> {
         for s in std::mem::take(&mut self.states[service as usize].other_types) {
             log.push(delete_write(t, service, spec, &s));
         }
+        self.states[service as usize].labels = memo;
     }
 
     fn node_gone(&mut self, index: u32) {
@@ -541,7 +546,9 @@ impl SliceController<'_> {
                 }
             }
         }
-        fam.seen = Some((labels.clone(), spec.ports.clone()));
+        if spec_changed {
+            fam.seen = Some((labels.clone(), spec.ports.clone()));
+        }
         for key in changed {
             let want = fam.desired.get(&key);
             let Some(id) = fam.loc.get(&key).copied() else {

@@ -195,6 +195,31 @@ impl FieldsMemo {
     }
 }
 
+/// A Service's object labels as a controller derives them, derived again only when the
+/// Service's labels, name or headlessness change (not on every sync).
+#[derive(Default)]
+pub struct LabelsMemo {
+    from: Option<(BTreeMap<String, String>, Arc<str>, bool)>,
+    labels: BTreeMap<String, String>,
+}
+
+impl LabelsMemo {
+    pub fn get(
+        &mut self,
+        spec: &ServiceSpec,
+        derive: impl FnOnce(&ServiceSpec) -> BTreeMap<String, String>,
+    ) -> &BTreeMap<String, String> {
+        let fresh = self.from.as_ref().is_some_and(|(labels, name, headless)| {
+            *labels == spec.labels && *name == spec.name && *headless == spec.headless
+        });
+        if !fresh {
+            self.from = Some((spec.labels.clone(), spec.name.clone(), spec.headless));
+            self.labels = derive(spec);
+        }
+        &self.labels
+    }
+}
+
 /// `{"f:key":{},...}` with a `"."` entry, as structured-merge-diff writes a map's field set.
 pub fn fields_of_map(m: &BTreeMap<String, String>) -> serde_json::Value {
     let mut o = serde_json::Map::new();
