@@ -317,7 +317,7 @@ struct Sim<'a> {
     events: Vec<(Nanos, Change)>,
     outages_active: Vec<bool>,
     /// Names of pods that exist (for generateName collisions).
-    names: std::collections::HashSet<String>,
+    names: rustc_hash::FxHashSet<String>,
     /// Per pod id: available? (for failures and flaps of any Service).
     available: RankSet,
     /// The Services of each name, in index order.
@@ -396,7 +396,7 @@ pub fn generate(sc: &Scenario) -> History {
         rt: Vec::new(),
         events: Vec::new(),
         outages_active: Vec::new(),
-        names: std::collections::HashSet::new(),
+        names: rustc_hash::FxHashSet::default(),
         available: RankSet::new(),
         by_name: std::collections::HashMap::new(),
     };

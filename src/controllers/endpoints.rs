@@ -23,10 +23,11 @@
 //! sync across only the addresses that enter or leave it: a sync over capacity costs
 //! O(changed addresses × log Service size), like one under it.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 use std::sync::Arc;
 
+use rustc_hash::FxHashMap as HashMap;
 use serde_json::json;
 
 use super::{
@@ -204,7 +205,7 @@ fn sort_subset(s: &mut EndpointSubset) {
 }
 
 fn index_of(subsets: &[EndpointSubset]) -> HashMap<Key, (bool, usize)> {
-    let mut index = HashMap::new();
+    let mut index = HashMap::default();
     if let Some(s) = subsets.first() {
         for (ready, list) in [(true, &s.addresses), (false, &s.not_ready_addresses)] {
             for (i, a) in list.iter().enumerate() {

@@ -12,8 +12,10 @@
 pub mod endpoints;
 pub mod endpointslice;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::cluster::{Change, History, Pod, ServiceSpec};
 use crate::engine::{Nanos, Queue};
@@ -417,7 +419,7 @@ pub struct PortSets<T>(HashMap<usize, Arc<Vec<T>>>);
 
 impl<T> Default for PortSets<T> {
     fn default() -> Self {
-        PortSets(HashMap::new())
+        PortSets(HashMap::default())
     }
 }
 
