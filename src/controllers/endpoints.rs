@@ -610,11 +610,19 @@ impl Controller for EndpointsController {
             && same_labels
             && m.annotations.get(TRIGGER_TIME).map(String::as_str) == want_trigger
             && m.annotations.get(OVER_CAPACITY).map(String::as_str) == want_over;
-        if !noop {
+        // The request body: no managedFields; a create none of the fields the API server sets.
+        let omit = Omit {
+            managed_fields: true,
+            server_set: creating,
+            name: false,
+        };
+        let request = if noop {
+            stored.sized.sizes_omitting(omit)
+        } else {
             self.resource_version += 1;
             let (ctx, rv, memo) = (&self.ctx, self.resource_version, &mut st.fields);
             let (uid, created) = (&stored.uid, stored.created);
-            stored.sized.metadata_mut(|m| {
+            stored.sized.edit_metadata(omit, |m| {
                 set_str(&mut m.name, &spec.name);
                 m.generate_name.clear();
                 set_str(&mut m.namespace, &spec.namespace);
@@ -648,18 +656,9 @@ impl Controller for EndpointsController {
                     })
                 });
                 ctx.set_managed_fields(&mut m.managed_fields, t, "v1", fields);
-            });
-        }
-        self.scratch = trigger_value;
-        // The request body: no managedFields; a create none of the fields the API server sets.
-        let request_bytes = stored
-            .sized
-            .sizes_omitting(Omit {
-                managed_fields: true,
-                server_set: creating,
-                name: false,
             })
-            .proto;
+        };
+        self.scratch = trigger_value;
         let e = stored.sized.endpoints();
         let count: usize = e
             .subsets
@@ -675,7 +674,7 @@ impl Controller for EndpointsController {
             name: spec.name.clone(),
             headless: spec.headless,
             sizes: stored.sized.sizes(),
-            request_bytes,
+            request_bytes: request.proto,
             endpoints: count as u32,
             noop,
         });

@@ -761,7 +761,15 @@ impl SliceController<'_> {
             return;
         };
         let (ctx, rv, memo) = (&self.ctx, self.resource_version, &mut fam.fields);
-        s.sized.metadata_mut(|m| {
+        // The request body: no managedFields; a create by generateName carries no name and
+        // none of the fields the API server sets.
+        let create = op == Op::Create;
+        let omit = Omit {
+            managed_fields: true,
+            server_set: create,
+            name: create,
+        };
+        let request = s.sized.edit_metadata(omit, |m| {
             set_str(&mut m.name, &s.name);
             if m.generate_name.strip_suffix('-') != Some(&*spec.name) {
                 m.generate_name = format!("{}-", spec.name);
@@ -819,17 +827,6 @@ impl SliceController<'_> {
             });
             ctx.set_managed_fields(&mut m.managed_fields, t, "discovery.k8s.io/v1", fields);
         });
-        // The request body: no managedFields; a create by generateName carries no name and
-        // none of the fields the API server sets.
-        let create = op == Op::Create;
-        let request_bytes = s
-            .sized
-            .sizes_omitting(Omit {
-                managed_fields: true,
-                server_set: create,
-                name: create,
-            })
-            .proto;
         log.push(Write {
             time: t,
             trigger,
@@ -839,7 +836,7 @@ impl SliceController<'_> {
             name: s.name.clone(),
             headless: spec.headless,
             sizes: s.sized.sizes(),
-            request_bytes,
+            request_bytes: request.proto,
             endpoints: s.keys.len() as u32,
             noop: false,
         });

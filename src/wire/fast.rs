@@ -71,6 +71,7 @@ fn map_fields(m: &BTreeMap<String, String>) -> u64 {
 // ---------------------------------------------------------------------------------------------
 
 /// A JSON object under construction: braces, `"key":value` members, commas.
+#[derive(Clone, Copy)]
 struct JsonObj {
     len: u64,
     members: u64,
@@ -288,12 +289,85 @@ pub struct Omit {
 
 /// ObjectMeta as a field (`0a len payload`) and as a JSON value.
 pub fn meta_part(m: &ObjectMeta) -> Part {
-    meta_part_omitting(m, Omit::default())
+    meta_parts(m, Omit::default()).0
 }
 
 /// [`meta_part`] of `m` with the fields `omit` names cleared (empty, zero, absent), without
 /// building that copy: a request body's metadata from the stored object's.
 pub fn meta_part_omitting(m: &ObjectMeta, omit: Omit) -> Part {
+    meta_parts(m, omit).1
+}
+
+/// [`meta_part`] and [`meta_part_omitting`] of `m` at once: the fields both share (labels,
+/// annotations, owners: most of the bytes) are measured once.
+pub fn meta_parts(m: &ObjectMeta, omit: Omit) -> (Part, Part) {
+    let owners = Items::of(&m.owner_references, owner_part);
+    let finalizers = Items::of(&m.finalizers, |f| Part {
+        proto: str_field(f),
+        json: string_len(f) as u64,
+    });
+    let shared_payload = str_field(&m.generate_name)
+        + str_field(&m.namespace)
+        + str_field(&m.self_link)
+        + m.deletion_timestamp
+            .map_or(0, |t| msg(time_payload(Some(t))))
+        + m.deletion_grace_period_seconds.map_or(0, int_field)
+        + map_fields(&m.labels)
+        + map_fields(&m.annotations)
+        + owners.proto
+        + finalizers.proto;
+    let mut shared = JsonObj::new();
+    shared
+        .str_nonempty("generateName", &m.generate_name)
+        .str_nonempty("namespace", &m.namespace)
+        .str_nonempty("selfLink", &m.self_link)
+        .int_opt(
+            "deletionGracePeriodSeconds",
+            m.deletion_grace_period_seconds,
+        )
+        .map_nonempty("labels", &m.labels)
+        .map_nonempty("annotations", &m.annotations)
+        .array_nonempty("ownerReferences", owners)
+        .array_nonempty("finalizers", finalizers);
+    if let Some(t) = m.deletion_timestamp {
+        shared.member("deletionTimestamp", json_time(t));
+    }
+    let managed = Items::of(&m.managed_fields, managed_part);
+    // The shared part plus the fields a request may leave out.
+    let part = |name: &str,
+                uid: &str,
+                resource_version: &str,
+                generation: i64,
+                creation_timestamp: Option<Time>,
+                managed: Items| {
+        let payload = shared_payload
+            + str_field(name)
+            + str_field(uid)
+            + str_field(resource_version)
+            + int_field(generation)
+            + msg(time_payload(creation_timestamp))
+            + managed.proto;
+        let mut json = shared;
+        json.str_nonempty("name", name)
+            .str_nonempty("uid", uid)
+            .str_nonempty("resourceVersion", resource_version)
+            .int_opt("generation", (generation != 0).then_some(generation))
+            // A zero Time is a struct, which omitempty never omits: it is written as null.
+            .member("creationTimestamp", creation_timestamp.map_or(4, json_time))
+            .array_nonempty("managedFields", managed);
+        Part {
+            proto: msg(payload),
+            json: json.end(),
+        }
+    };
+    let full = part(
+        &m.name,
+        &m.uid,
+        &m.resource_version,
+        m.generation,
+        m.creation_timestamp,
+        managed,
+    );
     let name = if omit.name { "" } else { m.name.as_str() };
     let (uid, resource_version, generation, creation_timestamp) = if omit.server_set {
         ("", "", 0, None)
@@ -305,59 +379,20 @@ pub fn meta_part_omitting(m: &ObjectMeta, omit: Omit) -> Part {
             m.creation_timestamp,
         )
     };
-    let managed_fields: &[ManagedFieldsEntry] = if omit.managed_fields {
-        &[]
+    let managed = if omit.managed_fields {
+        Items::default()
     } else {
-        &m.managed_fields
+        managed
     };
-    let owners = Items::of(&m.owner_references, owner_part);
-    let managed = Items::of(managed_fields, managed_part);
-    let finalizers = Items::of(&m.finalizers, |f| Part {
-        proto: str_field(f),
-        json: string_len(f) as u64,
-    });
-    let payload = str_field(name)
-        + str_field(&m.generate_name)
-        + str_field(&m.namespace)
-        + str_field(&m.self_link)
-        + str_field(uid)
-        + str_field(resource_version)
-        + int_field(generation)
-        + msg(time_payload(creation_timestamp))
-        + m.deletion_timestamp
-            .map_or(0, |t| msg(time_payload(Some(t))))
-        + m.deletion_grace_period_seconds.map_or(0, int_field)
-        + map_fields(&m.labels)
-        + map_fields(&m.annotations)
-        + owners.proto
-        + finalizers.proto
-        + managed.proto;
-    let mut json = JsonObj::new();
-    json.str_nonempty("name", name)
-        .str_nonempty("generateName", &m.generate_name)
-        .str_nonempty("namespace", &m.namespace)
-        .str_nonempty("selfLink", &m.self_link)
-        .str_nonempty("uid", uid)
-        .str_nonempty("resourceVersion", resource_version)
-        .int_opt("generation", (generation != 0).then_some(generation))
-        // A zero Time is a struct, which omitempty never omits: it is written as null.
-        .member("creationTimestamp", creation_timestamp.map_or(4, json_time))
-        .int_opt(
-            "deletionGracePeriodSeconds",
-            m.deletion_grace_period_seconds,
-        )
-        .map_nonempty("labels", &m.labels)
-        .map_nonempty("annotations", &m.annotations)
-        .array_nonempty("ownerReferences", owners)
-        .array_nonempty("finalizers", finalizers)
-        .array_nonempty("managedFields", managed);
-    if let Some(t) = m.deletion_timestamp {
-        json.member("deletionTimestamp", json_time(t));
-    }
-    Part {
-        proto: msg(payload),
-        json: json.end(),
-    }
+    let omitted = part(
+        name,
+        uid,
+        resource_version,
+        generation,
+        creation_timestamp,
+        managed,
+    );
+    (full, omitted)
 }
 
 fn object_ref_part(r: &ObjectReference) -> Part {
@@ -788,10 +823,13 @@ impl SizedSlice {
         self.slice.metadata = m;
     }
 
-    pub fn metadata_mut<R>(&mut self, edit: impl FnOnce(&mut ObjectMeta) -> R) -> R {
-        let r = edit(&mut self.slice.metadata);
-        self.sizer.set_metadata(&self.slice.metadata);
-        r
+    /// Edits the metadata and returns [`SizedSlice::sizes_omitting`] of the result, measuring
+    /// the metadata once for both.
+    pub fn edit_metadata(&mut self, omit: Omit, edit: impl FnOnce(&mut ObjectMeta)) -> ObjectSizes {
+        edit(&mut self.slice.metadata);
+        let (full, request) = meta_parts(&self.slice.metadata, omit);
+        self.sizer.meta = full;
+        self.sizer.sizes_with_meta(request)
     }
 
     pub fn set_ports(&mut self, ports: Vec<EndpointPort>) {
@@ -915,10 +953,13 @@ impl SizedEndpoints {
         self.endpoints.metadata = m;
     }
 
-    pub fn metadata_mut<R>(&mut self, edit: impl FnOnce(&mut ObjectMeta) -> R) -> R {
-        let r = edit(&mut self.endpoints.metadata);
-        self.sizer.set_metadata(&self.endpoints.metadata);
-        r
+    /// Edits the metadata and returns [`SizedEndpoints::sizes_omitting`] of the result,
+    /// measuring the metadata once for both.
+    pub fn edit_metadata(&mut self, omit: Omit, edit: impl FnOnce(&mut ObjectMeta)) -> ObjectSizes {
+        edit(&mut self.endpoints.metadata);
+        let (full, request) = meta_parts(&self.endpoints.metadata, omit);
+        self.sizer.meta = full;
+        self.sizer.sizes_with_meta(request)
     }
 }
 
