@@ -697,3 +697,74 @@ pub(crate) mod testutil {
         (n(Op::Create), n(Op::Update), n(Op::Delete))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(keys: &[&str]) -> BTreeMap<String, String> {
+        keys.iter()
+            .map(|k| (k.to_string(), "v".to_string()))
+            .collect()
+    }
+
+    /// The memo gives, for every key set, the text built from that key set, also after more
+    /// key sets than it remembers have come by; values never matter.
+    #[test]
+    fn fields_memo_text_follows_the_key_sets() {
+        let mut memo = FieldsMemo::default();
+        let sets = [
+            (map(&["a"]), map(&[]), ""),
+            (map(&["a"]), map(&["t"]), ""),
+            (map(&["a", "b"]), map(&["t"]), ""),
+            (map(&["a"]), map(&["t"]), "uid-1"),
+            (map(&["b"]), map(&["t", "u"]), ""),
+            (map(&["a"]), map(&[]), ""),
+        ];
+        for round in 0..3 {
+            for (labels, annotations, owner) in &sets {
+                let want = format!(
+                    "{:?}|{:?}|{owner}",
+                    labels.keys().collect::<Vec<_>>(),
+                    annotations.keys().collect::<Vec<_>>()
+                );
+                let mut relabelled = labels.clone();
+                relabelled
+                    .values_mut()
+                    .for_each(|v| *v = format!("round {round}"));
+                let got = memo.get(&relabelled, annotations, owner, || {
+                    serde_json::Value::String(want.clone())
+                });
+                assert_eq!(got, format!("{want:?}"));
+            }
+        }
+    }
+
+    #[test]
+    fn labels_memo_derives_again_only_when_the_service_changes() {
+        let mut spec = testutil::service();
+        let mut memo = LabelsMemo::default();
+        let mut derived = 0;
+        let mut get = |memo: &mut LabelsMemo, spec: &ServiceSpec| {
+            memo.get(spec, |s| {
+                derived += 1;
+                let mut l = s.labels.clone();
+                l.insert("name".into(), s.name.to_string());
+                l
+            })
+            .clone()
+        };
+        let first = get(&mut memo, &spec);
+        assert_eq!(
+            first,
+            BTreeMap::from([("name".to_string(), "foo".to_string())])
+        );
+        get(&mut memo, &spec);
+        spec.labels.insert("app".into(), "x".into());
+        let l = get(&mut memo, &spec);
+        assert_eq!(l.get("app").map(String::as_str), Some("x"));
+        spec.headless = !spec.headless;
+        get(&mut memo, &spec);
+        assert_eq!(derived, 3);
+    }
+}
