@@ -178,7 +178,7 @@ struct State {
     /// Where each stored address is: (in `addresses`?, index) in subset 0. Looked up, never
     /// iterated.
     index: HashMap<Key, (bool, usize)>,
-    /// The `managedFields` text of the last write.
+    /// The `fieldsV1` texts of its writes, per key set.
     fields: FieldsMemo,
     /// The object's labels for the Service as it is now.
     labels: LabelsMemo,

@@ -77,7 +77,7 @@ struct Family {
     /// The slice labels and ports of the last sync: every slice was written with them since,
     /// so only a change (or a lone placeholder) needs the per-slice checks.
     seen: Option<(BTreeMap<String, String>, Vec<crate::scenario::ServicePort>)>,
-    /// The `managedFields` text of the last write.
+    /// The `fieldsV1` texts of its writes, per key set.
     fields: FieldsMemo,
 }
 
