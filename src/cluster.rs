@@ -41,15 +41,36 @@ pub fn random_suffix(rng: &mut Rng, n: usize) -> String {
 }
 
 pub fn random_uid(rng: &mut Rng) -> String {
+    use crate::digits::push_hex;
+    // Version 4, variant 10: `xxxxxxxx-xxxx-4xxx-[89ab]xxx-xxxxxxxxxxxx`.
     let b: [u8; 16] = rng.random();
-    format!(
-        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-        u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
-        u16::from_be_bytes([b[4], b[5]]),
-        u16::from_be_bytes([b[6], b[7]]) & 0x0fff,
-        (u16::from_be_bytes([b[8], b[9]]) & 0x3fff) | 0x8000,
-        u64::from_be_bytes([0, 0, b[10], b[11], b[12], b[13], b[14], b[15]])
-    )
+    let mut s = String::with_capacity(36);
+    push_hex(
+        &mut s,
+        u32::from_be_bytes([b[0], b[1], b[2], b[3]]).into(),
+        8,
+    );
+    s.push('-');
+    push_hex(&mut s, u16::from_be_bytes([b[4], b[5]]).into(), 4);
+    s.push_str("-4");
+    push_hex(
+        &mut s,
+        (u16::from_be_bytes([b[6], b[7]]) & 0x0fff).into(),
+        3,
+    );
+    s.push('-');
+    push_hex(
+        &mut s,
+        ((u16::from_be_bytes([b[8], b[9]]) & 0x3fff) | 0x8000).into(),
+        4,
+    );
+    s.push('-');
+    push_hex(
+        &mut s,
+        u64::from_be_bytes([0, 0, b[10], b[11], b[12], b[13], b[14], b[15]]),
+        12,
+    );
+    s
 }
 
 /// A node.
@@ -122,7 +143,11 @@ pub struct Pod {
 impl Pod {
     pub fn ip(&self, family: IpFamily) -> Option<String> {
         match family {
-            IpFamily::IPv4 => self.ipv4.map(|a| a.to_string()),
+            IpFamily::IPv4 => self.ipv4.map(|a| {
+                let mut s = String::with_capacity(15);
+                crate::digits::push_ipv4(&mut s, a);
+                s
+            }),
             IpFamily::IPv6 => self.ipv6.map(|a| a.to_string()),
         }
     }
@@ -497,12 +522,13 @@ impl Sim<'_> {
         // generateName: the API server draws another suffix when the name is taken.
         let name = loop {
             let d = &self.deployments[svc as usize];
-            let name = format!(
-                "{}-{}-{}",
-                self.services[svc as usize].name,
-                d.hash,
-                random_suffix(&mut self.rng, 5)
-            );
+            let service = &self.services[svc as usize].name;
+            let mut name = String::with_capacity(service.len() + d.hash.len() + 7);
+            name.push_str(service);
+            name.push('-');
+            name.push_str(&d.hash);
+            name.push('-');
+            name.push_str(&random_suffix(&mut self.rng, 5));
             if self.names.insert(name.clone()) {
                 break name;
             }

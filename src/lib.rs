@@ -9,6 +9,7 @@
 pub mod charts;
 pub mod cluster;
 pub mod controllers;
+pub mod digits;
 pub mod engine;
 pub mod input;
 pub mod outdir;

@@ -99,7 +99,10 @@ impl MetaContext {
     pub fn set_trigger_annotation(&self, value: &mut String, t: Nanos) {
         use std::fmt::Write as _;
         value.clear();
-        let _ = write!(value, "{}", self.time(t));
+        let time = self.time(t);
+        if !crate::digits::push_rfc3339(value, time.0) {
+            let _ = write!(value, "{time}");
+        }
     }
 
     /// Makes `entries` kube-controller-manager's one `managedFields` entry of a write at `t`
@@ -140,9 +143,8 @@ pub fn set_str(dst: &mut String, v: &str) {
 
 /// Sets `dst` to the decimal form of `v`, keeping its buffer.
 pub fn set_decimal(dst: &mut String, v: u64) {
-    use std::fmt::Write as _;
     dst.clear();
-    let _ = write!(dst, "{v}");
+    crate::digits::push_decimal(dst, v);
 }
 
 /// The `fieldsV1` texts of a controller's writes, each built once: a text depends only on the

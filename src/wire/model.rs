@@ -42,7 +42,12 @@ impl Time {
 
 impl fmt::Display for Time {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.to_jiff().strftime("%Y-%m-%dT%H:%M:%SZ"))
+        let mut s = String::with_capacity(20);
+        if crate::digits::push_rfc3339(&mut s, self.0) {
+            f.write_str(&s)
+        } else {
+            write!(f, "{}", self.to_jiff().strftime("%Y-%m-%dT%H:%M:%SZ"))
+        }
     }
 }
 
