@@ -479,7 +479,7 @@ impl Controller for EndpointsController {
         let rebuild = rebuild || self.always_rebuild;
         let content_changed;
         if rebuild {
-            let subsets = subsets_of(st.desired.values(), over);
+            let subsets = subsets_of(st.desired.sorted_values().into_iter(), over);
             let (uid, created, meta, old_subsets) = match st.stored.take() {
                 Some(s) => {
                     let mut e = s.sized.into_endpoints();

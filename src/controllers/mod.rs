@@ -12,7 +12,7 @@
 pub mod endpoints;
 pub mod endpointslice;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap as HashMap;
@@ -275,12 +275,19 @@ impl TriggerTracker {
 /// The pods of one Service as the controller's informer sees them, by [`Pod::id`].
 #[derive(Default)]
 pub struct PodStore {
-    pub pods: BTreeMap<u32, Pod>,
-    /// Pods changed since the last sync.
-    pub changed: BTreeSet<u32>,
+    pub pods: HashMap<u32, Pod>,
+    /// Pods changed since the last sync: sorted and without repeats when a sync sees them
+    /// ([`PodStore::settle`]).
+    pub changed: Vec<u32>,
 }
 
 impl PodStore {
+    /// Sorts the changed pods and drops repeats, before a sync.
+    pub fn settle(&mut self) {
+        self.changed.sort_unstable();
+        self.changed.dedup();
+    }
+
     /// The changed pods, each with its state (`None`: deleted), for [`TriggerTracker::compute`].
     pub fn changed_pods(&self) -> impl Iterator<Item = (u32, Option<&Pod>)> {
         self.changed.iter().map(|id| (*id, self.pods.get(id)))
@@ -300,9 +307,10 @@ impl<K, V> Observer<K, V> for () {}
 /// What a controller wants for each pod (an Endpoints address, a slice endpoint), kept up to
 /// date from the pods changed since the last sync, with the keys whose entry changed.
 pub struct Desired<K, V, O = ()> {
-    /// Values are boxed: a tree node moves its entries on every insertion and removal.
-    map: BTreeMap<K, Box<V>>,
-    by_pod: BTreeMap<u32, K>,
+    /// Hashed, not sorted: a lookup costs the same at 100 pods as at 100,000 (where a sorted
+    /// map compares a dozen pod names). Values are boxed: a growing table moves its entries.
+    map: HashMap<K, Box<V>>,
+    by_pod: HashMap<u32, K>,
     changed: Vec<K>,
     /// Sees every insertion and removal of `map`.
     pub observer: O,
@@ -311,15 +319,15 @@ pub struct Desired<K, V, O = ()> {
 impl<K, V, O: Default> Default for Desired<K, V, O> {
     fn default() -> Self {
         Desired {
-            map: BTreeMap::new(),
-            by_pod: BTreeMap::new(),
+            map: HashMap::default(),
+            by_pod: HashMap::default(),
             changed: Vec::new(),
             observer: O::default(),
         }
     }
 }
 
-impl<K: Ord, V, O> std::ops::Index<&K> for Desired<K, V, O> {
+impl<K: Eq + std::hash::Hash, V, O> std::ops::Index<&K> for Desired<K, V, O> {
     type Output = V;
 
     fn index(&self, key: &K) -> &V {
@@ -327,7 +335,7 @@ impl<K: Ord, V, O> std::ops::Index<&K> for Desired<K, V, O> {
     }
 }
 
-impl<K: Ord + Clone, V, O: Observer<K, V>> Desired<K, V, O> {
+impl<K: Ord + std::hash::Hash + Clone, V, O: Observer<K, V>> Desired<K, V, O> {
     /// Re-derives the entries of the changed pods: `entry` gives a pod's key and value, or
     /// `None` when the pod is not wanted.
     pub fn update(&mut self, store: &PodStore, entry: impl FnMut(&Pod) -> Option<(K, V)>) {
@@ -336,12 +344,14 @@ impl<K: Ord + Clone, V, O: Observer<K, V>> Desired<K, V, O> {
 
     /// Re-derives the entries of every pod (after a Service change that affects them all).
     pub fn update_all(&mut self, store: &PodStore, entry: impl FnMut(&Pod) -> Option<(K, V)>) {
-        let ids: Vec<u32> = self
+        let mut ids: Vec<u32> = self
             .by_pod
             .keys()
             .chain(store.pods.keys())
             .copied()
             .collect();
+        ids.sort_unstable();
+        ids.dedup();
         self.update_pods(store, ids.iter(), entry);
     }
 
@@ -397,9 +407,16 @@ impl<K: Ord + Clone, V, O: Observer<K, V>> Desired<K, V, O> {
         self.map.is_empty()
     }
 
-    /// The values in key order.
+    /// The values, in no particular order.
     pub fn values(&self) -> impl Iterator<Item = &V> {
         self.map.values().map(|v| &**v)
+    }
+
+    /// The values in key order: O(n log n), for a rebuild.
+    pub fn sorted_values(&self) -> Vec<&V> {
+        let mut entries: Vec<(&K, &V)> = self.map.iter().map(|(k, v)| (k, &**v)).collect();
+        entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        entries.into_iter().map(|(_, v)| v).collect()
     }
 
     /// The keys changed since the last call, sorted, each once.
@@ -556,7 +573,7 @@ pub fn drive<C: Controller>(
                     } else {
                         store.pods.insert(pod.id, pod.clone());
                     }
-                    store.changed.insert(pod.id);
+                    store.changed.push(pod.id);
                     wq.add_after(&mut q, t, batch_period, pod.service);
                 }
                 Change::Service { index, spec } => {
@@ -586,6 +603,7 @@ pub fn drive<C: Controller>(
                 let si = s as usize;
                 wq.ready[si] = false;
                 run.syncs += 1;
+                stores[si].settle();
                 c.sync(t, s, &services[si], &mut stores[si], &mut run.writes);
                 stores[si].changed.clear();
             }
