@@ -158,8 +158,8 @@ impl Pod {
 pub enum Change {
     /// A pod's new state; `deleted` when the pod object is gone.
     Pod { pod: Pod, deleted: bool },
-    /// A Service's new spec.
-    Service { index: u32, spec: ServiceSpec },
+    /// A Service's new spec (boxed: rare, and three times the size of a pod change).
+    Service { index: u32, spec: Box<ServiceSpec> },
     /// A Node was deleted from the cluster.
     NodeGone { index: u32 },
 }
@@ -823,7 +823,13 @@ impl Sim<'_> {
                 let spec = &mut self.services[s as usize];
                 spec.gone = true;
                 let spec = spec.clone();
-                self.events.push((t, Change::Service { index: s, spec }));
+                self.events.push((
+                    t,
+                    Change::Service {
+                        index: s,
+                        spec: Box::new(spec),
+                    },
+                ));
             }
             Ev::FailureTick(i) => self.failure_tick(t, i),
             Ev::FlapTick(i) => self.flap_tick(t, i),
@@ -974,7 +980,13 @@ impl Sim<'_> {
                     let spec = &mut self.services[s as usize];
                     spec.deleting = true;
                     let spec = spec.clone();
-                    self.events.push((t, Change::Service { index: s, spec }));
+                    self.events.push((
+                        t,
+                        Change::Service {
+                            index: s,
+                            spec: Box::new(spec),
+                        },
+                    ));
                     self.q.at(t + del.finalizer_for.0, Ev::ServiceGone(s));
                 }
             }
@@ -988,7 +1000,13 @@ impl Sim<'_> {
                         spec.ports = p.clone();
                     }
                     let spec = spec.clone();
-                    self.events.push((t, Change::Service { index: s, spec }));
+                    self.events.push((
+                        t,
+                        Change::Service {
+                            index: s,
+                            spec: Box::new(spec),
+                        },
+                    ));
                 }
             }
             Action::PodFailures(f) => self.schedule_tick(t, f.per_hour.value, i, Ev::FailureTick),

@@ -374,7 +374,7 @@ impl Controller for EndpointsController {
         t: Nanos,
         service: u32,
         spec: &ServiceSpec,
-        store: &mut PodStore,
+        store: &mut PodStore<'_>,
         log: &mut Vec<Write>,
     ) {
         let st = &mut self.states[service as usize];

@@ -400,7 +400,7 @@ impl Controller for SliceController<'_> {
         t: Nanos,
         service: u32,
         spec: &ServiceSpec,
-        store: &mut PodStore,
+        store: &mut PodStore<'_>,
         log: &mut Vec<Write>,
     ) {
         if spec.gone {
@@ -471,7 +471,7 @@ impl SliceController<'_> {
         spec: &ServiceSpec,
         family: IpFamily,
         fam: &mut Family,
-        store: &PodStore,
+        store: &PodStore<'_>,
         labels: &BTreeMap<String, String>,
         trigger: Option<Nanos>,
         log: &mut Vec<Write>,

@@ -272,16 +272,18 @@ impl TriggerTracker {
     }
 }
 
-/// The pods of one Service as the controller's informer sees them, by [`Pod::id`].
+/// The pods of one Service as the controller's informer sees them, by [`Pod::id`]: each the
+/// history's record of its latest state (borrowed, so that neither controller touches the
+/// pods' shared reference counts).
 #[derive(Default)]
-pub struct PodStore {
-    pub pods: HashMap<u32, Pod>,
+pub struct PodStore<'h> {
+    pub pods: HashMap<u32, &'h Pod>,
     /// Pods changed since the last sync: sorted and without repeats when a sync sees them
     /// ([`PodStore::settle`]).
     pub changed: Vec<u32>,
 }
 
-impl PodStore {
+impl PodStore<'_> {
     /// Sorts the changed pods and drops repeats, before a sync.
     pub fn settle(&mut self) {
         self.changed.sort_unstable();
@@ -290,7 +292,9 @@ impl PodStore {
 
     /// The changed pods, each with its state (`None`: deleted), for [`TriggerTracker::compute`].
     pub fn changed_pods(&self) -> impl Iterator<Item = (u32, Option<&Pod>)> {
-        self.changed.iter().map(|id| (*id, self.pods.get(id)))
+        self.changed
+            .iter()
+            .map(|id| (*id, self.pods.get(id).copied()))
     }
 }
 
@@ -338,12 +342,12 @@ impl<K: Eq + std::hash::Hash, V, O> std::ops::Index<&K> for Desired<K, V, O> {
 impl<K: Ord + std::hash::Hash + Clone, V, O: Observer<K, V>> Desired<K, V, O> {
     /// Re-derives the entries of the changed pods: `entry` gives a pod's key and value, or
     /// `None` when the pod is not wanted.
-    pub fn update(&mut self, store: &PodStore, entry: impl FnMut(&Pod) -> Option<(K, V)>) {
+    pub fn update(&mut self, store: &PodStore<'_>, entry: impl FnMut(&Pod) -> Option<(K, V)>) {
         self.update_pods(store, store.changed.iter(), entry);
     }
 
     /// Re-derives the entries of every pod (after a Service change that affects them all).
-    pub fn update_all(&mut self, store: &PodStore, entry: impl FnMut(&Pod) -> Option<(K, V)>) {
+    pub fn update_all(&mut self, store: &PodStore<'_>, entry: impl FnMut(&Pod) -> Option<(K, V)>) {
         let mut ids: Vec<u32> = self
             .by_pod
             .keys()
@@ -357,12 +361,12 @@ impl<K: Ord + std::hash::Hash + Clone, V, O: Observer<K, V>> Desired<K, V, O> {
 
     fn update_pods<'a>(
         &mut self,
-        store: &PodStore,
+        store: &PodStore<'_>,
         ids: impl Iterator<Item = &'a u32>,
         mut entry: impl FnMut(&Pod) -> Option<(K, V)>,
     ) {
         for id in ids {
-            let want = store.pods.get(id).and_then(&mut entry);
+            let want = store.pods.get(id).copied().and_then(&mut entry);
             // The same key as before (a pod changing state, not address): the value is
             // replaced in place.
             if let Some((key, value)) = &want
@@ -465,7 +469,7 @@ pub trait Controller {
         t: Nanos,
         service: u32,
         spec: &ServiceSpec,
-        store: &mut PodStore,
+        store: &mut PodStore<'_>,
         log: &mut Vec<Write>,
     );
     /// A Node was deleted. Upstream enqueues nothing for it: its pods are re-derived at their
@@ -571,13 +575,13 @@ pub fn drive<C: Controller>(
                     if *deleted {
                         store.pods.remove(&pod.id);
                     } else {
-                        store.pods.insert(pod.id, pod.clone());
+                        store.pods.insert(pod.id, pod);
                     }
                     store.changed.push(pod.id);
                     wq.add_after(&mut q, t, batch_period, pod.service);
                 }
                 Change::Service { index, spec } => {
-                    services[*index as usize] = spec.clone();
+                    services[*index as usize] = (**spec).clone();
                     wq.add(&mut q, t, *index);
                 }
                 Change::NodeGone { index } => {
@@ -697,7 +701,13 @@ pub(crate) mod testutil {
 
     /// A Service change at `t` (index 0).
     pub fn service_change(t: Nanos, spec: ServiceSpec) -> (Nanos, Change) {
-        (t, Change::Service { index: 0, spec })
+        (
+            t,
+            Change::Service {
+                index: 0,
+                spec: Box::new(spec),
+            },
+        )
     }
 
     /// A pod change at `t`.
