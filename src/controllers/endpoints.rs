@@ -368,7 +368,7 @@ fn key_of(a: &EndpointAddress) -> (&str, &str) {
     (&a.ip, a.target_ref.as_ref().map_or("", |r| r.uid.as_str()))
 }
 
-impl Controller for EndpointsController {
+impl Controller<'_> for EndpointsController {
     fn sync(
         &mut self,
         t: Nanos,

@@ -61,8 +61,24 @@ struct SliceRt {
     indexed: Option<(Ports, usize)>,
 }
 
+/// A pod's endpoint as [`endpoint_for`] derives it, held as references to the pod and its
+/// Node: the model [`Endpoint`] is built only when the endpoint enters a slice (once per
+/// change, never cloned).
+#[derive(Clone, Copy)]
+struct Want<'a> {
+    pod: &'a Pod,
+    /// The pod's Node, if the informer has it.
+    node: Option<&'a Node>,
+}
+
+impl Want<'_> {
+    fn endpoint(&self, address: &str, spec: &ServiceSpec) -> Endpoint {
+        endpoint_for(self.pod, address.to_string(), spec, self.node)
+    }
+}
+
 #[derive(Default)]
-struct Family {
+struct Family<'a> {
     slices: BTreeMap<u64, SliceRt>,
     loc: HashMap<Key, u64>,
     /// Owned slices by port set, then (endpoint count, id): `getSliceToFill` in O(log n)
@@ -71,7 +87,7 @@ struct Family {
     /// (they are being updated or deleted).
     fill_index: BTreeMap<Ports, BTreeSet<(usize, Reverse<u64>)>>,
     /// Each pod's endpoint and its port set (named ports resolve per pod).
-    desired: Desired<Key, (Ports, Endpoint)>,
+    desired: Desired<Key, (Ports, Want<'a>)>,
     /// Adopted slices not owned by the Service, to delete at the next sync.
     foreign: Vec<u64>,
     /// The slice labels and ports of the last sync: every slice was written with them since,
@@ -82,8 +98,8 @@ struct Family {
 }
 
 #[derive(Default)]
-struct State {
-    families: Vec<(IpFamily, Family)>,
+struct State<'a> {
+    families: Vec<(IpFamily, Family<'a>)>,
     trigger: TriggerTracker,
     /// The slice labels (§1.7) of the Service as it is now.
     labels: LabelsMemo,
@@ -99,7 +115,7 @@ pub struct SliceController<'a> {
     nodes: &'a [Node],
     /// Nodes deleted from the cluster (no longer in the informer).
     gone_nodes: Vec<bool>,
-    states: Vec<State>,
+    states: Vec<State<'a>>,
     next_id: u64,
     resource_version: u64,
     rng: Rng,
@@ -281,7 +297,7 @@ pub fn slice_ports(
         .collect()
 }
 
-impl Family {
+impl Family<'_> {
     /// Puts slice `id` where its port set and endpoint count say in the fill index (or takes
     /// it out, if it is gone).
     fn reindex(&mut self, id: u64) {
@@ -394,13 +410,13 @@ fn slice_to_fill_in(unchanged: &[(u64, usize)], n: usize, max: usize) -> Option<
         .map(|(id, _)| *id)
 }
 
-impl Controller for SliceController<'_> {
+impl<'a> Controller<'a> for SliceController<'a> {
     fn sync(
         &mut self,
         t: Nanos,
         service: u32,
         spec: &ServiceSpec,
-        store: &mut PodStore<'_>,
+        store: &mut PodStore<'a>,
         log: &mut Vec<Write>,
     ) {
         if spec.gone {
@@ -462,7 +478,7 @@ impl Controller for SliceController<'_> {
     }
 }
 
-impl SliceController<'_> {
+impl<'a> SliceController<'a> {
     #[allow(clippy::too_many_arguments)]
     fn sync_family(
         &mut self,
@@ -470,8 +486,8 @@ impl SliceController<'_> {
         service: u32,
         spec: &ServiceSpec,
         family: IpFamily,
-        fam: &mut Family,
-        store: &PodStore<'_>,
+        fam: &mut Family<'a>,
+        store: &PodStore<'a>,
         labels: &BTreeMap<String, String>,
         trigger: Option<Nanos>,
         log: &mut Vec<Write>,
@@ -485,7 +501,7 @@ impl SliceController<'_> {
             .is_some_and(|(l, p)| l == labels && *p == spec.ports);
         let mut port_sets = PortSets::default();
         let gone_nodes = &self.gone_nodes;
-        let entry = |pod: &Pod| {
+        let entry = |pod: &'a Pod| {
             let ip = pod.ip(family).filter(|_| pod.phase != Phase::Failed)?;
             // A pod whose Node the informer lacks is skipped (and the sync fails, to be
             // retried) unless publishNotReadyAddresses; then it has no zone.
@@ -496,10 +512,7 @@ impl SliceController<'_> {
                 return None;
             }
             let ports = port_sets.of(pod, |named| slice_ports(spec, named));
-            Some((
-                (pod.name.clone(), ip.clone()),
-                (ports, endpoint_for(pod, ip, spec, node)),
-            ))
+            Some(((pod.name.clone(), ip), (ports, Want { pod, node })))
         };
         if spec_changed {
             fam.desired.update_all(store, entry);
@@ -575,11 +588,13 @@ impl SliceController<'_> {
                     update.insert(id);
                     to_place.push(key);
                 }
-                Some((_, ep)) if endpoint_changed(&s.sized.slice().endpoints[i], ep) => {
-                    s.sized.replace_endpoint(i, ep.clone());
-                    update.insert(id);
+                Some((_, want)) => {
+                    let ep = want.endpoint(&key.1, spec);
+                    if endpoint_changed(&s.sized.slice().endpoints[i], &ep) {
+                        s.sized.replace_endpoint(i, ep);
+                        update.insert(id);
+                    }
                 }
-                Some(_) => {}
                 None => {
                     s.keys.remove(i);
                     s.sized.remove_endpoint(i);
@@ -626,7 +641,8 @@ impl SliceController<'_> {
             for (id, n) in fills {
                 let s = fam.slices.get_mut(&id).expect("pack fills live slices");
                 for key in placing.by_ref().take(n) {
-                    s.sized.push_endpoint(fam.desired[&key].1.clone());
+                    s.sized
+                        .push_endpoint(fam.desired[&key].1.endpoint(&key.1, spec));
                     fam.loc.insert(key.clone(), id);
                     s.keys.push(key);
                 }
@@ -665,7 +681,10 @@ impl SliceController<'_> {
         for (ports, keys) in creates {
             self.next_id += 1;
             let id = self.next_id;
-            let endpoints: Vec<Endpoint> = keys.iter().map(|k| fam.desired[k].1.clone()).collect();
+            let endpoints: Vec<Endpoint> = keys
+                .iter()
+                .map(|k| fam.desired[k].1.endpoint(&k.1, spec))
+                .collect();
             for k in &keys {
                 fam.loc.insert(k.clone(), id);
             }
@@ -698,7 +717,10 @@ impl SliceController<'_> {
                     fam.loc.remove(k);
                 }
             }
-            let endpoints: Vec<Endpoint> = keys.iter().map(|k| fam.desired[k].1.clone()).collect();
+            let endpoints: Vec<Endpoint> = keys
+                .iter()
+                .map(|k| fam.desired[k].1.endpoint(&k.1, spec))
+                .collect();
             for k in &keys {
                 fam.loc.insert(k.clone(), id);
             }
@@ -749,7 +771,7 @@ impl SliceController<'_> {
         t: Nanos,
         service: u32,
         spec: &ServiceSpec,
-        fam: &mut Family,
+        fam: &mut Family<'_>,
         id: u64,
         op: Op,
         trigger: Option<Nanos>,

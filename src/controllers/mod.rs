@@ -342,12 +342,20 @@ impl<K: Eq + std::hash::Hash, V, O> std::ops::Index<&K> for Desired<K, V, O> {
 impl<K: Ord + std::hash::Hash + Clone, V, O: Observer<K, V>> Desired<K, V, O> {
     /// Re-derives the entries of the changed pods: `entry` gives a pod's key and value, or
     /// `None` when the pod is not wanted.
-    pub fn update(&mut self, store: &PodStore<'_>, entry: impl FnMut(&Pod) -> Option<(K, V)>) {
+    pub fn update<'h>(
+        &mut self,
+        store: &PodStore<'h>,
+        entry: impl FnMut(&'h Pod) -> Option<(K, V)>,
+    ) {
         self.update_pods(store, store.changed.iter(), entry);
     }
 
     /// Re-derives the entries of every pod (after a Service change that affects them all).
-    pub fn update_all(&mut self, store: &PodStore<'_>, entry: impl FnMut(&Pod) -> Option<(K, V)>) {
+    pub fn update_all<'h>(
+        &mut self,
+        store: &PodStore<'h>,
+        entry: impl FnMut(&'h Pod) -> Option<(K, V)>,
+    ) {
         let mut ids: Vec<u32> = self
             .by_pod
             .keys()
@@ -359,11 +367,11 @@ impl<K: Ord + std::hash::Hash + Clone, V, O: Observer<K, V>> Desired<K, V, O> {
         self.update_pods(store, ids.iter(), entry);
     }
 
-    fn update_pods<'a>(
+    fn update_pods<'a, 'h>(
         &mut self,
-        store: &PodStore<'_>,
+        store: &PodStore<'h>,
         ids: impl Iterator<Item = &'a u32>,
-        mut entry: impl FnMut(&Pod) -> Option<(K, V)>,
+        mut entry: impl FnMut(&'h Pod) -> Option<(K, V)>,
     ) {
         for id in ids {
             let want = store.pods.get(id).copied().and_then(&mut entry);
@@ -462,14 +470,15 @@ impl<T> PortSets<T> {
 }
 
 /// A controller: what [`drive`] needs of it.
-pub trait Controller {
+/// `'h`: the history's lifetime; a controller may keep references to the pods it was shown.
+pub trait Controller<'h> {
     /// Syncs one Service at time `t`: computes, writes, logs.
     fn sync(
         &mut self,
         t: Nanos,
         service: u32,
         spec: &ServiceSpec,
-        store: &mut PodStore<'_>,
+        store: &mut PodStore<'h>,
         log: &mut Vec<Write>,
     );
     /// A Node was deleted. Upstream enqueues nothing for it: its pods are re-derived at their
@@ -519,9 +528,9 @@ impl WorkQueue {
 }
 
 /// Feeds the history to a controller with the workqueue's batching, returning its run.
-pub fn drive<C: Controller>(
+pub fn drive<'h, C: Controller<'h>>(
     mut c: C,
-    history: &History,
+    history: &'h History,
     batch_period: Nanos,
     end: Nanos,
 ) -> ControllerRun {
