@@ -561,10 +561,14 @@ pub fn json_watch_line_len(event: EventType, json: u64) -> u64 {
 }
 
 /// `"apiVersion":...,"kind":...,"metadata":...`: the members every object starts with.
-fn json_header(api_version: &str, kind: &str, meta: Part) -> JsonObj {
+/// `apiVersion`, `kind` and `metadata`. The version and kind are this crate's constants,
+/// plain ASCII, so each is its length plus quotes (not scanned on every write).
+fn json_header(api_version: &'static str, kind: &'static str, meta: Part) -> JsonObj {
+    debug_assert_eq!(string_len(api_version), api_version.len() + 2);
+    debug_assert_eq!(string_len(kind), kind.len() + 2);
     let mut obj = JsonObj::new();
-    obj.str("apiVersion", api_version)
-        .str("kind", kind)
+    obj.member("apiVersion", api_version.len() as u64 + 2)
+        .member("kind", kind.len() as u64 + 2)
         .member("metadata", meta.json);
     obj
 }
