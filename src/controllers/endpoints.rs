@@ -54,8 +54,9 @@ type Key = (String, Arc<str>);
 /// A port set, shared by the addresses that have it.
 type Ports = Arc<Vec<CoreEndpointPort>>;
 
-/// What the controller wants for one pod: ready?, its address, its port set.
-type Wanted = (bool, EndpointAddress, Ports);
+/// What the controller wants for one pod: ready?, the pod (its address is built from it only
+/// when the address enters the object), its port set.
+type Wanted<'a> = (bool, &'a Pod, Ports);
 
 struct Stored {
     sized: SizedEndpoints,
@@ -80,14 +81,14 @@ struct Kept {
     at_or_below: [usize; 2],
 }
 
-impl Observer<Key, Wanted> for Kept {
-    fn inserted(&mut self, key: &Key, (ready, _, _): &Wanted) {
+impl<'a> Observer<Key, Wanted<'a>> for Kept {
+    fn inserted(&mut self, key: &Key, (ready, _, _): &Wanted<'a>) {
         if self.enabled {
             self.tally(key, *ready, true);
         }
     }
 
-    fn removed(&mut self, key: &Key, (ready, _, _): &Wanted) {
+    fn removed(&mut self, key: &Key, (ready, _, _): &Wanted<'a>) {
         if self.enabled {
             self.tally(key, *ready, false);
         }
@@ -164,12 +165,12 @@ impl Kept {
 }
 
 #[derive(Default)]
-struct State {
+struct State<'a> {
     stored: Option<Stored>,
     trigger: TriggerTracker,
     /// Desired addresses with their readiness and their pod's port set, and what truncation
     /// keeps of them.
-    desired: Desired<Key, Wanted, Kept>,
+    desired: Desired<Key, Wanted<'a>, Kept>,
     /// The stored object is not one subset holding exactly `desired` (it was truncated, has
     /// several port sets, or the Service changed): rebuild it instead of editing it.
     rebuild: bool,
@@ -184,7 +185,7 @@ struct State {
     labels: LabelsMemo,
 }
 
-impl State {
+impl State<'_> {
     fn new(truncate: bool) -> Self {
         let mut st = State::default();
         st.desired.observer.enabled = truncate;
@@ -217,10 +218,10 @@ fn index_of(subsets: &[EndpointSubset]) -> HashMap<Key, (bool, usize)> {
 }
 
 /// The Endpoints controller.
-pub struct EndpointsController {
+pub struct EndpointsController<'a> {
     ctx: MetaContext,
     truncate: bool,
-    states: Vec<State>,
+    states: Vec<State<'a>>,
     resource_version: u64,
     rng: Rng,
     /// A buffer for the trigger-time annotation of a sync.
@@ -231,7 +232,7 @@ pub struct EndpointsController {
     always_rebuild: bool,
 }
 
-impl EndpointsController {
+impl EndpointsController<'_> {
     pub fn new(ctx: MetaContext, truncate: bool, services: usize, rng: Rng) -> Self {
         EndpointsController {
             ctx,
@@ -305,15 +306,20 @@ fn address(pod: &Pod, ip: String, ns: &Arc<str>) -> EndpointAddress {
 /// `RepackSubsets` then, if over capacity, `truncateEndpoints`: one subset per port set (in
 /// port-set order), addresses sorted; over 1,000 addresses the budget is shared as
 /// [`truncate_counts`] says and the first addresses of each list are kept.
-fn subsets_of<'a>(
-    desired: impl Iterator<Item = &'a Wanted>,
+fn subsets_of<'a, 'p: 'a>(
+    desired: impl Iterator<Item = (&'a Key, &'a Wanted<'p>)>,
     truncate: bool,
+    namespace: &Arc<str>,
 ) -> Vec<EndpointSubset> {
-    let mut groups: BTreeMap<&Ports, (Vec<&EndpointAddress>, Vec<&EndpointAddress>)> =
-        BTreeMap::new();
-    for (ready, a, ports) in desired {
+    type Listed<'k> = Vec<(&'k Key, &'k Pod)>;
+    let mut groups: BTreeMap<&Ports, (Listed, Listed)> = BTreeMap::new();
+    for (key, (ready, pod, ports)) in desired {
         let g = groups.entry(ports).or_default();
-        if *ready { g.0.push(a) } else { g.1.push(a) }
+        if *ready {
+            g.0.push((key, pod))
+        } else {
+            g.1.push((key, pod))
+        }
     }
     let ready: Vec<usize> = groups.values().map(|g| g.0.len()).collect();
     let not_ready: Vec<usize> = groups.values().map(|g| g.1.len()).collect();
@@ -325,10 +331,18 @@ fn subsets_of<'a>(
     groups
         .into_iter()
         .zip(keep_ready.into_iter().zip(keep_not_ready))
-        .map(|((ports, (r, n)), (kr, kn))| EndpointSubset {
-            addresses: r.into_iter().take(kr).cloned().collect(),
-            not_ready_addresses: n.into_iter().take(kn).cloned().collect(),
-            ports: ports.to_vec(),
+        .map(|((ports, (r, n)), (kr, kn))| {
+            let built = |list: Listed, keep: usize| -> Vec<EndpointAddress> {
+                list.into_iter()
+                    .take(keep)
+                    .map(|(key, pod)| address(pod, key.0.clone(), namespace))
+                    .collect()
+            };
+            EndpointSubset {
+                addresses: built(r, kr),
+                not_ready_addresses: built(n, kn),
+                ports: ports.to_vec(),
+            }
         })
         .collect()
 }
@@ -368,13 +382,13 @@ fn key_of(a: &EndpointAddress) -> (&str, &str) {
     (&a.ip, a.target_ref.as_ref().map_or("", |r| r.uid.as_str()))
 }
 
-impl Controller<'_> for EndpointsController {
+impl<'a> Controller<'a> for EndpointsController<'a> {
     fn sync(
         &mut self,
         t: Nanos,
         service: u32,
         spec: &ServiceSpec,
-        store: &mut PodStore<'_>,
+        store: &mut PodStore<'a>,
         log: &mut Vec<Write>,
     ) {
         let st = &mut self.states[service as usize];
@@ -402,7 +416,7 @@ impl Controller<'_> for EndpointsController {
         // 1. Desired addresses of the changed pods (of all pods when the Service changed).
         let spec_changed = st.seen.as_ref() != Some(&spec.ports);
         let mut port_sets = PortSets::default();
-        let entry = |pod: &Pod| {
+        let entry = |pod: &'a Pod| {
             let include = pod.phase != Phase::Failed
                 && (!pod.terminating || spec.publish_not_ready_addresses);
             let ip = pod.ip(family).filter(|_| include)?;
@@ -412,8 +426,7 @@ impl Controller<'_> for EndpointsController {
                 return None;
             }
             let ready = spec.publish_not_ready_addresses || pod.ready;
-            let addr = address(pod, ip.clone(), &spec.namespace);
-            Some(((ip, pod.uid.clone()), (ready, addr, ports)))
+            Some(((ip, pod.uid.clone()), (ready, pod, ports)))
         };
         if spec_changed {
             st.desired.update_all(store, entry);
@@ -479,7 +492,11 @@ impl Controller<'_> for EndpointsController {
         let rebuild = rebuild || self.always_rebuild;
         let content_changed;
         if rebuild {
-            let subsets = subsets_of(st.desired.sorted_values().into_iter(), over);
+            let subsets = subsets_of(
+                st.desired.sorted_entries().into_iter(),
+                over,
+                &spec.namespace,
+            );
             let (uid, created, meta, old_subsets) = match st.stored.take() {
                 Some(s) => {
                     let mut e = s.sized.into_endpoints();
@@ -523,7 +540,8 @@ impl Controller<'_> for EndpointsController {
                 let want = st
                     .desired
                     .get(&key)
-                    .filter(|w| st.desired.observer.keeps(&key, w.0));
+                    .filter(|w| st.desired.observer.keeps(&key, w.0))
+                    .map(|(ready, pod, _)| (*ready, address(pod, key.0.clone(), &spec.namespace)));
                 // Where the stored object has this key, if anywhere.
                 let found = st.index.get(&key).copied().and_then(|(ready, i)| {
                     let sub = sized.endpoints().subsets.first()?;
@@ -534,10 +552,10 @@ impl Controller<'_> for EndpointsController {
                     };
                     Some((ready, i, list.get(i)?))
                 });
-                match (found, want) {
+                match (found, &want) {
                     // Neither stored nor wanted (truncated away, or came and went).
                     (None, None) => continue,
-                    (Some((r, _, a)), Some((wr, wa, _))) if r == *wr && a == wa => continue,
+                    (Some((r, _, a)), Some((wr, wa))) if r == *wr && a == wa => continue,
                     _ => {}
                 }
                 changed_any = true;
@@ -555,15 +573,15 @@ impl Controller<'_> for EndpointsController {
                         st.index.insert(key_owned(moved), (ready, i));
                     }
                 }
-                if let Some((ready, a, _)) = want {
-                    sized.push_address(0, *ready, a.clone());
+                if let Some((ready, a)) = want {
+                    sized.push_address(0, ready, a);
                     let sub = &sized.endpoints().subsets[0];
-                    let len = if *ready {
+                    let len = if ready {
                         sub.addresses.len()
                     } else {
                         sub.not_ready_addresses.len()
                     };
-                    st.index.insert(key.clone(), (*ready, len - 1));
+                    st.index.insert(key.clone(), (ready, len - 1));
                 }
             }
             if sized

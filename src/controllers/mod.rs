@@ -424,11 +424,11 @@ impl<K: Ord + std::hash::Hash + Clone, V, O: Observer<K, V>> Desired<K, V, O> {
         self.map.values().map(|v| &**v)
     }
 
-    /// The values in key order: O(n log n), for a rebuild.
-    pub fn sorted_values(&self) -> Vec<&V> {
+    /// The entries in key order: O(n log n), for a rebuild.
+    pub fn sorted_entries(&self) -> Vec<(&K, &V)> {
         let mut entries: Vec<(&K, &V)> = self.map.iter().map(|(k, v)| (k, &**v)).collect();
         entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        entries.into_iter().map(|(_, v)| v).collect()
+        entries
     }
 
     /// The keys changed since the last call, sorted, each once.
