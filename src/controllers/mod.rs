@@ -312,8 +312,9 @@ impl<K, V> Observer<K, V> for () {}
 /// date from the pods changed since the last sync, with the keys whose entry changed.
 pub struct Desired<K, V, O = ()> {
     /// Hashed, not sorted: a lookup costs the same at 100 pods as at 100,000 (where a sorted
-    /// map compares a dozen pod names). Values are boxed: a growing table moves its entries.
-    map: HashMap<K, Box<V>>,
+    /// map compares a dozen pod names). Values are small (references to the pod and its port
+    /// set), so they sit in the table itself.
+    map: HashMap<K, V>,
     by_pod: HashMap<u32, K>,
     changed: Vec<K>,
     /// Sees every insertion and removal of `map`.
@@ -384,7 +385,7 @@ impl<K: Ord + std::hash::Hash + Clone, V, O: Observer<K, V>> Desired<K, V, O> {
                 self.observer.removed(key, slot);
                 self.observer.inserted(key, value);
                 let (key, value) = want.expect("matched above");
-                **slot = value;
+                *slot = value;
                 self.changed.push(key);
                 continue;
             }
@@ -396,7 +397,7 @@ impl<K: Ord + std::hash::Hash + Clone, V, O: Observer<K, V>> Desired<K, V, O> {
             }
             if let Some((key, value)) = want {
                 self.observer.inserted(&key, &value);
-                self.map.insert(key.clone(), Box::new(value));
+                self.map.insert(key.clone(), value);
                 self.by_pod.insert(*id, key.clone());
                 self.changed.push(key);
             }
@@ -404,7 +405,7 @@ impl<K: Ord + std::hash::Hash + Clone, V, O: Observer<K, V>> Desired<K, V, O> {
     }
 
     pub fn get(&self, key: &K) -> Option<&V> {
-        self.map.get(key).map(|v| &**v)
+        self.map.get(key)
     }
 
     pub fn contains_key(&self, key: &K) -> bool {
@@ -421,12 +422,12 @@ impl<K: Ord + std::hash::Hash + Clone, V, O: Observer<K, V>> Desired<K, V, O> {
 
     /// The values, in no particular order.
     pub fn values(&self) -> impl Iterator<Item = &V> {
-        self.map.values().map(|v| &**v)
+        self.map.values()
     }
 
     /// The entries in key order: O(n log n), for a rebuild.
     pub fn sorted_entries(&self) -> Vec<(&K, &V)> {
-        let mut entries: Vec<(&K, &V)> = self.map.iter().map(|(k, v)| (k, &**v)).collect();
+        let mut entries: Vec<(&K, &V)> = self.map.iter().collect();
         entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
         entries
     }
