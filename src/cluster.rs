@@ -419,7 +419,9 @@ pub fn generate(sc: &Scenario) -> History {
         deployments,
         pods: Vec::new(),
         rt: Vec::new(),
-        events: Vec::new(),
+        // Room for the pod events the resource guard expects (an estimate; the vector still
+        // grows past it): no copy of a large history while it grows.
+        events: Vec::with_capacity(crate::scenario::estimate(sc).pod_events.min(1e8) as usize),
         outages_active: Vec::new(),
         names: rustc_hash::FxHashSet::default(),
         available: RankSet::new(),

@@ -32,7 +32,7 @@ use serde_json::json;
 
 use super::{
     Controller, Desired, FieldsMemo, LabelsMemo, MetaContext, Observer, Op, PodStore, PortSets,
-    TriggerTracker, Write, fields_of_map, set_decimal, set_str,
+    TriggerTracker, Write, annotation_mut, fields_of_map, set_decimal, set_str,
 };
 use crate::cluster::{Phase, Pod, ServiceSpec, random_uid};
 use crate::engine::{Nanos, Rng};
@@ -656,7 +656,7 @@ impl<'a> Controller<'a> for EndpointsController<'a> {
                 }
                 for (key, want) in [(TRIGGER_TIME, want_trigger), (OVER_CAPACITY, want_over)] {
                     match want {
-                        Some(v) => set_str(m.annotations.entry(key.into()).or_default(), v),
+                        Some(v) => set_str(annotation_mut(&mut m.annotations, key), v),
                         None => {
                             m.annotations.remove(key);
                         }

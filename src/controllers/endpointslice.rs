@@ -31,7 +31,7 @@ use serde_json::json;
 use super::endpoints::{HEADLESS, TRIGGER_TIME, resolve_ports};
 use super::{
     Controller, Desired, FieldsMemo, LabelsMemo, MetaContext, Op, PodStore, PortSets,
-    TriggerTracker, Write, fields_of_map, set_decimal, set_str,
+    TriggerTracker, Write, annotation_mut, fields_of_map, set_decimal, set_str,
 };
 use crate::cluster::{Node, Phase, Pod, ServiceSpec, random_suffix, random_uid};
 use crate::engine::{Nanos, Rng};
@@ -810,7 +810,7 @@ impl<'a> SliceController<'a> {
             match trigger {
                 Some(tt) => {
                     m.annotations.retain(|k, _| k == TRIGGER_TIME);
-                    let value = m.annotations.entry(TRIGGER_TIME.into()).or_default();
+                    let value = annotation_mut(&mut m.annotations, TRIGGER_TIME);
                     ctx.set_trigger_annotation(value, tt);
                 }
                 None => m.annotations.clear(),

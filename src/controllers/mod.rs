@@ -141,6 +141,18 @@ pub fn set_str(dst: &mut String, v: &str) {
     }
 }
 
+/// The value of annotation `key`, inserted empty if absent (without allocating the key when
+/// it is present, as it is on every write but the first).
+pub fn annotation_mut<'m>(
+    annotations: &'m mut BTreeMap<String, String>,
+    key: &str,
+) -> &'m mut String {
+    if !annotations.contains_key(key) {
+        annotations.insert(key.to_string(), String::new());
+    }
+    annotations.get_mut(key).expect("inserted above")
+}
+
 /// Sets `dst` to the decimal form of `v`, keeping its buffer.
 pub fn set_decimal(dst: &mut String, v: u64) {
     dst.clear();
