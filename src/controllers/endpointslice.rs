@@ -301,6 +301,14 @@ impl Family<'_> {
     /// Puts slice `id` where its port set and endpoint count say in the fill index (or takes
     /// it out, if it is gone).
     fn reindex(&mut self, id: u64) {
+        // Most writes change endpoints in place: same count, same port set, same place.
+        if let Some(s) = self.slices.get(&id)
+            && let Some((ports, count)) = &s.indexed
+            && *count == s.keys.len()
+            && **ports == s.sized.slice().ports
+        {
+            return;
+        }
         let mut previous = None;
         if let Some((ports, count)) = self.slices.get_mut(&id).and_then(|s| s.indexed.take()) {
             if let Some(set) = self.fill_index.get_mut(&ports) {
