@@ -1,7 +1,9 @@
 //! A run: scenario → pod history → both controllers → write logs → watchers → outputs.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::charts::{self, ChartError};
 use crate::cluster::{self, History};
@@ -302,7 +304,7 @@ fn aggregate(
         ..Default::default()
     };
     // Live objects: name → (proto size, endpoints); sizes as a multiset for the maximum.
-    let mut live: HashMap<(&str, &str), (u64, u64)> = HashMap::new();
+    let mut live: HashMap<(&str, &str), (u64, u64)> = HashMap::default();
     let mut by_size: BTreeMap<u64, u64> = BTreeMap::new();
     let mut endpoints_total: u64 = 0;
     let mut series = Vec::with_capacity(buckets);
