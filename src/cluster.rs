@@ -129,8 +129,8 @@ pub struct Pod {
     pub node: u32,
     /// `spec.nodeName`.
     pub node_name: Arc<str>,
-    pub ipv4: Option<Ipv4Addr>,
-    pub ipv6: Option<Ipv6Addr>,
+    pub ipv4: Option<PodIp<Ipv4Addr>>,
+    pub ipv6: Option<PodIp<Ipv6Addr>>,
     pub phase: Phase,
     pub ready: bool,
     pub terminating: bool,
@@ -141,14 +141,39 @@ pub struct Pod {
 }
 
 impl Pod {
-    pub fn ip(&self, family: IpFamily) -> Option<String> {
+    /// The pod's address of `family` as text (shared, not formatted again).
+    pub fn ip(&self, family: IpFamily) -> Option<Arc<str>> {
         match family {
-            IpFamily::IPv4 => self.ipv4.map(|a| {
-                let mut s = String::with_capacity(15);
-                crate::digits::push_ipv4(&mut s, a);
-                s
-            }),
-            IpFamily::IPv6 => self.ipv6.map(|a| a.to_string()),
+            IpFamily::IPv4 => self.ipv4.as_ref().map(|a| a.text.clone()),
+            IpFamily::IPv6 => self.ipv6.as_ref().map(|a| a.text.clone()),
+        }
+    }
+}
+
+/// A pod IP with its text form, formatted once when the pod gets it: both controllers read it
+/// as text on every event of the pod.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PodIp<A> {
+    pub addr: A,
+    pub text: Arc<str>,
+}
+
+impl From<Ipv4Addr> for PodIp<Ipv4Addr> {
+    fn from(addr: Ipv4Addr) -> Self {
+        let mut s = String::with_capacity(15);
+        crate::digits::push_ipv4(&mut s, addr);
+        PodIp {
+            addr,
+            text: s.into(),
+        }
+    }
+}
+
+impl From<Ipv6Addr> for PodIp<Ipv6Addr> {
+    fn from(addr: Ipv6Addr) -> Self {
+        PodIp {
+            addr,
+            text: addr.to_string().into(),
         }
     }
 }
@@ -607,8 +632,8 @@ impl Sim<'_> {
         let ipv6 = Ipv6Addr::from(u128::from(v6) + ((node as u128) << 64) + u128::from(host));
         let p = &mut self.pods[id as usize];
         p.phase = Phase::Running;
-        p.ipv4 = want_v4.then_some(ipv4);
-        p.ipv6 = want_v6.then_some(ipv6);
+        p.ipv4 = want_v4.then(|| ipv4.into());
+        p.ipv6 = want_v6.then(|| ipv6.into());
         self.record(t, id, false);
         if t > 0 {
             let delay = sample(&self.sc.file.pods.running_to_ready.value, &mut self.rng);

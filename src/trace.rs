@@ -86,8 +86,14 @@ pub fn write(history: &History, out: impl Write) -> csv::Result<()> {
             uid: pod.uid.to_string(),
             node: node_name,
             zone: node.map_or(String::new(), |n| n.zone.to_string()),
-            ipv4: pod.ipv4.map_or(String::new(), |a| a.to_string()),
-            ipv6: pod.ipv6.map_or(String::new(), |a| a.to_string()),
+            ipv4: pod
+                .ipv4
+                .as_ref()
+                .map_or(String::new(), |a| a.text.to_string()),
+            ipv6: pod
+                .ipv6
+                .as_ref()
+                .map_or(String::new(), |a| a.text.to_string()),
             phase: pod.phase.as_str().into(),
             ready: pod.ready,
             terminating: pod.terminating,
@@ -188,12 +194,12 @@ pub fn read(
             }
         };
         let ipv4 = match ip(&row.ipv4, "ipv4")? {
-            Some(std::net::IpAddr::V4(a)) => Some(a),
+            Some(std::net::IpAddr::V4(a)) => Some(a.into()),
             Some(_) => return Err(err(line, "ipv4 holds an IPv6 address".into())),
             None => None,
         };
         let ipv6 = match ip(&row.ipv6, "ipv6")? {
-            Some(std::net::IpAddr::V6(a)) => Some(a),
+            Some(std::net::IpAddr::V6(a)) => Some(a.into()),
             Some(_) => return Err(err(line, "ipv6 holds an IPv4 address".into())),
             None => None,
         };

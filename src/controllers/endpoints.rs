@@ -49,7 +49,7 @@ pub const HEADLESS: &str = "service.kubernetes.io/headless";
 pub const MANAGED_BY: &str = "endpoints.kubernetes.io/managed-by";
 
 /// Sort key of an address (`RepackSubsets`: IP string, then targetRef UID).
-type Key = (String, Arc<str>);
+type Key = (Arc<str>, Arc<str>);
 
 /// A port set, shared by the addresses that have it.
 type Ports = Arc<Vec<CoreEndpointPort>>;
@@ -195,7 +195,7 @@ impl State<'_> {
 
 fn key_owned(a: &EndpointAddress) -> Key {
     let uid = a.target_ref.as_ref().map_or("", |r| r.uid.as_str());
-    (a.ip.clone(), Arc::from(uid))
+    (Arc::from(a.ip.as_str()), Arc::from(uid))
 }
 
 /// Sorts a subset's address lists as `RepackSubsets` does.
@@ -335,7 +335,7 @@ fn subsets_of<'a, 'p: 'a>(
             let built = |list: Listed, keep: usize| -> Vec<EndpointAddress> {
                 list.into_iter()
                     .take(keep)
-                    .map(|(key, pod)| address(pod, key.0.clone(), namespace))
+                    .map(|(key, pod)| address(pod, key.0.to_string(), namespace))
                     .collect()
             };
             EndpointSubset {
@@ -541,7 +541,9 @@ impl<'a> Controller<'a> for EndpointsController<'a> {
                     .desired
                     .get(&key)
                     .filter(|w| st.desired.observer.keeps(&key, w.0))
-                    .map(|(ready, pod, _)| (*ready, address(pod, key.0.clone(), &spec.namespace)));
+                    .map(|(ready, pod, _)| {
+                        (*ready, address(pod, key.0.to_string(), &spec.namespace))
+                    });
                 // Where the stored object has this key, if anywhere.
                 let found = st.index.get(&key).copied().and_then(|(ready, i)| {
                     let sub = sized.endpoints().subsets.first()?;
@@ -802,7 +804,7 @@ mod vectors {
             let mut h = history(10, false, service());
             for (k, t) in times.into_iter().enumerate() {
                 let mut p = pod(k as u32, true);
-                p.ipv4 = Some(std::net::Ipv4Addr::new(10, 0, 0, k as u8 + 1));
+                p.ipv4 = Some(std::net::Ipv4Addr::new(10, 0, 0, k as u8 + 1).into());
                 h.events.push(pod_change(t, p, false));
             }
             h

@@ -48,7 +48,7 @@ type Ports = Arc<Vec<EndpointPort>>;
 
 /// An endpoint's identity (`util/endpointset.go`, `hashEndpoint`: addresses, hostname, pod
 /// namespace and name). Within one Service and address type: pod name and address.
-type Key = (Arc<str>, String);
+type Key = (Arc<str>, Arc<str>);
 
 struct SliceRt {
     name: Arc<str>,
@@ -168,7 +168,7 @@ impl SliceController<'_> {
                 let pod = e.target_ref.as_ref().map_or("", |r| r.name.as_str());
                 (
                     Arc::from(pod),
-                    e.addresses.first().cloned().unwrap_or_default(),
+                    Arc::from(e.addresses.first().map_or("", String::as_str)),
                 )
             })
             .collect();
@@ -1262,7 +1262,7 @@ mod vectors {
                     let p = pod(i, true);
                     endpoint_for(
                         &p,
-                        p.ip(crate::scenario::IpFamily::IPv4).unwrap(),
+                        p.ip(crate::scenario::IpFamily::IPv4).unwrap().to_string(),
                         &spec,
                         nodes.first(),
                     )

@@ -687,12 +687,9 @@ pub(crate) mod testutil {
             uid: format!("uid-{i}").into(),
             node: 0,
             node_name: "node-1".into(),
-            ipv4: Some(Ipv4Addr::new(
-                1,
-                2,
-                3 + ((4 + i) / 256) as u8,
-                ((4 + i) % 256) as u8,
-            )),
+            ipv4: Some(
+                Ipv4Addr::new(1, 2, 3 + ((4 + i) / 256) as u8, ((4 + i) % 256) as u8).into(),
+            ),
             ipv6: None,
             phase: Phase::Running,
             ready,
