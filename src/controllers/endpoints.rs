@@ -176,6 +176,8 @@ struct State<'a> {
     rebuild: bool,
     /// The Service ports of the last sync.
     seen: Option<Vec<ServicePort>>,
+    /// The pods' port sets under those Service ports.
+    port_sets: PortSets<CoreEndpointPort>,
     /// Where each stored address is: (in `addresses`?, index) in subset 0. Looked up, never
     /// iterated.
     index: HashMap<Key, (bool, usize)>,
@@ -415,7 +417,10 @@ impl<'a> Controller<'a> for EndpointsController<'a> {
         }
         // 1. Desired addresses of the changed pods (of all pods when the Service changed).
         let spec_changed = st.seen.as_ref() != Some(&spec.ports);
-        let mut port_sets = PortSets::default();
+        if spec_changed {
+            st.port_sets.clear();
+        }
+        let port_sets = &mut st.port_sets;
         let entry = |pod: &'a Pod| {
             let include = pod.phase != Phase::Failed
                 && (!pod.terminating || spec.publish_not_ready_addresses);

@@ -88,6 +88,8 @@ struct Family<'a> {
     fill_index: BTreeMap<Ports, BTreeSet<(usize, Reverse<u64>)>>,
     /// Each pod's endpoint and its port set (named ports resolve per pod).
     desired: Desired<Key, (Ports, Want<'a>)>,
+    /// The pods' port sets under the Service ports of the last sync (`seen`).
+    port_sets: PortSets<EndpointPort>,
     /// Adopted slices not owned by the Service, to delete at the next sync.
     foreign: Vec<u64>,
     /// The slice labels and ports of the last sync: every slice was written with them since,
@@ -507,7 +509,10 @@ impl<'a> SliceController<'a> {
             .seen
             .as_ref()
             .is_some_and(|(l, p)| l == labels && *p == spec.ports);
-        let mut port_sets = PortSets::default();
+        if spec_changed {
+            fam.port_sets.clear();
+        }
+        let port_sets = &mut fam.port_sets;
         let gone_nodes = &self.gone_nodes;
         let entry = |pod: &'a Pod| {
             let ip = pod.ip(family).filter(|_| pod.phase != Phase::Failed)?;

@@ -457,9 +457,13 @@ impl<K: Ord + std::hash::Hash + Clone, V, O: Observer<K, V>> Desired<K, V, O> {
     }
 }
 
-/// The port sets of one sync, shared per pod template: every pod of a template resolves the
-/// same named ports, so each set is resolved once and shared (`Arc`) by its endpoints.
-pub struct PortSets<T>(HashMap<usize, Arc<Vec<T>>>);
+/// The port sets of a Service's pods, shared per pod template: every pod of a template
+/// resolves the same named ports, so each set is resolved once and shared (`Arc`) by its
+/// endpoints, across syncs until the Service's ports change ([`PortSets::clear`]).
+pub struct PortSets<T>(HashMap<usize, (Template, Arc<Vec<T>>)>);
+
+/// A pod template's named container ports.
+type Template = Arc<BTreeMap<String, i32>>;
 
 impl<T> Default for PortSets<T> {
     fn default() -> Self {
@@ -474,11 +478,21 @@ impl<T> PortSets<T> {
         pod: &Pod,
         resolve: impl FnOnce(&BTreeMap<String, i32>) -> Vec<T>,
     ) -> Arc<Vec<T>> {
-        // Keyed by the template's address: looked up, never iterated.
+        // Keyed by the template's address, looked up, never iterated; the entry holds the
+        // template, so that the address cannot be reused by another while it is here.
         self.0
             .entry(Arc::as_ptr(&pod.container_ports) as usize)
-            .or_insert_with(|| Arc::new(resolve(&pod.container_ports)))
+            .or_insert_with(|| {
+                let set = Arc::new(resolve(&pod.container_ports));
+                (pod.container_ports.clone(), set)
+            })
+            .1
             .clone()
+    }
+
+    /// Forgets every set: the Service's ports changed, so each resolves anew.
+    pub fn clear(&mut self) {
+        self.0.clear();
     }
 }
 
