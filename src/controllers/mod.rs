@@ -771,6 +771,33 @@ mod tests {
             .collect()
     }
 
+    /// A template's port set is resolved once and shared until `clear`; another template
+    /// gets its own.
+    #[test]
+    fn port_sets_resolve_once_per_template_until_cleared() {
+        let mut sets: PortSets<String> = PortSets::default();
+        let resolved = std::cell::Cell::new(0);
+        let resolve = |named: &BTreeMap<String, i32>| {
+            resolved.set(resolved.get() + 1);
+            named.keys().cloned().collect::<Vec<String>>()
+        };
+        let a = testutil::pod(0, true);
+        let mut same_template = testutil::pod(2, true);
+        same_template.container_ports = a.container_ports.clone();
+        let mut b = testutil::pod(1, true);
+        b.container_ports = Arc::new(BTreeMap::from([("http".to_string(), 8080)]));
+        let first = sets.of(&a, resolve);
+        let again = sets.of(&same_template, resolve);
+        assert!(Arc::ptr_eq(&first, &again), "same template, same set");
+        let other = sets.of(&b, resolve);
+        assert_eq!(*other, vec!["http".to_string()]);
+        assert_eq!(resolved.get(), 2);
+        sets.clear();
+        let fresh = sets.of(&a, resolve);
+        assert!(!Arc::ptr_eq(&first, &fresh), "resolved anew after clear");
+        assert_eq!(resolved.get(), 3);
+    }
+
     /// The memo gives, for every key set, the text built from that key set, also after more
     /// key sets than it remembers have come by; values never matter.
     #[test]
