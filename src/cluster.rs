@@ -379,6 +379,15 @@ pub fn topology(sc: &Scenario) -> (Vec<Node>, Vec<ServiceSpec>) {
     build_topology(sc, &mut engine::rng(sc.file.seed, 0))
 }
 
+/// An empty history with room for the pod events the resource guard expects (an estimate:
+/// the vector still grows past it), so that a large history is not copied while it grows.
+/// Without room (a forced run beyond the machine) it starts empty instead of failing.
+fn history_room(sc: &Scenario) -> Vec<(Nanos, Change)> {
+    let mut events = Vec::new();
+    let _ = events.try_reserve(crate::scenario::estimate(sc).pod_events.min(1e9) as usize);
+    events
+}
+
 /// Plays the churn of `sc` and records the pod history.
 pub fn generate(sc: &Scenario) -> History {
     let mut topo_rng = engine::rng(sc.file.seed, 0);
@@ -444,9 +453,7 @@ pub fn generate(sc: &Scenario) -> History {
         deployments,
         pods: Vec::new(),
         rt: Vec::new(),
-        // Room for the pod events the resource guard expects (an estimate; the vector still
-        // grows past it): no copy of a large history while it grows.
-        events: Vec::with_capacity(crate::scenario::estimate(sc).pod_events.min(1e8) as usize),
+        events: history_room(sc),
         outages_active: Vec::new(),
         names: rustc_hash::FxHashSet::default(),
         available: RankSet::new(),
