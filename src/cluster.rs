@@ -129,8 +129,8 @@ pub struct Pod {
     pub node: u32,
     /// `spec.nodeName`.
     pub node_name: Arc<str>,
-    pub ipv4: Option<PodIp<Ipv4Addr>>,
-    pub ipv6: Option<PodIp<Ipv6Addr>>,
+    pub ipv4: Option<PodIp>,
+    pub ipv6: Option<PodIp>,
     pub phase: Phase,
     pub ready: bool,
     pub terminating: bool,
@@ -144,37 +144,28 @@ impl Pod {
     /// The pod's address of `family` as text (shared, not formatted again).
     pub fn ip(&self, family: IpFamily) -> Option<Arc<str>> {
         match family {
-            IpFamily::IPv4 => self.ipv4.as_ref().map(|a| a.text.clone()),
-            IpFamily::IPv6 => self.ipv6.as_ref().map(|a| a.text.clone()),
+            IpFamily::IPv4 => self.ipv4.as_ref().map(|a| a.0.clone()),
+            IpFamily::IPv6 => self.ipv6.as_ref().map(|a| a.0.clone()),
         }
     }
 }
 
-/// A pod IP with its text form, formatted once when the pod gets it: both controllers read it
-/// as text on every event of the pod.
+/// A pod IP as text, formatted once when the pod gets it: both controllers read it as text
+/// on every event of the pod, and nothing reads it as a number.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PodIp<A> {
-    pub addr: A,
-    pub text: Arc<str>,
-}
+pub struct PodIp(pub Arc<str>);
 
-impl From<Ipv4Addr> for PodIp<Ipv4Addr> {
+impl From<Ipv4Addr> for PodIp {
     fn from(addr: Ipv4Addr) -> Self {
         let mut s = String::with_capacity(15);
         crate::digits::push_ipv4(&mut s, addr);
-        PodIp {
-            addr,
-            text: s.into(),
-        }
+        PodIp(s.into())
     }
 }
 
-impl From<Ipv6Addr> for PodIp<Ipv6Addr> {
+impl From<Ipv6Addr> for PodIp {
     fn from(addr: Ipv6Addr) -> Self {
-        PodIp {
-            addr,
-            text: addr.to_string().into(),
-        }
+        PodIp(addr.to_string().into())
     }
 }
 

@@ -86,14 +86,8 @@ pub fn write(history: &History, out: impl Write) -> csv::Result<()> {
             uid: pod.uid.to_string(),
             node: node_name,
             zone: node.map_or(String::new(), |n| n.zone.to_string()),
-            ipv4: pod
-                .ipv4
-                .as_ref()
-                .map_or(String::new(), |a| a.text.to_string()),
-            ipv6: pod
-                .ipv6
-                .as_ref()
-                .map_or(String::new(), |a| a.text.to_string()),
+            ipv4: pod.ipv4.as_ref().map_or(String::new(), |a| a.0.to_string()),
+            ipv6: pod.ipv6.as_ref().map_or(String::new(), |a| a.0.to_string()),
             phase: pod.phase.as_str().into(),
             ready: pod.ready,
             terminating: pod.terminating,
