@@ -454,6 +454,62 @@ proptest! {
         }
     }
 
+    /// Metadata edited in place: the stable fields are measured again only when an edit
+    /// opens them ([`fast::MetaEdit::stable`]); the volatile ones after every edit. Each edit
+    /// takes either only the volatile fields of a random metadata, or all of it.
+    #[test]
+    fn metadata_edits_equal_reference(
+        s in slice(),
+        e in endpoints(),
+        edits in vec((meta(), any::<bool>()), 1..8),
+        (managed_fields, server_set, name) in any::<(bool, bool, bool)>(),
+    ) {
+        let omit = fast::Omit { managed_fields, server_set, name };
+        let apply = |m: &mut fast::MetaEdit<'_>, new: &ObjectMeta, all: bool| {
+            if all {
+                *m.stable() = new.clone();
+                return;
+            }
+            let v = m.volatile();
+            v.name.clone_from(&new.name);
+            v.uid.clone_from(&new.uid);
+            v.resource_version.clone_from(&new.resource_version);
+            *v.generation = new.generation;
+            *v.creation_timestamp = new.creation_timestamp;
+            v.annotations.clone_from(&new.annotations);
+            v.managed_fields.clone_from(&new.managed_fields);
+        };
+        let clear = |mut m: ObjectMeta| {
+            if managed_fields {
+                m.managed_fields.clear();
+            }
+            if server_set {
+                m.uid.clear();
+                m.resource_version.clear();
+                m.generation = 0;
+                m.creation_timestamp = None;
+            }
+            if name {
+                m.name.clear();
+            }
+            m
+        };
+        let mut slice = fast::SizedSlice::new(s);
+        let mut eps = fast::SizedEndpoints::new(e);
+        for (new, all) in &edits {
+            let request = slice.edit_metadata(omit, |m| apply(m, new, *all));
+            check(Object::EndpointSlice(slice.slice().clone()), slice.sizes())?;
+            let mut cleared = slice.slice().clone();
+            cleared.metadata = clear(cleared.metadata);
+            check(Object::EndpointSlice(cleared), request)?;
+            let request = eps.edit_metadata(omit, |m| apply(m, new, *all));
+            check(Object::Endpoints(eps.endpoints().clone()), eps.sizes())?;
+            let mut cleared = eps.endpoints().clone();
+            cleared.metadata = clear(cleared.metadata);
+            check(Object::Endpoints(cleared), request)?;
+        }
+    }
+
     /// A request body's size: the stored object's with the fields the API server sets left
     /// out, without building that copy.
     #[test]

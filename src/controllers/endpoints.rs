@@ -32,7 +32,7 @@ use serde_json::json;
 
 use super::{
     Controller, Desired, FieldsMemo, LabelsMemo, MetaContext, Observer, Op, PodStore, PortSets,
-    TriggerTracker, Write, annotation_mut, fields_of_map, set_decimal, set_str,
+    StableMeta, TriggerTracker, Write, annotation_mut, fields_of_map, set_decimal, set_str,
 };
 use crate::cluster::{Phase, Pod, ServiceSpec, random_uid};
 use crate::engine::{Nanos, Rng};
@@ -647,30 +647,28 @@ impl<'a> Controller<'a> for EndpointsController<'a> {
             self.resource_version += 1;
             let (ctx, rv, memo) = (&self.ctx, self.resource_version, &mut st.fields);
             let (uid, created) = (&stored.uid, stored.created);
+            let stable = StableMeta {
+                generate_prefix: None,
+                namespace: &spec.namespace,
+                labels,
+                owner: None,
+            };
             stored.sized.edit_metadata(omit, |m| {
-                set_str(&mut m.name, &spec.name);
-                m.generate_name.clear();
-                set_str(&mut m.namespace, &spec.namespace);
-                m.self_link.clear();
-                set_str(&mut m.uid, uid);
-                set_decimal(&mut m.resource_version, rv);
-                m.generation = 0;
-                m.creation_timestamp = Some(created);
-                m.deletion_timestamp = None;
-                m.deletion_grace_period_seconds = None;
-                if !same_labels {
-                    m.labels = labels.clone();
-                }
+                stable.apply(m);
+                let v = m.volatile();
+                set_str(v.name, &spec.name);
+                set_str(v.uid, uid);
+                set_decimal(v.resource_version, rv);
+                *v.generation = 0;
+                *v.creation_timestamp = Some(created);
                 for (key, want) in [(TRIGGER_TIME, want_trigger), (OVER_CAPACITY, want_over)] {
                     match want {
-                        Some(v) => set_str(annotation_mut(&mut m.annotations, key), v),
+                        Some(v) => set_str(annotation_mut(m.volatile().annotations, key), v),
                         None => {
-                            m.annotations.remove(key);
+                            m.volatile().annotations.remove(key);
                         }
                     }
                 }
-                m.owner_references.clear();
-                m.finalizers.clear();
                 let fields = memo.get(&m.labels, &m.annotations, "", || {
                     json!({
                         "f:metadata": {
@@ -680,7 +678,7 @@ impl<'a> Controller<'a> for EndpointsController<'a> {
                         "f:subsets": {},
                     })
                 });
-                ctx.set_managed_fields(&mut m.managed_fields, t, "v1", fields);
+                ctx.set_managed_fields(m.volatile().managed_fields, t, "v1", fields);
             })
         };
         self.scratch = trigger_value;

@@ -30,7 +30,7 @@ use serde_json::json;
 
 use super::endpoints::{HEADLESS, TRIGGER_TIME, resolve_ports};
 use super::{
-    Controller, Desired, FieldsMemo, LabelsMemo, MetaContext, Op, PodStore, PortSets,
+    Controller, Desired, FieldsMemo, LabelsMemo, MetaContext, Op, PodStore, PortSets, StableMeta,
     TriggerTracker, Write, annotation_mut, fields_of_map, set_decimal, set_str,
 };
 use crate::cluster::{Node, Phase, Pod, ServiceSpec, random_suffix, random_uid};
@@ -804,49 +804,28 @@ impl<'a> SliceController<'a> {
             server_set: create,
             name: create,
         };
+        let stable = StableMeta {
+            generate_prefix: Some(&spec.name),
+            namespace: &spec.namespace,
+            labels,
+            owner: Some((&spec.name, &spec.uid)),
+        };
         let request = s.sized.edit_metadata(omit, |m| {
-            set_str(&mut m.name, &s.name);
-            if m.generate_name.strip_suffix('-') != Some(&*spec.name) {
-                m.generate_name = format!("{}-", spec.name);
-            }
-            set_str(&mut m.namespace, &spec.namespace);
-            m.self_link.clear();
-            set_str(&mut m.uid, &s.uid);
-            set_decimal(&mut m.resource_version, rv);
-            m.generation = s.generation;
-            m.creation_timestamp = Some(s.created);
-            m.deletion_timestamp = None;
-            m.deletion_grace_period_seconds = None;
-            if m.labels != *labels {
-                m.labels = labels.clone();
-            }
+            stable.apply(m);
+            let v = m.volatile();
+            set_str(v.name, &s.name);
+            set_str(v.uid, &s.uid);
+            set_decimal(v.resource_version, rv);
+            *v.generation = s.generation;
+            *v.creation_timestamp = Some(s.created);
             match trigger {
                 Some(tt) => {
-                    m.annotations.retain(|k, _| k == TRIGGER_TIME);
-                    let value = annotation_mut(&mut m.annotations, TRIGGER_TIME);
+                    v.annotations.retain(|k, _| k == TRIGGER_TIME);
+                    let value = annotation_mut(v.annotations, TRIGGER_TIME);
                     ctx.set_trigger_annotation(value, tt);
                 }
-                None => m.annotations.clear(),
+                None => v.annotations.clear(),
             }
-            let owner = |o: &OwnerReference| {
-                o.api_version == "v1"
-                    && o.kind == "Service"
-                    && o.name == *spec.name
-                    && o.uid == *spec.uid
-                    && o.controller == Some(true)
-                    && o.block_owner_deletion == Some(true)
-            };
-            if !matches!(m.owner_references.as_slice(), [o] if owner(o)) {
-                m.owner_references = vec![OwnerReference {
-                    api_version: "v1".into(),
-                    kind: "Service".into(),
-                    name: spec.name.to_string(),
-                    uid: spec.uid.to_string(),
-                    controller: Some(true),
-                    block_owner_deletion: Some(true),
-                }];
-            }
-            m.finalizers.clear();
             let fields = memo.get(&m.labels, &m.annotations, &spec.uid, || {
                 json!({
                     "f:addressType": {},
@@ -860,7 +839,7 @@ impl<'a> SliceController<'a> {
                     "f:ports": {},
                 })
             });
-            ctx.set_managed_fields(&mut m.managed_fields, t, "discovery.k8s.io/v1", fields);
+            ctx.set_managed_fields(m.volatile().managed_fields, t, "discovery.k8s.io/v1", fields);
         });
         log.push(Write {
             time: t,

@@ -21,7 +21,8 @@ use crate::cluster::{Change, History, Pod, ServiceSpec};
 use crate::engine::{Nanos, Queue};
 use crate::scenario::SECOND;
 use crate::wire::ObjectSizes;
-use crate::wire::model::{ManagedFieldsEntry, Object, Time};
+use crate::wire::fast::MetaEdit;
+use crate::wire::model::{ManagedFieldsEntry, Object, OwnerReference, Time};
 
 /// Which API a write belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -130,6 +131,76 @@ impl MetaContext {
         set_str(&mut e.fields_type, "FieldsV1");
         set_str(e.fields_v1.get_or_insert_default(), fields_v1);
         e.subresource.clear();
+    }
+}
+
+/// What a controller writes in the stable metadata fields
+/// ([`StablePart`](crate::wire::fast::StablePart)) of its
+/// objects: `generateName` (`prefix-`, or none), the namespace, the labels and a controlling
+/// ownerReference to the Service (`name`, `uid`), or none; no selfLink, deletion fields or
+/// finalizers.
+pub struct StableMeta<'a> {
+    pub generate_prefix: Option<&'a str>,
+    pub namespace: &'a str,
+    pub labels: &'a BTreeMap<String, String>,
+    pub owner: Option<(&'a str, &'a str)>,
+}
+
+impl StableMeta<'_> {
+    /// Sets the stable fields of `m` to these, touching them (so that they are measured
+    /// again) only when one differs: they rarely do between two writes of an object.
+    pub fn apply(&self, m: &mut MetaEdit<'_>) {
+        let generate_name_ok = match self.generate_prefix {
+            Some(prefix) => m.generate_name.strip_suffix('-') == Some(prefix),
+            None => m.generate_name.is_empty(),
+        };
+        if !generate_name_ok {
+            m.stable().generate_name = self
+                .generate_prefix
+                .map(|p| format!("{p}-"))
+                .unwrap_or_default();
+        }
+        if m.namespace != self.namespace {
+            set_str(&mut m.stable().namespace, self.namespace);
+        }
+        if !m.self_link.is_empty()
+            || m.deletion_timestamp.is_some()
+            || m.deletion_grace_period_seconds.is_some()
+            || !m.finalizers.is_empty()
+        {
+            let m = m.stable();
+            m.self_link.clear();
+            m.deletion_timestamp = None;
+            m.deletion_grace_period_seconds = None;
+            m.finalizers.clear();
+        }
+        if m.labels != *self.labels {
+            m.stable().labels = self.labels.clone();
+        }
+        let owner_ok = match self.owner {
+            Some((name, uid)) => matches!(m.owner_references.as_slice(), [o]
+                if o.api_version == "v1"
+                    && o.kind == "Service"
+                    && o.name == name
+                    && o.uid == uid
+                    && o.controller == Some(true)
+                    && o.block_owner_deletion == Some(true)),
+            None => m.owner_references.is_empty(),
+        };
+        if !owner_ok {
+            m.stable().owner_references = self
+                .owner
+                .map(|(name, uid)| OwnerReference {
+                    api_version: "v1".into(),
+                    kind: "Service".into(),
+                    name: name.to_string(),
+                    uid: uid.to_string(),
+                    controller: Some(true),
+                    block_owner_deletion: Some(true),
+                })
+                .into_iter()
+                .collect();
+        }
     }
 }
 

@@ -299,39 +299,70 @@ pub fn meta_part_omitting(m: &ObjectMeta, omit: Omit) -> Part {
 }
 
 /// [`meta_part`] and [`meta_part_omitting`] of `m` at once: the fields both share (labels,
-/// annotations, owners: most of the bytes) are measured once.
+/// owners: most of the bytes) are measured once.
 pub fn meta_parts(m: &ObjectMeta, omit: Omit) -> (Part, Part) {
-    let owners = Items::of(&m.owner_references, owner_part);
-    let finalizers = Items::of(&m.finalizers, |f| Part {
-        proto: str_field(f),
-        json: string_len(f) as u64,
-    });
-    let shared_payload = str_field(&m.generate_name)
-        + str_field(&m.namespace)
-        + str_field(&m.self_link)
-        + m.deletion_timestamp
-            .map_or(0, |t| msg(time_payload(Some(t))))
-        + m.deletion_grace_period_seconds.map_or(0, int_field)
-        + map_fields(&m.labels)
-        + map_fields(&m.annotations)
-        + owners.proto
-        + finalizers.proto;
-    let mut shared = JsonObj::new();
-    shared
-        .str_nonempty("generateName", &m.generate_name)
-        .str_nonempty("namespace", &m.namespace)
-        .str_nonempty("selfLink", &m.self_link)
-        .int_opt(
-            "deletionGracePeriodSeconds",
-            m.deletion_grace_period_seconds,
-        )
-        .map_nonempty("labels", &m.labels)
-        .map_nonempty("annotations", &m.annotations)
-        .array_nonempty("ownerReferences", owners)
-        .array_nonempty("finalizers", finalizers);
-    if let Some(t) = m.deletion_timestamp {
-        shared.member("deletionTimestamp", json_time(t));
+    meta_parts_with(m, StablePart::of(m), omit)
+}
+
+/// The size of the metadata fields a controller writes the same on (almost) every write:
+/// `generateName`, `namespace`, `selfLink`, the deletion fields, `labels`, `ownerReferences`
+/// and `finalizers`. Kept by [`SizedSlice`] and [`SizedEndpoints`] until an edit touches one
+/// of them ([`MetaEdit::stable`]).
+#[derive(Clone, Copy)]
+pub struct StablePart {
+    proto: u64,
+    json: JsonObj,
+}
+
+impl std::fmt::Debug for StablePart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StablePart")
+            .field("proto", &self.proto)
+            .field("json", &self.json.len)
+            .finish()
     }
+}
+
+impl StablePart {
+    fn of(m: &ObjectMeta) -> Self {
+        let owners = Items::of(&m.owner_references, owner_part);
+        let finalizers = Items::of(&m.finalizers, |f| Part {
+            proto: str_field(f),
+            json: string_len(f) as u64,
+        });
+        let proto = str_field(&m.generate_name)
+            + str_field(&m.namespace)
+            + str_field(&m.self_link)
+            + m.deletion_timestamp
+                .map_or(0, |t| msg(time_payload(Some(t))))
+            + m.deletion_grace_period_seconds.map_or(0, int_field)
+            + map_fields(&m.labels)
+            + owners.proto
+            + finalizers.proto;
+        let mut json = JsonObj::new();
+        json.str_nonempty("generateName", &m.generate_name)
+            .str_nonempty("namespace", &m.namespace)
+            .str_nonempty("selfLink", &m.self_link)
+            .int_opt(
+                "deletionGracePeriodSeconds",
+                m.deletion_grace_period_seconds,
+            )
+            .map_nonempty("labels", &m.labels)
+            .array_nonempty("ownerReferences", owners)
+            .array_nonempty("finalizers", finalizers);
+        if let Some(t) = m.deletion_timestamp {
+            json.member("deletionTimestamp", json_time(t));
+        }
+        StablePart { proto, json }
+    }
+}
+
+/// [`meta_parts`] given the size of `m`'s stable fields: only the others are measured.
+fn meta_parts_with(m: &ObjectMeta, stable: StablePart, omit: Omit) -> (Part, Part) {
+    // The fields both share: the stable ones and the annotations.
+    let shared_payload = stable.proto + map_fields(&m.annotations);
+    let mut shared = stable.json;
+    shared.map_nonempty("annotations", &m.annotations);
     let managed = Items::of(&m.managed_fields, managed_part);
     // The shared part plus the fields a request may leave out.
     let part = |name: &str,
@@ -759,6 +790,72 @@ impl EndpointsSizer {
     }
 }
 
+/// Write access to an object's metadata for [`SizedSlice::edit_metadata`] and
+/// [`SizedEndpoints::edit_metadata`]. The fields a controller rewrites on every write are
+/// open through [`MetaEdit::volatile`] and measured after every edit; the others (see
+/// [`StablePart`]) through [`MetaEdit::stable`], which has them measured again. Reading goes
+/// through `Deref`.
+pub struct MetaEdit<'a> {
+    meta: &'a mut ObjectMeta,
+    stable: &'a mut Option<StablePart>,
+}
+
+/// The metadata fields measured after every edit.
+pub struct Volatile<'a> {
+    pub name: &'a mut String,
+    pub uid: &'a mut String,
+    pub resource_version: &'a mut String,
+    pub generation: &'a mut i64,
+    pub creation_timestamp: &'a mut Option<Time>,
+    pub annotations: &'a mut BTreeMap<String, String>,
+    pub managed_fields: &'a mut Vec<ManagedFieldsEntry>,
+}
+
+impl std::ops::Deref for MetaEdit<'_> {
+    type Target = ObjectMeta;
+
+    fn deref(&self) -> &ObjectMeta {
+        self.meta
+    }
+}
+
+impl MetaEdit<'_> {
+    pub fn volatile(&mut self) -> Volatile<'_> {
+        let m = &mut *self.meta;
+        Volatile {
+            name: &mut m.name,
+            uid: &mut m.uid,
+            resource_version: &mut m.resource_version,
+            generation: &mut m.generation,
+            creation_timestamp: &mut m.creation_timestamp,
+            annotations: &mut m.annotations,
+            managed_fields: &mut m.managed_fields,
+        }
+    }
+
+    /// Every field: the stable ones are measured again after this edit.
+    pub fn stable(&mut self) -> &mut ObjectMeta {
+        *self.stable = None;
+        self.meta
+    }
+}
+
+/// Edits `meta` through a [`MetaEdit`] and measures it: the stored object's metadata and the
+/// request body's (`omit`), the stable fields only when the edit touched them.
+fn edit_meta(
+    meta: &mut ObjectMeta,
+    stable: &mut Option<StablePart>,
+    omit: Omit,
+    edit: impl FnOnce(&mut MetaEdit<'_>),
+) -> (Part, Part) {
+    edit(&mut MetaEdit {
+        meta: &mut *meta,
+        stable: &mut *stable,
+    });
+    let part = *stable.get_or_insert_with(|| StablePart::of(meta));
+    meta_parts_with(meta, part, omit)
+}
+
 /// An EndpointSlice together with its [`SliceSizer`] and the size of each endpoint, so that
 /// removing or replacing an endpoint never has to read the old endpoint again.
 #[derive(Clone, Debug)]
@@ -766,6 +863,8 @@ pub struct SizedSlice {
     slice: EndpointSlice,
     parts: Vec<Part>,
     sizer: SliceSizer,
+    /// The size of the metadata's stable fields, until an edit touches them.
+    stable: Option<StablePart>,
 }
 
 impl SizedSlice {
@@ -780,6 +879,7 @@ impl SizedSlice {
             slice,
             parts,
             sizer,
+            stable: None,
         }
     }
 
@@ -825,13 +925,17 @@ impl SizedSlice {
     pub fn set_metadata(&mut self, m: ObjectMeta) {
         self.sizer.set_metadata(&m);
         self.slice.metadata = m;
+        self.stable = None;
     }
 
     /// Edits the metadata and returns [`SizedSlice::sizes_omitting`] of the result, measuring
-    /// the metadata once for both.
-    pub fn edit_metadata(&mut self, omit: Omit, edit: impl FnOnce(&mut ObjectMeta)) -> ObjectSizes {
-        edit(&mut self.slice.metadata);
-        let (full, request) = meta_parts(&self.slice.metadata, omit);
+    /// the metadata once for both (its stable fields only when the edit touched them).
+    pub fn edit_metadata(
+        &mut self,
+        omit: Omit,
+        edit: impl FnOnce(&mut MetaEdit<'_>),
+    ) -> ObjectSizes {
+        let (full, request) = edit_meta(&mut self.slice.metadata, &mut self.stable, omit, edit);
         self.sizer.meta = full;
         self.sizer.sizes_with_meta(request)
     }
@@ -850,6 +954,8 @@ pub struct SizedEndpoints {
     /// Per subset: the parts of `notReadyAddresses` (index 0) and `addresses` (index 1).
     parts: Vec<[Vec<Part>; 2]>,
     sizer: EndpointsSizer,
+    /// The size of the metadata's stable fields, until an edit touches them.
+    stable: Option<StablePart>,
 }
 
 fn subset_address_parts(s: &EndpointSubset) -> [Vec<Part>; 2] {
@@ -867,6 +973,7 @@ impl SizedEndpoints {
             endpoints,
             parts,
             sizer,
+            stable: None,
         }
     }
 
@@ -955,13 +1062,18 @@ impl SizedEndpoints {
     pub fn set_metadata(&mut self, m: ObjectMeta) {
         self.sizer.set_metadata(&m);
         self.endpoints.metadata = m;
+        self.stable = None;
     }
 
     /// Edits the metadata and returns [`SizedEndpoints::sizes_omitting`] of the result,
-    /// measuring the metadata once for both.
-    pub fn edit_metadata(&mut self, omit: Omit, edit: impl FnOnce(&mut ObjectMeta)) -> ObjectSizes {
-        edit(&mut self.endpoints.metadata);
-        let (full, request) = meta_parts(&self.endpoints.metadata, omit);
+    /// measuring the metadata once for both (its stable fields only when the edit touched
+    /// them).
+    pub fn edit_metadata(
+        &mut self,
+        omit: Omit,
+        edit: impl FnOnce(&mut MetaEdit<'_>),
+    ) -> ObjectSizes {
+        let (full, request) = edit_meta(&mut self.endpoints.metadata, &mut self.stable, omit, edit);
         self.sizer.meta = full;
         self.sizer.sizes_with_meta(request)
     }
