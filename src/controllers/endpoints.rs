@@ -294,12 +294,12 @@ fn address(pod: &Pod, ip: String, ns: &Arc<str>) -> EndpointAddress {
         hostname: String::new(),
         // `spec.nodeName`, always set, even to "" (endpoints_controller.go,
         // podToEndpointAddressForService); whether the Node exists does not matter here.
-        node_name: Some(pod.node_name.to_string()),
+        node_name: Some(String::from(&*pod.node_name)),
         target_ref: Some(Box::new(ObjectReference {
             kind: "Pod".into(),
-            namespace: ns.to_string(),
-            name: pod.name.to_string(),
-            uid: pod.uid.to_string(),
+            namespace: String::from(&**ns),
+            name: String::from(&*pod.name),
+            uid: String::from(&*pod.uid),
             ..Default::default()
         })),
     }
@@ -337,7 +337,7 @@ fn subsets_of<'a, 'p: 'a>(
             let built = |list: Listed, keep: usize| -> Vec<EndpointAddress> {
                 list.into_iter()
                     .take(keep)
-                    .map(|(key, pod)| address(pod, key.0.to_string(), namespace))
+                    .map(|(key, pod)| address(pod, String::from(&*key.0), namespace))
                     .collect()
             };
             EndpointSubset {
@@ -547,7 +547,7 @@ impl<'a> Controller<'a> for EndpointsController<'a> {
                     .get(&key)
                     .filter(|w| st.desired.observer.keeps(&key, w.0))
                     .map(|(ready, pod, _)| {
-                        (*ready, address(pod, key.0.to_string(), &spec.namespace))
+                        (*ready, address(pod, String::from(&*key.0), &spec.namespace))
                     });
                 // Where the stored object has this key, if anywhere.
                 let found = st.index.get(&key).copied().and_then(|(ready, i)| {

@@ -244,16 +244,16 @@ pub fn endpoint_for(
         },
         target_ref: Some(Box::new(ObjectReference {
             kind: "Pod".into(),
-            namespace: spec.namespace.to_string(),
-            name: pod.name.to_string(),
-            uid: pod.uid.to_string(),
+            namespace: String::from(&*spec.namespace),
+            name: String::from(&*pod.name),
+            uid: String::from(&*pod.uid),
             ..Default::default()
         })),
-        node_name: (!pod.node_name.is_empty()).then(|| pod.node_name.to_string()),
+        node_name: (!pod.node_name.is_empty()).then(|| String::from(&*pod.node_name)),
         // The Node's topology.kubernetes.io/zone label, when present and non-empty.
         zone: node
             .filter(|n| !n.zone.is_empty())
-            .map(|n| n.zone.to_string()),
+            .map(|n| String::from(&*n.zone)),
         ..Default::default()
     }
 }
