@@ -355,7 +355,7 @@ struct Sim<'a> {
     deployments: Vec<Deployment>,
     pods: Vec<Pod>,
     rt: Vec<PodRt>,
-    events: Vec<(Nanos, Change)>,
+    events: &'a mut dyn Sink,
     outages_active: Vec<bool>,
     /// Names of pods that exist (for generateName collisions).
     names: rustc_hash::FxHashSet<String>,
@@ -366,8 +366,33 @@ struct Sim<'a> {
 }
 
 /// The nodes and Services of a scenario, as every run of it builds them (PRNG stream 0).
-pub fn topology(sc: &Scenario) -> (Vec<Node>, Vec<ServiceSpec>) {
-    build_topology(sc, &mut engine::rng(sc.file.seed, 0))
+pub fn topology(sc: &Scenario) -> Topology {
+    let mut rng = engine::rng(sc.file.seed, 0);
+    let (nodes, services) = build_topology(sc, &mut rng);
+    Topology {
+        nodes,
+        services,
+        rng,
+    }
+}
+
+/// A scenario's nodes and Services, and PRNG stream 0 as building them left it (the
+/// Deployments' template hashes follow from it).
+pub struct Topology {
+    pub nodes: Vec<Node>,
+    pub services: Vec<ServiceSpec>,
+    rng: Rng,
+}
+
+/// Where the churn's events go as they are generated, in time order.
+pub trait Sink {
+    fn push(&mut self, t: Nanos, change: Change);
+}
+
+impl Sink for Vec<(Nanos, Change)> {
+    fn push(&mut self, t: Nanos, change: Change) {
+        Vec::push(self, (t, change));
+    }
 }
 
 /// An empty history with room for the pod events the resource guard expects (an estimate:
@@ -381,8 +406,25 @@ fn history_room(sc: &Scenario) -> Vec<(Nanos, Change)> {
 
 /// Plays the churn of `sc` and records the pod history.
 pub fn generate(sc: &Scenario) -> History {
-    let mut topo_rng = engine::rng(sc.file.seed, 0);
-    let (nodes, services) = build_topology(sc, &mut topo_rng);
+    record(sc, topology(sc))
+}
+
+/// Plays the churn of `sc` on its topology and records the pod history.
+pub fn record(sc: &Scenario, topo: Topology) -> History {
+    let mut events = history_room(sc);
+    play(sc, &topo, &mut events);
+    History {
+        nodes: topo.nodes,
+        services: topo.services,
+        events,
+    }
+}
+
+/// Plays the churn of `sc` on its topology and pushes its events into `events`, in time
+/// order.
+pub fn play(sc: &Scenario, topo: &Topology, events: &mut dyn Sink) {
+    let (nodes, services) = (&topo.nodes, &topo.services);
+    let mut topo_rng = topo.rng.clone();
     let zones: Vec<&str> = sc
         .file
         .cluster
@@ -440,11 +482,11 @@ pub fn generate(sc: &Scenario) -> History {
         node_names: nodes.iter().map(|n| n.name.clone()).collect(),
         zone_nodes,
         zone_cursor: vec![0; zones.len()],
-        services: services.clone(),
+        services: services.to_vec(),
         deployments,
         pods: Vec::new(),
         rt: Vec::new(),
-        events: history_room(sc),
+        events,
         outages_active: Vec::new(),
         names: rustc_hash::FxHashSet::default(),
         available: RankSet::new(),
@@ -479,11 +521,6 @@ pub fn generate(sc: &Scenario) -> History {
         let Some((t, ev)) = sim.q.pop() else { break };
         sim.handle(t, ev);
     }
-    History {
-        nodes,
-        services,
-        events: sim.events,
-    }
 }
 
 impl Sim<'_> {
@@ -500,13 +537,13 @@ impl Sim<'_> {
                 .available
                 .set(rt.slot as usize, available);
         }
-        self.events.push((
+        self.events.push(
             t,
             Change::Pod {
                 pod: self.pods[pod as usize].clone(),
                 deleted,
             },
-        ));
+        );
     }
 
     /// The Services of that name, in index order.
@@ -848,13 +885,13 @@ impl Sim<'_> {
                 let spec = &mut self.services[s as usize];
                 spec.gone = true;
                 let spec = spec.clone();
-                self.events.push((
+                self.events.push(
                     t,
                     Change::Service {
                         index: s,
                         spec: Box::new(spec),
                     },
-                ));
+                );
             }
             Ev::FailureTick(i) => self.failure_tick(t, i),
             Ev::FlapTick(i) => self.flap_tick(t, i),
@@ -985,7 +1022,7 @@ impl Sim<'_> {
                 let targets = self.choose_nodes(del.count, &del.nodes);
                 for node in targets {
                     self.nodes[node as usize].schedulable = false;
-                    self.events.push((t, Change::NodeGone { index: node }));
+                    self.events.push(t, Change::NodeGone { index: node });
                     self.q.at(t + del.pod_gc_after.0, Ev::PodGc(node));
                 }
             }
@@ -1005,13 +1042,13 @@ impl Sim<'_> {
                     let spec = &mut self.services[s as usize];
                     spec.deleting = true;
                     let spec = spec.clone();
-                    self.events.push((
+                    self.events.push(
                         t,
                         Change::Service {
                             index: s,
                             spec: Box::new(spec),
                         },
-                    ));
+                    );
                     self.q.at(t + del.finalizer_for.0, Ev::ServiceGone(s));
                 }
             }
@@ -1025,13 +1062,13 @@ impl Sim<'_> {
                         spec.ports = p.clone();
                     }
                     let spec = spec.clone();
-                    self.events.push((
+                    self.events.push(
                         t,
                         Change::Service {
                             index: s,
                             spec: Box::new(spec),
                         },
-                    ));
+                    );
                 }
             }
             Action::PodFailures(f) => self.schedule_tick(t, f.per_hour.value, i, Ev::FailureTick),
@@ -1273,6 +1310,20 @@ mod tests {
                 .unwrap();
             assert_eq!(terminating - ready, delay);
         }
+    }
+
+    /// The controllers read a generated history while it is generated, so it must come in
+    /// time order: every kind of churn at once, with delays of every kind in flight.
+    #[test]
+    fn generated_events_come_in_time_order() {
+        let text = "duration: 20m\ncluster:\n  zones:\n    - {name: a, nodes: 20}\n    - {name: b, nodes: 10}\nservices:\n  - {name: web, replicas: 60}\n  - {name: api, replicas: 20}\n  - {name: pub, replicas: 40}\nchurn:\n  - readiness_flaps: {per_hour: 3000, down: 30s}\n  - pod_failures: {per_hour: 600}\n  - rollout: {service: web, at: 1m}\n  - scale: {service: web, at: 4m, replicas: 30}\n  - node_drain: {at: 2m, count: 3, interval: 20s}\n  - node_delete: {at: 6m, count: 2}\n  - zone_outage: {zone: b, at: 7m, duration: 3m, eviction_after: 1m}\n  - service_update: {service: api, at: 3m, labels: {app: api, v: \"2\"}}\n  - service_update: {service: web, at: 8m, ports: [{name: http, protocol: TCP, port: 80, target_port: 8081}]}\n  - service_delete: {service: pub, at: 9m}\n";
+        let sc = Scenario::parse("t.yaml", "t", text).unwrap();
+        let h = generate(&sc);
+        assert!(h.events.len() > 1000, "{} events", h.events.len());
+        let kinds = |f: fn(&Change) -> bool| h.events.iter().filter(|(_, c)| f(c)).count();
+        assert!(kinds(|c| matches!(c, Change::NodeGone { .. })) == 2);
+        assert!(kinds(|c| matches!(c, Change::Service { .. })) >= 3);
+        assert!(h.events.is_sorted_by_key(|(t, _)| *t));
     }
 
     /// Failures and flaps draw their pod through the rank sets; every draw is checked against

@@ -19,6 +19,7 @@ pub mod reproduce;
 pub mod run;
 pub mod scenario;
 pub mod size;
+pub mod stream;
 pub mod trace;
 pub mod watch;
 pub mod wire;

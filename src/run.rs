@@ -16,6 +16,7 @@ use crate::engine;
 use crate::outdir::{OutError, Staged};
 use crate::output::{self, ObjectRow, SummaryRow, TimeseriesRow};
 use crate::scenario::{Action, Churn, Problem, SECOND, Scenario, ScenarioError};
+use crate::stream::{Events, Recorded, Stream};
 use crate::trace::{self, TraceError};
 use crate::watch::{self, BucketDelivery};
 use crate::wire::{Object, WireError, fast};
@@ -90,10 +91,10 @@ pub struct Simulation {
 /// The checks that need the built cluster (node names) or other files (a trace): part of
 /// `slicesim check`.
 pub fn history_check(sc: &Scenario) -> Result<(), RunError> {
-    let (nodes, services) = cluster::topology(sc);
-    check_node_names(sc, &nodes)?;
+    let topo = cluster::topology(sc);
+    check_node_names(sc, &topo.nodes)?;
     if let Churn::Trace { trace } = &sc.file.churn {
-        read_trace(sc, trace, nodes, services)?;
+        read_trace(sc, trace, topo.nodes, topo.services)?;
     }
     Ok(())
 }
@@ -138,11 +139,11 @@ fn check_node_names(sc: &Scenario, nodes: &[cluster::Node]) -> Result<(), RunErr
 
 /// The pod history of a scenario: generated from its churn, or read from its trace.
 pub fn history(sc: &Scenario) -> Result<History, RunError> {
-    let (nodes, services) = cluster::topology(sc);
-    check_node_names(sc, &nodes)?;
+    let topo = cluster::topology(sc);
+    check_node_names(sc, &topo.nodes)?;
     match &sc.file.churn {
-        Churn::Actions(_) => Ok(cluster::generate(sc)),
-        Churn::Trace { trace } => read_trace(sc, trace, nodes, services),
+        Churn::Actions(_) => Ok(cluster::record(sc, topo)),
+        Churn::Trace { trace } => read_trace(sc, trace, topo.nodes, topo.services),
     }
 }
 
@@ -175,41 +176,35 @@ fn read_trace(
 
 /// Runs both controllers and the watchers on a scenario. Each API's pipeline (controller,
 /// watch replay, aggregation, object rows) runs on its own thread: they share only the
-/// history.
+/// history, which a third thread generates while they read it (a trace is read first).
 pub fn simulate(sc: &Scenario) -> Result<Simulation, RunError> {
-    let history = history(sc)?;
-    let end = sc.file.duration.value.0;
-    let ctx = || MetaContext {
-        start_unix: sc.start_unix,
-        managed_fields: sc.file.realism.managed_fields,
-    };
-    let c = &sc.file.controllers;
-    let groups = watch::groups(sc, history.nodes.len());
-    let bucket = sc.file.bucket.value.0.max(1);
-    let buckets = end.div_ceil(bucket).max(1) as usize;
-    let (ep, slices) = rayon::join(
-        || {
-            let ctl = EndpointsController::new(
-                ctx(),
-                c.endpoints.truncate,
-                history.services.len(),
-                engine::rng(sc.file.seed, 2),
-            );
-            let run = controllers::drive(ctl, &history, c.endpoints.batch_period.0, end);
-            outcome(sc, Api::Endpoints, run, &groups, bucket, buckets)
-        },
-        || {
-            let ctl = SliceController::new(
-                ctx(),
-                sc.max_endpoints_per_slice,
+    let topo = cluster::topology(sc);
+    check_node_names(sc, &topo.nodes)?;
+    let (history, [ep, slices]) = match &sc.file.churn {
+        Churn::Trace { trace } => {
+            let history = read_trace(sc, trace, topo.nodes, topo.services)?;
+            let outcomes = pipelines(
+                sc,
                 &history.nodes,
                 &history.services,
-                engine::rng(sc.file.seed, 3),
+                Recorded::new(&history.events),
             );
-            let run = controllers::drive(ctl, &history, c.endpointslices.batch_period.0, end);
-            outcome(sc, Api::EndpointSlices, run, &groups, bucket, buckets)
-        },
-    );
+            (history, outcomes)
+        }
+        Churn::Actions(_) => {
+            let stream = Stream::default();
+            let outcomes = std::thread::scope(|s| {
+                s.spawn(|| cluster::play(sc, &topo, &mut stream.writer()));
+                pipelines(sc, &topo.nodes, &topo.services, &stream)
+            });
+            let history = History {
+                nodes: topo.nodes,
+                services: topo.services,
+                events: stream.into_events(),
+            };
+            (history, outcomes)
+        }
+    };
     let (ep, slices) = (ep?, slices?);
     let mut timeseries = ep.timeseries;
     timeseries.extend(slices.timeseries);
@@ -223,6 +218,51 @@ pub fn simulate(sc: &Scenario) -> Result<Simulation, RunError> {
         timeseries,
         objects,
     })
+}
+
+/// Both APIs' pipelines over a history's `events`, each on its own thread.
+fn pipelines<'h>(
+    sc: &Scenario,
+    nodes: &'h [cluster::Node],
+    services: &'h [cluster::ServiceSpec],
+    events: impl Events<'h> + Clone + Send,
+) -> [Result<Outcome, RunError>; 2] {
+    let end = sc.file.duration.value.0;
+    let ctx = || MetaContext {
+        start_unix: sc.start_unix,
+        managed_fields: sc.file.realism.managed_fields,
+    };
+    let c = &sc.file.controllers;
+    let groups = watch::groups(sc, nodes.len());
+    let bucket = sc.file.bucket.value.0.max(1);
+    let buckets = end.div_ceil(bucket).max(1) as usize;
+    let ep_events = events.clone();
+    let (ep, slices) = rayon::join(
+        || {
+            let ctl = EndpointsController::new(
+                ctx(),
+                c.endpoints.truncate,
+                services.len(),
+                engine::rng(sc.file.seed, 2),
+            );
+            let batch = c.endpoints.batch_period.0;
+            let run = controllers::drive_events(ctl, services, ep_events, batch, end);
+            outcome(sc, Api::Endpoints, run, &groups, bucket, buckets)
+        },
+        || {
+            let ctl = SliceController::new(
+                ctx(),
+                sc.max_endpoints_per_slice,
+                nodes,
+                services,
+                engine::rng(sc.file.seed, 3),
+            );
+            let batch = c.endpointslices.batch_period.0;
+            let run = controllers::drive_events(ctl, services, events, batch, end);
+            outcome(sc, Api::EndpointSlices, run, &groups, bucket, buckets)
+        },
+    );
+    [ep, slices]
 }
 
 /// What one API's pipeline produced.

@@ -20,6 +20,7 @@ use rustc_hash::FxHashMap as HashMap;
 use crate::cluster::{Change, History, Pod, ServiceSpec};
 use crate::engine::{Nanos, Queue};
 use crate::scenario::SECOND;
+use crate::stream::{Events, Recorded};
 use crate::wire::ObjectSizes;
 use crate::wire::fast::MetaEdit;
 use crate::wire::model::{ManagedFieldsEntry, Object, OwnerReference, Time};
@@ -594,8 +595,8 @@ enum Ev {
 }
 
 /// The next event: from the history, or from the queue.
-enum Next {
-    History(usize),
+enum Next<'h> {
+    History(&'h Change),
     Queued(Ev),
 }
 
@@ -625,24 +626,37 @@ impl WorkQueue {
     }
 }
 
-/// Feeds the history to a controller with the workqueue's batching, returning its run.
+/// Feeds a recorded history to a controller with the workqueue's batching, returning its run.
 pub fn drive<'h, C: Controller<'h>>(
-    mut c: C,
+    c: C,
     history: &'h History,
+    batch_period: Nanos,
+    end: Nanos,
+) -> ControllerRun {
+    drive_events(
+        c,
+        &history.services,
+        Recorded::new(&history.events),
+        batch_period,
+        end,
+    )
+}
+
+/// Feeds the events of a history of these `services` (as they are at t = 0) to a controller
+/// with the workqueue's batching, returning its run.
+pub fn drive_events<'h, C: Controller<'h>>(
+    mut c: C,
+    services: &[ServiceSpec],
+    events: impl Events<'h>,
     batch_period: Nanos,
     end: Nanos,
 ) -> ControllerRun {
     // The history is read in time order beside the queue, which holds only the workqueue's
     // own events: a history event goes first at equal times, as if it had been queued before
     // them all (a queue holding the whole history costs a cache miss per level per event).
-    let order: Option<Vec<usize>> = (!history.events.is_sorted_by_key(|e| e.0)).then(|| {
-        let mut order: Vec<usize> = (0..history.events.len()).collect();
-        order.sort_by_key(|&i| history.events[i].0);
-        order
-    });
     let mut next = 0;
     let mut q = Queue::new();
-    let mut services = history.services.clone();
+    let mut services = services.to_vec();
     let n = services.len();
     let mut stores: Vec<PodStore> = (0..n).map(|_| PodStore::default()).collect();
     let mut wq = WorkQueue {
@@ -655,16 +669,14 @@ pub fn drive<'h, C: Controller<'h>>(
         wq.add(&mut q, 0, s);
     }
     loop {
-        let i = order.as_ref().map_or(Some(next), |o| o.get(next).copied());
-        let from_history = i
-            .and_then(|i| history.events.get(i))
-            .map(|(t, _)| *t)
-            .filter(|t| q.peek_time().is_none_or(|tq| *t <= tq));
-        let (t, ev) = match (from_history, i) {
-            (Some(t), Some(i)) => {
+        let from_history = events
+            .event(next)
+            .filter(|(t, _)| q.peek_time().is_none_or(|tq| *t <= tq));
+        let (t, ev) = match from_history {
+            Some((t, change)) => {
                 next += 1;
-                q.advance(t);
-                (t, Next::History(i))
+                q.advance(*t);
+                (*t, Next::History(change))
             }
             _ => match q.pop() {
                 Some((t, ev)) => (t, Next::Queued(ev)),
@@ -675,7 +687,7 @@ pub fn drive<'h, C: Controller<'h>>(
             break;
         }
         match ev {
-            Next::History(i) => match &history.events[i].1 {
+            Next::History(change) => match change {
                 Change::Pod { pod, deleted } => {
                     run.pod_events += 1;
                     let store = &mut stores[pod.service as usize];
