@@ -237,6 +237,9 @@ fn pipelines<'h>(
     let bucket = sc.file.bucket.value.0.max(1);
     let buckets = end.div_ceil(bucket).max(1) as usize;
     let ep_events = events.clone();
+    // A pod event makes about one write (fewer with batching): the guard's estimate of pod
+    // events bounds the write logs' room.
+    let room = crate::scenario::estimate(sc).pod_events.min(1e8) as usize;
     let (ep, slices) = rayon::join(
         || {
             let ctl = EndpointsController::new(
@@ -246,7 +249,7 @@ fn pipelines<'h>(
                 engine::rng(sc.file.seed, 2),
             );
             let batch = c.endpoints.batch_period.0;
-            let run = controllers::drive_events(ctl, services, ep_events, batch, end);
+            let run = controllers::drive_events(ctl, services, ep_events, room, batch, end);
             outcome(sc, Api::Endpoints, run, &groups, bucket, buckets)
         },
         || {
@@ -258,7 +261,7 @@ fn pipelines<'h>(
                 engine::rng(sc.file.seed, 3),
             );
             let batch = c.endpointslices.batch_period.0;
-            let run = controllers::drive_events(ctl, services, events, batch, end);
+            let run = controllers::drive_events(ctl, services, events, room, batch, end);
             outcome(sc, Api::EndpointSlices, run, &groups, bucket, buckets)
         },
     );

@@ -449,6 +449,10 @@ impl<K: Ord + std::hash::Hash + Clone, V, O: Observer<K, V>> Desired<K, V, O> {
             .collect();
         ids.sort_unstable();
         ids.dedup();
+        // At most one entry per pod: room for all at once rather than doubling into it.
+        self.map.reserve(ids.len().saturating_sub(self.map.len()));
+        self.by_pod
+            .reserve(ids.len().saturating_sub(self.by_pod.len()));
         self.update_pods(store, ids.iter(), entry);
     }
 
@@ -637,17 +641,21 @@ pub fn drive<'h, C: Controller<'h>>(
         c,
         &history.services,
         Recorded::new(&history.events),
+        history.events.len(),
         batch_period,
         end,
     )
 }
 
 /// Feeds the events of a history of these `services` (as they are at t = 0) to a controller
-/// with the workqueue's batching, returning its run.
+/// with the workqueue's batching, returning its run. `expected_writes` reserves room in the
+/// write log (address space only: pages are touched as writes fill them), so that it is not
+/// copied while it grows; a forced run too large for the room starts without it.
 pub fn drive_events<'h, C: Controller<'h>>(
     mut c: C,
     services: &[ServiceSpec],
     events: impl Events<'h>,
+    expected_writes: usize,
     batch_period: Nanos,
     end: Nanos,
 ) -> ControllerRun {
@@ -664,6 +672,7 @@ pub fn drive_events<'h, C: Controller<'h>>(
         due: vec![None; n],
     };
     let mut run = ControllerRun::default();
+    let _ = run.writes.try_reserve(expected_writes);
     // The controller starts before the run: the Service add events enqueue every Service.
     for s in 0..n as u32 {
         wq.add(&mut q, 0, s);
