@@ -72,8 +72,11 @@ struct Want<'a> {
 }
 
 impl Want<'_> {
-    fn endpoint(&self, address: &str, spec: &ServiceSpec) -> Endpoint {
-        endpoint_for(self.pod, address.to_string(), spec, self.node)
+    /// The endpoint, in one of `spare` if there is one.
+    fn endpoint(&self, address: &str, spec: &ServiceSpec, spare: &mut Vec<Endpoint>) -> Endpoint {
+        let mut e = spare.pop().unwrap_or_default();
+        fill_endpoint(&mut e, self.pod, address, spec, self.node);
+        e
     }
 }
 
@@ -121,6 +124,11 @@ pub struct SliceController<'a> {
     next_id: u64,
     resource_version: u64,
     rng: Rng,
+    /// Endpoints that left their slice, to be filled in place for the next ones that enter
+    /// one (their strings keep their buffers): no allocation per pod event.
+    spare: Vec<Endpoint>,
+    /// The endpoint a changed pod would have, compared with the one in its slice.
+    scratch: Endpoint,
 }
 
 impl<'a> SliceController<'a> {
@@ -148,6 +156,8 @@ impl<'a> SliceController<'a> {
             next_id: 0,
             resource_version: 1_000_000,
             rng,
+            spare: Vec::new(),
+            scratch: Endpoint::default(),
         }
     }
 }
@@ -227,35 +237,72 @@ fn delete_write(t: Nanos, service: u32, spec: &ServiceSpec, s: &SliceRt) -> Writ
 }
 
 /// `podToEndpoint` (utils.go); `node` is the pod's Node if the informer has it.
-pub fn endpoint_for(
+pub fn endpoint_for(pod: &Pod, address: &str, spec: &ServiceSpec, node: Option<&Node>) -> Endpoint {
+    let mut e = Endpoint::default();
+    fill_endpoint(&mut e, pod, address, spec, node);
+    e
+}
+
+/// Makes `e` [`endpoint_for`] the pod, in place: whatever `e` held, every field is set, and
+/// its strings keep their buffers (an endpoint taken from the spares allocates nothing).
+fn fill_endpoint(
+    e: &mut Endpoint,
     pod: &Pod,
-    address: String,
+    address: &str,
     spec: &ServiceSpec,
     node: Option<&Node>,
-) -> Endpoint {
+) {
+    fn set_opt(dst: &mut Option<String>, v: Option<&str>) {
+        match v {
+            Some(v) => set_str(dst.get_or_insert_default(), v),
+            None => *dst = None,
+        }
+    }
+    // Every field named, so that a new one cannot be left out.
+    let Endpoint {
+        addresses,
+        conditions,
+        hostname,
+        target_ref,
+        deprecated_topology,
+        node_name,
+        zone,
+        hints,
+    } = e;
+    addresses.truncate(1);
+    match addresses.first_mut() {
+        Some(a) => set_str(a, address),
+        None => addresses.push(address.to_string()),
+    }
     let serving = pod.ready;
     let terminating = pod.terminating;
-    Endpoint {
-        addresses: vec![address],
-        conditions: EndpointConditions {
-            ready: Some(spec.publish_not_ready_addresses || (serving && !terminating)),
-            serving: Some(serving),
-            terminating: Some(terminating),
-        },
-        target_ref: Some(Box::new(ObjectReference {
-            kind: "Pod".into(),
-            namespace: String::from(&*spec.namespace),
-            name: String::from(&*pod.name),
-            uid: String::from(&*pod.uid),
-            ..Default::default()
-        })),
-        node_name: (!pod.node_name.is_empty()).then(|| String::from(&*pod.node_name)),
-        // The Node's topology.kubernetes.io/zone label, when present and non-empty.
-        zone: node
-            .filter(|n| !n.zone.is_empty())
-            .map(|n| String::from(&*n.zone)),
-        ..Default::default()
-    }
+    *conditions = EndpointConditions {
+        ready: Some(spec.publish_not_ready_addresses || (serving && !terminating)),
+        serving: Some(serving),
+        terminating: Some(terminating),
+    };
+    *hostname = None;
+    let ObjectReference {
+        kind,
+        namespace,
+        name,
+        uid,
+        api_version,
+        resource_version,
+        field_path,
+    } = &mut **target_ref.get_or_insert_default();
+    set_str(kind, "Pod");
+    set_str(namespace, &spec.namespace);
+    set_str(name, &pod.name);
+    set_str(uid, &pod.uid);
+    api_version.clear();
+    resource_version.clear();
+    field_path.clear();
+    deprecated_topology.clear();
+    set_opt(node_name, Some(&*pod.node_name).filter(|n| !n.is_empty()));
+    // The Node's topology.kubernetes.io/zone label, when present and non-empty.
+    set_opt(zone, node.map(|n| &*n.zone).filter(|z| !z.is_empty()));
+    *hints = None;
 }
 
 /// The fields whose change makes an endpoint "changed" (`endpointsEqualBeyondHash`).
@@ -596,21 +643,23 @@ impl<'a> SliceController<'a> {
             match want {
                 Some((ports, _)) if **ports != s.sized.slice().ports => {
                     s.keys.remove(i);
-                    s.sized.remove_endpoint(i);
+                    self.spare.push(s.sized.remove_endpoint(i));
                     fam.loc.remove(&key);
                     update.insert(id);
                     to_place.push(key);
                 }
                 Some((_, want)) => {
-                    let ep = want.endpoint(&key.1, spec);
-                    if endpoint_changed(&s.sized.slice().endpoints[i], &ep) {
-                        s.sized.replace_endpoint(i, ep);
+                    let w = want;
+                    fill_endpoint(&mut self.scratch, w.pod, &key.1, spec, w.node);
+                    if endpoint_changed(&s.sized.slice().endpoints[i], &self.scratch) {
+                        let new = std::mem::take(&mut self.scratch);
+                        self.scratch = s.sized.replace_endpoint(i, new);
                         update.insert(id);
                     }
                 }
                 None => {
                     s.keys.remove(i);
-                    s.sized.remove_endpoint(i);
+                    self.spare.push(s.sized.remove_endpoint(i));
                     fam.loc.remove(&key);
                     update.insert(id);
                 }
@@ -654,8 +703,8 @@ impl<'a> SliceController<'a> {
             for (id, n) in fills {
                 let s = fam.slices.get_mut(&id).expect("pack fills live slices");
                 for key in placing.by_ref().take(n) {
-                    s.sized
-                        .push_endpoint(fam.desired[&key].1.endpoint(&key.1, spec));
+                    let e = fam.desired[&key].1.endpoint(&key.1, spec, &mut self.spare);
+                    s.sized.push_endpoint(e);
                     fam.loc.insert(key.clone(), id);
                     s.keys.push(key);
                 }
@@ -696,7 +745,7 @@ impl<'a> SliceController<'a> {
             let id = self.next_id;
             let endpoints: Vec<Endpoint> = keys
                 .iter()
-                .map(|k| fam.desired[k].1.endpoint(&k.1, spec))
+                .map(|k| fam.desired[k].1.endpoint(&k.1, spec, &mut self.spare))
                 .collect();
             for k in &keys {
                 fam.loc.insert(k.clone(), id);
@@ -732,7 +781,7 @@ impl<'a> SliceController<'a> {
             }
             let endpoints: Vec<Endpoint> = keys
                 .iter()
-                .map(|k| fam.desired[k].1.endpoint(&k.1, spec))
+                .map(|k| fam.desired[k].1.endpoint(&k.1, spec, &mut self.spare))
                 .collect();
             for k in &keys {
                 fam.loc.insert(k.clone(), id);
@@ -1246,7 +1295,7 @@ mod vectors {
                     let p = pod(i, true);
                     endpoint_for(
                         &p,
-                        p.ip(crate::scenario::IpFamily::IPv4).unwrap().to_string(),
+                        &p.ip(crate::scenario::IpFamily::IPv4).unwrap(),
                         &spec,
                         nodes.first(),
                     )
@@ -1356,6 +1405,65 @@ mod vectors {
     }
 
     /// Terminating pods stay in slices (ready=false, serving, terminating) until they are gone.
+    /// An endpoint filled in place is the one built afresh, whatever it held before: every
+    /// field of the old one set (and longer than the new values), for pods with and without
+    /// node name, zone, readiness.
+    #[test]
+    fn an_endpoint_filled_in_place_equals_a_fresh_one() {
+        let long = |s: &str| format!("{s}-{}", "x".repeat(40));
+        let dirty = || Endpoint {
+            addresses: vec![long("a"), long("b")],
+            conditions: EndpointConditions {
+                ready: Some(false),
+                serving: None,
+                terminating: Some(true),
+            },
+            hostname: Some(long("host")),
+            target_ref: Some(Box::new(ObjectReference {
+                kind: long("Kind"),
+                namespace: long("ns"),
+                name: long("name"),
+                uid: long("uid"),
+                api_version: long("v"),
+                resource_version: long("rv"),
+                field_path: long("fp"),
+            })),
+            deprecated_topology: BTreeMap::from([(long("k"), long("v"))]),
+            node_name: Some(long("node")),
+            zone: Some(long("zone")),
+            hints: Some(EndpointHints {
+                for_zones: vec![ForName { name: long("z") }],
+                ..Default::default()
+            }),
+        };
+        let node = Node {
+            name: "n1".into(),
+            zone: "zone-a".into(),
+        };
+        let bare = Node {
+            name: "n2".into(),
+            zone: "".into(),
+        };
+        for (ready, terminating, node_name, node) in [
+            (true, false, "n1", Some(&node)),
+            (false, true, "", Some(&bare)),
+            (true, true, "n2", None),
+        ] {
+            let mut p = pod(3, ready);
+            p.terminating = terminating;
+            p.node_name = node_name.into();
+            for publish in [false, true] {
+                let mut spec = service();
+                spec.publish_not_ready_addresses = publish;
+                let fresh = endpoint_for(&p, "10.0.0.3", &spec, node);
+                for mut e in [dirty(), Endpoint::default(), fresh.clone()] {
+                    fill_endpoint(&mut e, &p, "10.0.0.3", &spec, node);
+                    assert_eq!(e, fresh);
+                }
+            }
+        }
+    }
+
     #[test]
     fn terminating_endpoints_are_kept() {
         let mut h = history(3, false, service());
