@@ -31,8 +31,9 @@ use rustc_hash::FxHashMap as HashMap;
 use serde_json::json;
 
 use super::{
-    Controller, Desired, FieldsMemo, LabelsMemo, MetaContext, Observer, Op, PodStore, PortSets,
-    StableMeta, TriggerTracker, Write, annotation_mut, fields_of_map, set_decimal, set_str,
+    Controller, Desired, FieldsMemo, Key, LabelsMemo, MetaContext, Observer, Op, PodStore,
+    PortSets, StableMeta, TriggerTracker, Write, annotation_mut, fields_of_map, set_decimal,
+    set_str,
 };
 use crate::cluster::{Phase, Pod, ServiceSpec, random_uid};
 use crate::engine::{Nanos, Rng};
@@ -47,9 +48,6 @@ pub const TRIGGER_TIME: &str = "endpoints.kubernetes.io/last-change-trigger-time
 pub const HEADLESS: &str = "service.kubernetes.io/headless";
 /// Stamped on Endpoints since 1.33 (`LabelManagedBy`).
 pub const MANAGED_BY: &str = "endpoints.kubernetes.io/managed-by";
-
-/// Sort key of an address (`RepackSubsets`: IP string, then targetRef UID).
-type Key = (Arc<str>, Arc<str>);
 
 /// A port set, shared by the addresses that have it.
 type Ports = Arc<Vec<CoreEndpointPort>>;
@@ -197,7 +195,7 @@ impl State<'_> {
 
 fn key_owned(a: &EndpointAddress) -> Key {
     let uid = a.target_ref.as_ref().map_or("", |r| r.uid.as_str());
-    (Arc::from(a.ip.as_str()), Arc::from(uid))
+    Key::new(Arc::from(a.ip.as_str()), Arc::from(uid))
 }
 
 /// Sorts a subset's address lists as `RepackSubsets` does.
@@ -337,7 +335,7 @@ fn subsets_of<'a, 'p: 'a>(
             let built = |list: Listed, keep: usize| -> Vec<EndpointAddress> {
                 list.into_iter()
                     .take(keep)
-                    .map(|(key, pod)| address(pod, String::from(&*key.0), namespace))
+                    .map(|(key, pod)| address(pod, String::from(&**key.first()), namespace))
                     .collect()
             };
             EndpointSubset {
@@ -431,7 +429,8 @@ impl<'a> Controller<'a> for EndpointsController<'a> {
                 return None;
             }
             let ready = spec.publish_not_ready_addresses || pod.ready;
-            Some(((ip, pod.uid.clone()), (ready, pod, ports)))
+            // An address's sort key (`RepackSubsets`: IP string, then targetRef UID).
+            Some((Key::new(ip, pod.uid.clone()), (ready, pod, ports)))
         };
         if spec_changed {
             st.desired.update_all(store, entry);
@@ -547,7 +546,10 @@ impl<'a> Controller<'a> for EndpointsController<'a> {
                     .get(&key)
                     .filter(|w| st.desired.observer.keeps(&key, w.0))
                     .map(|(ready, pod, _)| {
-                        (*ready, address(pod, String::from(&*key.0), &spec.namespace))
+                        (
+                            *ready,
+                            address(pod, String::from(&**key.first()), &spec.namespace),
+                        )
                     });
                 // Where the stored object has this key, if anywhere.
                 let found = st.index.get(&key).copied().and_then(|(ready, i)| {

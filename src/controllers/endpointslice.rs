@@ -30,8 +30,8 @@ use serde_json::json;
 
 use super::endpoints::{HEADLESS, TRIGGER_TIME, resolve_ports};
 use super::{
-    Controller, Desired, FieldsMemo, LabelsMemo, MetaContext, Op, PodStore, PortSets, StableMeta,
-    TriggerTracker, Write, annotation_mut, fields_of_map, set_decimal, set_str,
+    Controller, Desired, FieldsMemo, Key, LabelsMemo, MetaContext, Op, PodStore, PortSets,
+    StableMeta, TriggerTracker, Write, annotation_mut, fields_of_map, set_decimal, set_str,
 };
 use crate::cluster::{Node, Phase, Pod, ServiceSpec, random_suffix, random_uid};
 use crate::engine::{Nanos, Rng};
@@ -45,10 +45,6 @@ pub const CONTROLLER_NAME: &str = "endpointslice-controller.k8s.io";
 
 /// A port set, shared by the endpoints that have it.
 type Ports = Arc<Vec<EndpointPort>>;
-
-/// An endpoint's identity (`util/endpointset.go`, `hashEndpoint`: addresses, hostname, pod
-/// namespace and name). Within one Service and address type: pod name and address.
-type Key = (Arc<str>, Arc<str>);
 
 struct SliceRt {
     name: Arc<str>,
@@ -178,7 +174,7 @@ impl SliceController<'_> {
             .iter()
             .map(|e| {
                 let pod = e.target_ref.as_ref().map_or("", |r| r.name.as_str());
-                (
+                Key::new(
                     Arc::from(pod),
                     Arc::from(e.addresses.first().map_or("", String::as_str)),
                 )
@@ -572,7 +568,10 @@ impl<'a> SliceController<'a> {
                 return None;
             }
             let ports = port_sets.of(pod, |named| slice_ports(spec, named));
-            Some(((pod.name.clone(), ip), (ports, Want { pod, node })))
+            // An endpoint's identity (`util/endpointset.go`, `hashEndpoint`: addresses,
+            // hostname, pod namespace and name); within one Service and address type: pod name
+            // and address.
+            Some((Key::new(pod.name.clone(), ip), (ports, Want { pod, node })))
         };
         if spec_changed {
             fam.desired.update_all(store, entry);
@@ -632,13 +631,11 @@ impl<'a> SliceController<'a> {
                 continue;
             };
             let s = fam.slices.get_mut(&id).expect("loc points at a live slice");
-            // Keys share their pod-name `Arc` with the pod: found by pointer, without comparing
-            // names (a slice that was adopted, not written, is searched by value).
+            // Keys are compared by hash, then (sharing the pod's strings) by pointer.
             let i = s
                 .keys
                 .iter()
-                .position(|k| Arc::ptr_eq(&k.0, &key.0) && k.1 == key.1)
-                .or_else(|| s.keys.iter().position(|k| *k == key))
+                .position(|k| *k == key)
                 .expect("slice holds its keys");
             match want {
                 Some((ports, _)) if **ports != s.sized.slice().ports => {
@@ -650,7 +647,7 @@ impl<'a> SliceController<'a> {
                 }
                 Some((_, want)) => {
                     let w = want;
-                    fill_endpoint(&mut self.scratch, w.pod, &key.1, spec, w.node);
+                    fill_endpoint(&mut self.scratch, w.pod, key.second(), spec, w.node);
                     if endpoint_changed(&s.sized.slice().endpoints[i], &self.scratch) {
                         let new = std::mem::take(&mut self.scratch);
                         self.scratch = s.sized.replace_endpoint(i, new);
@@ -703,7 +700,9 @@ impl<'a> SliceController<'a> {
             for (id, n) in fills {
                 let s = fam.slices.get_mut(&id).expect("pack fills live slices");
                 for key in placing.by_ref().take(n) {
-                    let e = fam.desired[&key].1.endpoint(&key.1, spec, &mut self.spare);
+                    let e = fam.desired[&key]
+                        .1
+                        .endpoint(key.second(), spec, &mut self.spare);
                     s.sized.push_endpoint(e);
                     fam.loc.insert(key.clone(), id);
                     s.keys.push(key);
@@ -745,7 +744,7 @@ impl<'a> SliceController<'a> {
             let id = self.next_id;
             let endpoints: Vec<Endpoint> = keys
                 .iter()
-                .map(|k| fam.desired[k].1.endpoint(&k.1, spec, &mut self.spare))
+                .map(|k| fam.desired[k].1.endpoint(k.second(), spec, &mut self.spare))
                 .collect();
             for k in &keys {
                 fam.loc.insert(k.clone(), id);
@@ -781,7 +780,7 @@ impl<'a> SliceController<'a> {
             }
             let endpoints: Vec<Endpoint> = keys
                 .iter()
-                .map(|k| fam.desired[k].1.endpoint(&k.1, spec, &mut self.spare))
+                .map(|k| fam.desired[k].1.endpoint(k.second(), spec, &mut self.spare))
                 .collect();
             for k in &keys {
                 fam.loc.insert(k.clone(), id);

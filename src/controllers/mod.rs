@@ -25,6 +25,68 @@ use crate::wire::ObjectSizes;
 use crate::wire::fast::MetaEdit;
 use crate::wire::model::{ManagedFieldsEntry, Object, OwnerReference, Time};
 
+/// An endpoint's identity within one Service and address type: two shared strings (pod name
+/// and address for slices, address and pod UID for Endpoints), ordered as the pair, hashed
+/// once when the key is made. Keys made from the same pod share its strings, so they are
+/// compared by pointer before by value.
+#[derive(Clone, Debug)]
+pub struct Key {
+    first: Arc<str>,
+    second: Arc<str>,
+    hash: u64,
+}
+
+impl Key {
+    pub fn new(first: Arc<str>, second: Arc<str>) -> Self {
+        use std::hash::{BuildHasher, Hash, Hasher};
+        let mut h = rustc_hash::FxBuildHasher.build_hasher();
+        first.hash(&mut h);
+        second.hash(&mut h);
+        Key {
+            first,
+            second,
+            hash: h.finish(),
+        }
+    }
+
+    pub fn first(&self) -> &Arc<str> {
+        &self.first
+    }
+
+    pub fn second(&self) -> &Arc<str> {
+        &self.second
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Self) -> bool {
+        let same = |a: &Arc<str>, b: &Arc<str>| Arc::ptr_eq(a, b) || a == b;
+        self.hash == other.hash
+            && same(&self.first, &other.first)
+            && same(&self.second, &other.second)
+    }
+}
+
+impl Eq for Key {}
+
+impl std::hash::Hash for Key {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+impl PartialOrd for Key {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Key {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (&*self.first, &*self.second).cmp(&(&*other.first, &*other.second))
+    }
+}
+
 /// Which API a write belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Api {
@@ -861,6 +923,27 @@ mod tests {
         keys.iter()
             .map(|k| (k.to_string(), "v".to_string()))
             .collect()
+    }
+
+    /// Keys are equal, and hash equally, by value whether or not they share their strings;
+    /// they order as the pair of strings.
+    #[test]
+    fn keys_compare_by_value_and_order_as_pairs() {
+        use std::hash::BuildHasher;
+        let k = |a: &str, b: &str| Key::new(a.into(), b.into());
+        let hash = |k: &Key| rustc_hash::FxBuildHasher.hash_one(k);
+        let a = k("pod-a", "10.0.0.1");
+        assert_eq!(a, k("pod-a", "10.0.0.1"));
+        assert_eq!(hash(&a), hash(&k("pod-a", "10.0.0.1")));
+        assert_eq!(a, a.clone());
+        assert_ne!(a, k("pod-a", "10.0.0.2"));
+        assert_ne!(a, k("pod-b", "10.0.0.1"));
+        // Not a concatenation: the boundary between the strings counts.
+        assert_ne!(k("ab", "c"), k("a", "bc"));
+        let mut keys = [k("b", "1"), k("a", "2"), k("a", "10"), k("", "z")];
+        keys.sort();
+        let pairs: Vec<(&str, &str)> = keys.iter().map(|k| (&**k.first(), &**k.second())).collect();
+        assert_eq!(pairs, [("", "z"), ("a", "10"), ("a", "2"), ("b", "1")]);
     }
 
     /// A template's port set is resolved once and shared until `clear`; another template
