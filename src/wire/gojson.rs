@@ -71,8 +71,7 @@ const ESCAPE_EXTRA: [u8; 256] = {
 };
 
 /// Whether Go writes every byte of `s` as itself: printable ASCII without `"`, `\`, `<`, `>`,
-/// `&`. Eight bytes at a time (SWAR), the last word padded, so that no string (most are 10 to
-/// 40 bytes) falls to a byte-by-byte loop.
+/// `&`. Eight bytes at a time (SWAR), then the few left over.
 fn is_plain(s: &[u8]) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
@@ -96,10 +95,11 @@ fn is_plain(s: &[u8]) -> bool {
             return false;
         }
     }
-    let rest = chunks.remainder();
-    let mut last = [b'a'; 8];
-    last[..rest.len()].copy_from_slice(rest);
-    word(u64::from_le_bytes(last)) == 0
+    // The last 0 to 7 bytes one by one: copying them into a padded word costs a `memcpy` call.
+    chunks
+        .remainder()
+        .iter()
+        .all(|&b| b < 0x80 && ESCAPE_EXTRA[usize::from(b)] == 0)
 }
 
 /// Length of `s` as a Go JSON string literal, quotes included.
