@@ -364,25 +364,33 @@ fn meta_parts_with(m: &ObjectMeta, stable: StablePart, omit: Omit) -> (Part, Par
     let mut shared = stable.json;
     shared.map_nonempty("annotations", &m.annotations);
     let managed = Items::of(&m.managed_fields, managed_part);
+    // A string the request may leave out, with its JSON member (`"key":"value"`, absent when
+    // empty) measured once for both parts.
+    let text = |key: &str, v: &'_ str| {
+        let member = (!v.is_empty()).then(|| key.len() as u64 + 3 + string_len(v) as u64);
+        (v.len() as u64, member)
+    };
+    let name = text("name", &m.name);
+    let uid = text("uid", &m.uid);
+    let resource_version = text("resourceVersion", &m.resource_version);
     // The shared part plus the fields a request may leave out.
-    let part = |name: &str,
-                uid: &str,
-                resource_version: &str,
+    let part = |texts: [(u64, Option<u64>); 3],
                 generation: i64,
                 creation_timestamp: Option<Time>,
                 managed: Items| {
-        let payload = shared_payload
-            + str_field(name)
-            + str_field(uid)
-            + str_field(resource_version)
+        let mut payload = shared_payload
             + int_field(generation)
             + msg(time_payload(creation_timestamp))
             + managed.proto;
         let mut json = shared;
-        json.str_nonempty("name", name)
-            .str_nonempty("uid", uid)
-            .str_nonempty("resourceVersion", resource_version)
-            .int_opt("generation", (generation != 0).then_some(generation))
+        for (len, member) in texts {
+            payload += msg(len);
+            if let Some(member) = member {
+                json.len += member;
+                json.members += 1;
+            }
+        }
+        json.int_opt("generation", (generation != 0).then_some(generation))
             // A zero Time is a struct, which omitempty never omits: it is written as null.
             .member("creationTimestamp", creation_timestamp.map_or(4, json_time))
             .array_nonempty("managedFields", managed);
@@ -392,23 +400,17 @@ fn meta_parts_with(m: &ObjectMeta, stable: StablePart, omit: Omit) -> (Part, Par
         }
     };
     let full = part(
-        &m.name,
-        &m.uid,
-        &m.resource_version,
+        [name, uid, resource_version],
         m.generation,
         m.creation_timestamp,
         managed,
     );
-    let name = if omit.name { "" } else { m.name.as_str() };
+    let cleared = (0, None);
+    let name = if omit.name { cleared } else { name };
     let (uid, resource_version, generation, creation_timestamp) = if omit.server_set {
-        ("", "", 0, None)
+        (cleared, cleared, 0, None)
     } else {
-        (
-            m.uid.as_str(),
-            m.resource_version.as_str(),
-            m.generation,
-            m.creation_timestamp,
-        )
+        (uid, resource_version, m.generation, m.creation_timestamp)
     };
     let managed = if omit.managed_fields {
         Items::default()
@@ -416,9 +418,7 @@ fn meta_parts_with(m: &ObjectMeta, stable: StablePart, omit: Omit) -> (Part, Par
         managed
     };
     let omitted = part(
-        name,
-        uid,
-        resource_version,
+        [name, uid, resource_version],
         generation,
         creation_timestamp,
         managed,
