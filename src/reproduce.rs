@@ -457,11 +457,10 @@ fn simulate(name: &str, text: &str) -> Result<Outcome, ReproduceError> {
     let (from, _) = Phase::Rollout.window();
     let replaced = sim
         .history
-        .events
-        .iter()
+        .events()
         .filter(|(t, c)| *t >= from && matches!(c, Change::Pod { deleted: true, .. }))
         .count() as u64;
-    let nodes = sim.history.nodes.len();
+    let nodes = sim.history.nodes().len();
     let groups = watch::groups(&sc, nodes);
     let watching = |enc| {
         groups

@@ -15,7 +15,7 @@ use crate::controllers::{
 use crate::engine;
 use crate::outdir::{OutError, Staged};
 use crate::output::{self, ObjectRow, SummaryRow, TimeseriesRow};
-use crate::scenario::{Action, Churn, Problem, SECOND, Scenario, ScenarioError};
+use crate::scenario::{Action, Churn, Nanos, Problem, SECOND, Scenario, ScenarioError};
 use crate::stream::{Events, Recorded, Stream};
 use crate::trace::{self, TraceError};
 use crate::watch::{self, BucketDelivery};
@@ -76,9 +76,46 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RunError + '_ {
     }
 }
 
+/// The pod history a run played.
+pub enum Played {
+    /// Read from a trace before the run.
+    Recorded(History),
+    /// Generated while the controllers read it, and kept where it was written (a copy into a
+    /// [`History`] costs time and memory that only a trace export would use).
+    Generated {
+        nodes: Vec<cluster::Node>,
+        services: Vec<cluster::ServiceSpec>,
+        stream: Box<Stream>,
+    },
+}
+
+impl Played {
+    pub fn nodes(&self) -> &[cluster::Node] {
+        match self {
+            Played::Recorded(h) => &h.nodes,
+            Played::Generated { nodes, .. } => nodes,
+        }
+    }
+
+    pub fn services(&self) -> &[cluster::ServiceSpec] {
+        match self {
+            Played::Recorded(h) => &h.services,
+            Played::Generated { services, .. } => services,
+        }
+    }
+
+    /// The events in the order they were recorded or generated.
+    pub fn events(&self) -> Box<dyn Iterator<Item = &(Nanos, cluster::Change)> + '_> {
+        match self {
+            Played::Recorded(h) => Box::new(h.events.iter()),
+            Played::Generated { stream, .. } => Box::new(stream.events()),
+        }
+    }
+}
+
 /// Everything a simulation produced, before it is written anywhere.
 pub struct Simulation {
-    pub history: History,
+    pub history: Played,
     /// Endpoints, then EndpointSlices.
     pub runs: [ControllerRun; 2],
     /// What the watchers received per time bucket (`bucket` wide), per API as in `runs`.
@@ -189,20 +226,20 @@ pub fn simulate(sc: &Scenario) -> Result<Simulation, RunError> {
                 &history.services,
                 Recorded::new(&history.events),
             );
-            (history, outcomes)
+            (Played::Recorded(history), outcomes)
         }
         Churn::Actions(_) => {
-            let stream = Stream::default();
+            let stream = Box::<Stream>::default();
             let outcomes = std::thread::scope(|s| {
                 s.spawn(|| cluster::play(sc, &topo, &mut stream.writer()));
-                pipelines(sc, &topo.nodes, &topo.services, &stream)
+                pipelines(sc, &topo.nodes, &topo.services, &*stream)
             });
-            let history = History {
+            let played = Played::Generated {
                 nodes: topo.nodes,
                 services: topo.services,
-                events: stream.into_events(),
+                stream,
             };
-            (history, outcomes)
+            (played, outcomes)
         }
     };
     let (ep, slices) = (ep?, slices?);
@@ -468,7 +505,8 @@ pub fn run(sc: &Scenario, opts: &RunOptions) -> Result<Simulation, RunError> {
     }
     if let Some(path) = &opts.export_trace {
         let mut buf = Vec::new();
-        trace::write(&sim.history, &mut buf).map_err(|e| RunError::Io {
+        let h = &sim.history;
+        trace::write(h.nodes(), h.services(), h.events(), &mut buf).map_err(|e| RunError::Io {
             path: path.display().to_string(),
             source: std::io::Error::other(e.to_string()),
         })?;

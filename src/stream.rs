@@ -88,9 +88,9 @@ impl Stream {
         Writer(self)
     }
 
-    /// The events, once the writer is done and no reader is left.
-    pub fn into_events(self) -> Vec<(Nanos, Change)> {
-        self.events.into_iter().collect()
+    /// The events written so far, in order.
+    pub fn events(&self) -> impl Iterator<Item = &(Nanos, Change)> {
+        self.events.iter().map(|(_, e)| e)
     }
 }
 
@@ -181,7 +181,8 @@ mod tests {
             reader.join().unwrap()
         });
         assert_eq!(read, (0..n).collect::<Vec<u32>>());
-        assert_eq!(stream.into_events().len(), n as usize);
+        let kept: Vec<u32> = stream.events().map(|e| index(Some(e)).unwrap()).collect();
+        assert_eq!(kept, read);
     }
 
     /// A writer that panics still ends the stream: its readers return instead of waiting.

@@ -26,6 +26,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::{Change, History, Node, Phase, Pod, ServiceSpec};
+use crate::engine::Nanos;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Row {
@@ -68,15 +69,21 @@ fn csv_message(e: &csv::Error) -> String {
     )
 }
 
-/// Writes the pod changes of `history` as a trace.
-pub fn write(history: &History, out: impl Write) -> csv::Result<()> {
+/// Writes the pod changes among `events` (of a history of these `nodes` and `services`) as a
+/// trace.
+pub fn write<'h>(
+    nodes: &[Node],
+    services: &[ServiceSpec],
+    events: impl Iterator<Item = &'h (Nanos, Change)>,
+    out: impl Write,
+) -> csv::Result<()> {
     let mut w = csv::Writer::from_writer(out);
-    for (t, change) in &history.events {
+    for (t, change) in events {
         let Change::Pod { pod, deleted } = change else {
             continue;
         };
-        let svc = &history.services[pod.service as usize];
-        let node = history.nodes.get(pod.node as usize);
+        let svc = &services[pod.service as usize];
+        let node = nodes.get(pod.node as usize);
         let node_name = pod.node_name.to_string();
         w.serialize(Row {
             t_ns: *t,
