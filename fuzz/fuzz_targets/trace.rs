@@ -11,7 +11,8 @@ use slicesim::scenario::Scenario;
 static TOPOLOGY: LazyLock<(Vec<Node>, Vec<ServiceSpec>)> = LazyLock::new(|| {
     let text = include_str!("../../scenarios/quickstart.yaml");
     let sc = Scenario::parse("quickstart.yaml", "quickstart", text).expect("the library scenario");
-    cluster::topology(&sc)
+    let topo = cluster::topology(&sc);
+    (topo.nodes, topo.services)
 });
 
 fuzz_target!(|data: &[u8]| {
