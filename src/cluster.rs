@@ -406,11 +406,7 @@ fn history_room(sc: &Scenario) -> Vec<(Nanos, Change)> {
 
 /// Plays the churn of `sc` and records the pod history.
 pub fn generate(sc: &Scenario) -> History {
-    record(sc, topology(sc))
-}
-
-/// Plays the churn of `sc` on its topology and records the pod history.
-pub fn record(sc: &Scenario, topo: Topology) -> History {
+    let topo = topology(sc);
     let mut events = history_room(sc);
     play(sc, &topo, &mut events);
     History {

@@ -174,16 +174,6 @@ fn check_node_names(sc: &Scenario, nodes: &[cluster::Node]) -> Result<(), RunErr
     Ok(())
 }
 
-/// The pod history of a scenario: generated from its churn, or read from its trace.
-pub fn history(sc: &Scenario) -> Result<History, RunError> {
-    let topo = cluster::topology(sc);
-    check_node_names(sc, &topo.nodes)?;
-    match &sc.file.churn {
-        Churn::Actions(_) => Ok(cluster::record(sc, topo)),
-        Churn::Trace { trace } => read_trace(sc, trace, topo.nodes, topo.services),
-    }
-}
-
 /// Reads and checks the trace a scenario replays.
 fn read_trace(
     sc: &Scenario,

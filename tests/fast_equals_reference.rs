@@ -387,6 +387,22 @@ fn endpoints_edit() -> impl Strategy<Value = EndpointsEdit> {
     ]
 }
 
+/// `m` with the fields `omit` names cleared: what a request body carries.
+fn clear_omitted(m: &mut ObjectMeta, omit: fast::Omit) {
+    if omit.managed_fields {
+        m.managed_fields.clear();
+    }
+    if omit.server_set {
+        m.uid.clear();
+        m.resource_version.clear();
+        m.generation = 0;
+        m.creation_timestamp = None;
+    }
+    if omit.name {
+        m.name.clear();
+    }
+}
+
 fn check(obj: Object, fast: slicesim::wire::ObjectSizes) -> Result<(), TestCaseError> {
     let reference = reference::sizes(&obj).map_err(|e| TestCaseError::fail(e.to_string()))?;
     prop_assert_eq!(fast, reference);
@@ -479,33 +495,18 @@ proptest! {
             v.annotations.clone_from(&new.annotations);
             v.managed_fields.clone_from(&new.managed_fields);
         };
-        let clear = |mut m: ObjectMeta| {
-            if managed_fields {
-                m.managed_fields.clear();
-            }
-            if server_set {
-                m.uid.clear();
-                m.resource_version.clear();
-                m.generation = 0;
-                m.creation_timestamp = None;
-            }
-            if name {
-                m.name.clear();
-            }
-            m
-        };
         let mut slice = fast::SizedSlice::new(s);
         let mut eps = fast::SizedEndpoints::new(e);
         for (new, all) in &edits {
             let request = slice.edit_metadata(omit, |m| apply(m, new, *all));
             check(Object::EndpointSlice(slice.slice().clone()), slice.sizes())?;
             let mut cleared = slice.slice().clone();
-            cleared.metadata = clear(cleared.metadata);
+            clear_omitted(&mut cleared.metadata, omit);
             check(Object::EndpointSlice(cleared), request)?;
             let request = eps.edit_metadata(omit, |m| apply(m, new, *all));
             check(Object::Endpoints(eps.endpoints().clone()), eps.sizes())?;
             let mut cleared = eps.endpoints().clone();
-            cleared.metadata = clear(cleared.metadata);
+            clear_omitted(&mut cleared.metadata, omit);
             check(Object::Endpoints(cleared), request)?;
         }
     }
@@ -519,27 +520,13 @@ proptest! {
         (managed_fields, server_set, name) in any::<(bool, bool, bool)>(),
     ) {
         let omit = fast::Omit { managed_fields, server_set, name };
-        let clear = |m: &mut ObjectMeta| {
-            if managed_fields {
-                m.managed_fields.clear();
-            }
-            if server_set {
-                m.uid.clear();
-                m.resource_version.clear();
-                m.generation = 0;
-                m.creation_timestamp = None;
-            }
-            if name {
-                m.name.clear();
-            }
-        };
         let sized = fast::SizedSlice::new(s.clone());
         let mut cleared = s;
-        clear(&mut cleared.metadata);
+        clear_omitted(&mut cleared.metadata, omit);
         check(Object::EndpointSlice(cleared), sized.sizes_omitting(omit))?;
         let sized = fast::SizedEndpoints::new(e.clone());
         let mut cleared = e;
-        clear(&mut cleared.metadata);
+        clear_omitted(&mut cleared.metadata, omit);
         check(Object::Endpoints(cleared), sized.sizes_omitting(omit))?;
     }
 }

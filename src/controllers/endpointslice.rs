@@ -121,7 +121,7 @@ pub struct SliceController<'a> {
     resource_version: u64,
     rng: Rng,
     /// Endpoints that left their slice, to be filled in place for the next ones that enter
-    /// one (their strings keep their buffers): no allocation per pod event.
+    /// one (their strings keep their buffers): no endpoint is built and dropped per pod event.
     spare: Vec<Endpoint>,
     /// The endpoint a changed pod would have, compared with the one in its slice.
     scratch: Endpoint,
@@ -646,8 +646,7 @@ impl<'a> SliceController<'a> {
                     to_place.push(key);
                 }
                 Some((_, want)) => {
-                    let w = want;
-                    fill_endpoint(&mut self.scratch, w.pod, key.second(), spec, w.node);
+                    fill_endpoint(&mut self.scratch, want.pod, key.second(), spec, want.node);
                     if endpoint_changed(&s.sized.slice().endpoints[i], &self.scratch) {
                         let new = std::mem::take(&mut self.scratch);
                         self.scratch = s.sized.replace_endpoint(i, new);

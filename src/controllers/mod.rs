@@ -197,11 +197,10 @@ impl MetaContext {
     }
 }
 
-/// What a controller writes in the stable metadata fields
-/// ([`StablePart`](crate::wire::fast::StablePart)) of its
-/// objects: `generateName` (`prefix-`, or none), the namespace, the labels and a controlling
-/// ownerReference to the Service (`name`, `uid`), or none; no selfLink, deletion fields or
-/// finalizers.
+/// What a controller writes in the stable metadata fields of its objects (see
+/// [`StablePart`](crate::wire::fast::StablePart)): `generateName` (`prefix-`, or none), the
+/// namespace, the labels and a controlling ownerReference to the Service (`name`, `uid`), or
+/// none; no selfLink, deletion fields or finalizers.
 pub struct StableMeta<'a> {
     pub generate_prefix: Option<&'a str>,
     pub namespace: &'a str,
