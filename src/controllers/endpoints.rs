@@ -226,6 +226,9 @@ pub struct EndpointsController<'a> {
     rng: Rng,
     /// A buffer for the trigger-time annotation of a sync.
     scratch: String,
+    /// Addresses that left the object, to be filled in place for the next ones that enter it
+    /// (their strings keep their buffers).
+    spare: Vec<EndpointAddress>,
     /// Tests: rebuild the object from all desired addresses on every sync (the reference
     /// that the in-place edits must equal).
     #[cfg(test)]
@@ -241,6 +244,7 @@ impl EndpointsController<'_> {
             resource_version: 1_000_000,
             rng,
             scratch: String::new(),
+            spare: Vec::new(),
             #[cfg(test)]
             always_rebuild: false,
         }
@@ -286,21 +290,44 @@ fn core_ports(
         .collect()
 }
 
-fn address(pod: &Pod, ip: String, ns: &Arc<str>) -> EndpointAddress {
-    EndpointAddress {
-        ip,
-        hostname: String::new(),
-        // `spec.nodeName`, always set, even to "" (endpoints_controller.go,
-        // podToEndpointAddressForService); whether the Node exists does not matter here.
-        node_name: Some(String::from(&*pod.node_name)),
-        target_ref: Some(Box::new(ObjectReference {
-            kind: "Pod".into(),
-            namespace: String::from(&**ns),
-            name: String::from(&*pod.name),
-            uid: String::from(&*pod.uid),
-            ..Default::default()
-        })),
-    }
+fn address(pod: &Pod, ip: &str, ns: &str) -> EndpointAddress {
+    let mut a = EndpointAddress::default();
+    fill_address(&mut a, pod, ip, ns);
+    a
+}
+
+/// Makes `a` the address of `pod` (`podToEndpointAddressForService`), in place: whatever `a`
+/// held, every field is set, and its strings keep their buffers (an address taken from the
+/// spares allocates nothing).
+fn fill_address(a: &mut EndpointAddress, pod: &Pod, ip: &str, ns: &str) {
+    // Every field named, so that a new one cannot be left out.
+    let EndpointAddress {
+        ip: a_ip,
+        hostname,
+        node_name,
+        target_ref,
+    } = a;
+    set_str(a_ip, ip);
+    hostname.clear();
+    // `spec.nodeName`, always set, even to "" (endpoints_controller.go,
+    // podToEndpointAddressForService); whether the Node exists does not matter here.
+    set_str(node_name.get_or_insert_default(), &pod.node_name);
+    let ObjectReference {
+        kind,
+        namespace,
+        name,
+        uid,
+        api_version,
+        resource_version,
+        field_path,
+    } = &mut **target_ref.get_or_insert_default();
+    set_str(kind, "Pod");
+    set_str(namespace, ns);
+    set_str(name, &pod.name);
+    set_str(uid, &pod.uid);
+    api_version.clear();
+    resource_version.clear();
+    field_path.clear();
 }
 
 /// `RepackSubsets` then, if over capacity, `truncateEndpoints`: one subset per port set (in
@@ -335,7 +362,7 @@ fn subsets_of<'a, 'p: 'a>(
             let built = |list: Listed, keep: usize| -> Vec<EndpointAddress> {
                 list.into_iter()
                     .take(keep)
-                    .map(|(key, pod)| address(pod, String::from(&**key.first()), namespace))
+                    .map(|(key, pod)| address(pod, key.first(), namespace))
                     .collect()
             };
             EndpointSubset {
@@ -478,10 +505,10 @@ impl<'a> Controller<'a> for EndpointsController<'a> {
             st.stored
                 .as_ref()
                 .and_then(|s| match s.sized.endpoints().subsets.as_slice() {
-                    [one] => Some(one.ports.clone()),
+                    [one] => Some(&one.ports),
                     _ => None,
                 });
-        let editable = stored_ports.as_ref().is_some_and(|p| {
+        let editable = stored_ports.is_some_and(|p| {
             keys.iter()
                 .all(|k| st.desired.get(k).is_none_or(|w| *w.2 == *p))
         });
@@ -546,10 +573,9 @@ impl<'a> Controller<'a> for EndpointsController<'a> {
                     .get(&key)
                     .filter(|w| st.desired.observer.keeps(&key, w.0))
                     .map(|(ready, pod, _)| {
-                        (
-                            *ready,
-                            address(pod, String::from(&**key.first()), &spec.namespace),
-                        )
+                        let mut a = self.spare.pop().unwrap_or_default();
+                        fill_address(&mut a, pod, key.first(), &spec.namespace);
+                        (*ready, a)
                     });
                 // Where the stored object has this key, if anywhere.
                 let found = st.index.get(&key).copied().and_then(|(ready, i)| {
@@ -561,15 +587,19 @@ impl<'a> Controller<'a> for EndpointsController<'a> {
                     };
                     Some((ready, i, list.get(i)?))
                 });
-                match (found, &want) {
+                let unchanged = match (found, &want) {
                     // Neither stored nor wanted (truncated away, or came and went).
-                    (None, None) => continue,
-                    (Some((r, _, a)), Some((wr, wa))) if r == *wr && a == wa => continue,
-                    _ => {}
+                    (None, None) => true,
+                    (Some((r, _, a)), Some((wr, wa))) => r == *wr && a == wa,
+                    _ => false,
+                };
+                if unchanged {
+                    self.spare.extend(want.map(|(_, a)| a));
+                    continue;
                 }
                 changed_any = true;
                 if let Some((ready, i, _)) = found {
-                    sized.swap_remove_address(0, ready, i);
+                    self.spare.push(sized.swap_remove_address(0, ready, i));
                     st.index.remove(&key);
                     // The address moved into slot i (if any) changes its index.
                     let sub = &sized.endpoints().subsets[0];
@@ -743,6 +773,36 @@ mod tests {
 
     /// V28 (`TestSyncServiceOverCapacity`) on one subset: 997 ready + 4 not ready → 997 + 3;
     /// 1000 ready + 10 not ready → 1000 + 0.
+    /// An address filled in place is the one built afresh, whatever it held before (every
+    /// field set, longer values), with and without a node name.
+    #[test]
+    fn an_address_filled_in_place_equals_a_fresh_one() {
+        let long = |s: &str| format!("{s}-{}", "x".repeat(40));
+        let dirty = EndpointAddress {
+            ip: long("ip"),
+            hostname: long("host"),
+            node_name: Some(long("node")),
+            target_ref: Some(Box::new(ObjectReference {
+                kind: long("Kind"),
+                namespace: long("ns"),
+                name: long("name"),
+                uid: long("uid"),
+                api_version: long("v"),
+                resource_version: long("rv"),
+                field_path: long("fp"),
+            })),
+        };
+        for node_name in ["node-1", ""] {
+            let mut p = crate::controllers::testutil::pod(4, true);
+            p.node_name = node_name.into();
+            let fresh = address(&p, "10.0.0.4", "test");
+            for mut a in [dirty.clone(), EndpointAddress::default(), fresh.clone()] {
+                fill_address(&mut a, &p, "10.0.0.4", "test");
+                assert_eq!(a, fresh);
+            }
+        }
+    }
+
     #[test]
     fn v28_over_capacity_counts() {
         assert_eq!(truncate_counts(&[997], &[4]), (vec![997], vec![3]));
