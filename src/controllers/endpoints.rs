@@ -229,6 +229,8 @@ pub struct EndpointsController<'a> {
     /// Addresses that left the object, to be filled in place for the next ones that enter it
     /// (their strings keep their buffers).
     spare: Vec<EndpointAddress>,
+    /// The changed keys of the previous sync, emptied: [`Desired::take_changed`] reuses it.
+    changed: Vec<Key>,
     /// Tests: rebuild the object from all desired addresses on every sync (the reference
     /// that the in-place edits must equal).
     #[cfg(test)]
@@ -245,6 +247,7 @@ impl EndpointsController<'_> {
             rng,
             scratch: String::new(),
             spare: Vec::new(),
+            changed: Vec::new(),
             #[cfg(test)]
             always_rebuild: false,
         }
@@ -500,7 +503,7 @@ impl<'a> Controller<'a> for EndpointsController<'a> {
         let creating = st.stored.is_none();
         // Edit the stored object in place only while it is one subset and every changed
         // address keeps that subset's port set; anything else is rebuilt from `desired`.
-        let keys = st.desired.take_changed();
+        let keys = st.desired.take_changed(std::mem::take(&mut self.changed));
         let stored_ports =
             st.stored
                 .as_ref()
@@ -567,7 +570,7 @@ impl<'a> Controller<'a> for EndpointsController<'a> {
                 keys.sort();
                 keys.dedup();
             }
-            for key in keys {
+            for key in keys.drain(..) {
                 let want = st
                     .desired
                     .get(&key)
@@ -623,6 +626,7 @@ impl<'a> Controller<'a> for EndpointsController<'a> {
                     st.index.insert(key.clone(), (ready, len - 1));
                 }
             }
+            self.changed = keys;
             if sized
                 .endpoints()
                 .subsets

@@ -125,6 +125,8 @@ pub struct SliceController<'a> {
     spare: Vec<Endpoint>,
     /// The endpoint a changed pod would have, compared with the one in its slice.
     scratch: Endpoint,
+    /// The changed keys of the previous sync, emptied: [`Desired::take_changed`] reuses it.
+    changed: Vec<Key>,
 }
 
 impl<'a> SliceController<'a> {
@@ -154,6 +156,7 @@ impl<'a> SliceController<'a> {
             rng,
             spare: Vec::new(),
             scratch: Endpoint::default(),
+            changed: Vec::new(),
         }
     }
 }
@@ -578,7 +581,7 @@ impl<'a> SliceController<'a> {
         } else {
             fam.desired.update(store, entry);
         }
-        let changed = fam.desired.take_changed();
+        let mut changed = fam.desired.take_changed(std::mem::take(&mut self.changed));
 
         // Step 1: prune and refresh. Slices of a port set no endpoint has any more are
         // obsolete (deleted); label differences make a slice an update; an endpoint whose port
@@ -622,7 +625,7 @@ impl<'a> SliceController<'a> {
         if spec_changed {
             fam.seen = Some((labels.clone(), spec.ports.clone()));
         }
-        for key in changed {
+        for key in changed.drain(..) {
             let want = fam.desired.get(&key);
             let Some(id) = fam.loc.get(&key).copied() else {
                 if want.is_some() {
@@ -661,6 +664,7 @@ impl<'a> SliceController<'a> {
                 }
             }
         }
+        self.changed = changed;
         // Emptied slices are deleted.
         for id in update.clone() {
             if fam.slices[&id].keys.is_empty() {

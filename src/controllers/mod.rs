@@ -581,9 +581,12 @@ impl<K: Ord + std::hash::Hash + Clone, V, O: Observer<K, V>> Desired<K, V, O> {
         entries
     }
 
-    /// The keys changed since the last call, sorted, each once.
-    pub fn take_changed(&mut self) -> Vec<K> {
-        let mut keys = std::mem::take(&mut self.changed);
+    /// The keys changed since the last call, sorted, each once. `spare` (emptied) collects
+    /// the next ones: callers hand back the vector of the previous call, so that neither
+    /// grows anew on every sync.
+    pub fn take_changed(&mut self, mut spare: Vec<K>) -> Vec<K> {
+        spare.clear();
+        let mut keys = std::mem::replace(&mut self.changed, spare);
         keys.sort();
         keys.dedup();
         keys
