@@ -98,6 +98,35 @@ struct Family<'a> {
     fields: FieldsMemo,
 }
 
+/// Slice ids in ascending order, each once: the set of slices a sync updates, kept (empty)
+/// between syncs so that it does not allocate on each.
+#[derive(Default)]
+struct IdSet(Vec<u64>);
+
+impl IdSet {
+    fn insert(&mut self, id: u64) {
+        if let Err(i) = self.0.binary_search(&id) {
+            self.0.insert(i, id);
+        }
+    }
+
+    fn contains(&self, id: &u64) -> bool {
+        self.0.binary_search(id).is_ok()
+    }
+
+    fn iter(&self) -> std::slice::Iter<'_, u64> {
+        self.0.iter()
+    }
+}
+
+impl Extend<u64> for IdSet {
+    fn extend<I: IntoIterator<Item = u64>>(&mut self, ids: I) {
+        for id in ids {
+            self.insert(id);
+        }
+    }
+}
+
 #[derive(Default)]
 struct State<'a> {
     families: Vec<(IpFamily, Family<'a>)>,
@@ -127,6 +156,8 @@ pub struct SliceController<'a> {
     scratch: Endpoint,
     /// The changed keys of the previous sync, emptied: [`Desired::take_changed`] reuses it.
     changed: Vec<Key>,
+    /// The set of slices the previous sync updated, reused.
+    update: IdSet,
 }
 
 impl<'a> SliceController<'a> {
@@ -157,6 +188,7 @@ impl<'a> SliceController<'a> {
             spare: Vec::new(),
             scratch: Endpoint::default(),
             changed: Vec::new(),
+            update: IdSet::default(),
         }
     }
 }
@@ -586,7 +618,8 @@ impl<'a> SliceController<'a> {
         // Step 1: prune and refresh. Slices of a port set no endpoint has any more are
         // obsolete (deleted); label differences make a slice an update; an endpoint whose port
         // set changed leaves its slice and is placed anew.
-        let mut update: BTreeSet<u64> = BTreeSet::new();
+        let mut update = std::mem::take(&mut self.update);
+        update.0.clear();
         let mut delete: Vec<u64> = Vec::new();
         let mut to_place: Vec<Key> = Vec::new();
         // Step A: slices the Service does not own are deleted, first, and never recycled.
@@ -666,12 +699,13 @@ impl<'a> SliceController<'a> {
         }
         self.changed = changed;
         // Emptied slices are deleted.
-        for id in update.clone() {
-            if fam.slices[&id].keys.is_empty() {
-                update.remove(&id);
-                delete.push(id);
+        update.0.retain(|id| {
+            let emptied = fam.slices[id].keys.is_empty();
+            if emptied {
+                delete.push(*id);
             }
-        }
+            !emptied
+        });
 
         // Steps 2 and 3, per port set (`reconcileByPortMapping`).
         let mut by_group: BTreeMap<Ports, Vec<Key>> = BTreeMap::new();
@@ -801,6 +835,7 @@ impl<'a> SliceController<'a> {
             .filter(|id| !updates.contains(id))
             .collect();
         updates.extend(extra);
+        self.update = update;
         for id in updates {
             if let Some(s) = fam.slices.get_mut(&id) {
                 s.generation += 1;
