@@ -32,8 +32,8 @@ use serde_json::json;
 
 use super::{
     Controller, Desired, FieldsMemo, Key, LabelsMemo, MetaContext, Observer, Op, PodStore,
-    PortSets, StableMeta, TriggerTracker, Write, annotation_mut, fields_of_map, set_decimal,
-    set_str,
+    PortSets, StableMeta, TriggerTracker, Write, annotation_mut, fields_of_map, fill_pod_ref,
+    set_decimal, set_str,
 };
 use crate::cluster::{Phase, Pod, ServiceSpec, random_uid};
 use crate::engine::{Nanos, Rng};
@@ -315,22 +315,7 @@ fn fill_address(a: &mut EndpointAddress, pod: &Pod, ip: &str, ns: &str) {
     // `spec.nodeName`, always set, even to "" (endpoints_controller.go,
     // podToEndpointAddressForService); whether the Node exists does not matter here.
     set_str(node_name.get_or_insert_default(), &pod.node_name);
-    let ObjectReference {
-        kind,
-        namespace,
-        name,
-        uid,
-        api_version,
-        resource_version,
-        field_path,
-    } = &mut **target_ref.get_or_insert_default();
-    set_str(kind, "Pod");
-    set_str(namespace, ns);
-    set_str(name, &pod.name);
-    set_str(uid, &pod.uid);
-    api_version.clear();
-    resource_version.clear();
-    field_path.clear();
+    fill_pod_ref(target_ref, pod, ns);
 }
 
 /// `RepackSubsets` then, if over capacity, `truncateEndpoints`: one subset per port set (in

@@ -31,7 +31,8 @@ use serde_json::json;
 use super::endpoints::{HEADLESS, TRIGGER_TIME, resolve_ports};
 use super::{
     Controller, Desired, FieldsMemo, Key, LabelsMemo, MetaContext, Op, PodStore, PortSets,
-    StableMeta, TriggerTracker, Write, annotation_mut, fields_of_map, set_decimal, set_str,
+    StableMeta, TriggerTracker, Write, annotation_mut, fields_of_map, fill_pod_ref, set_decimal,
+    set_str,
 };
 use crate::cluster::{Node, Phase, Pod, ServiceSpec, random_suffix, random_uid};
 use crate::engine::{Nanos, Rng};
@@ -313,22 +314,7 @@ fn fill_endpoint(
         terminating: Some(terminating),
     };
     *hostname = None;
-    let ObjectReference {
-        kind,
-        namespace,
-        name,
-        uid,
-        api_version,
-        resource_version,
-        field_path,
-    } = &mut **target_ref.get_or_insert_default();
-    set_str(kind, "Pod");
-    set_str(namespace, &spec.namespace);
-    set_str(name, &pod.name);
-    set_str(uid, &pod.uid);
-    api_version.clear();
-    resource_version.clear();
-    field_path.clear();
+    fill_pod_ref(target_ref, pod, &spec.namespace);
     deprecated_topology.clear();
     set_opt(node_name, Some(&*pod.node_name).filter(|n| !n.is_empty()));
     // The Node's topology.kubernetes.io/zone label, when present and non-empty.

@@ -23,7 +23,7 @@ use crate::scenario::SECOND;
 use crate::stream::{Events, Recorded};
 use crate::wire::ObjectSizes;
 use crate::wire::fast::MetaEdit;
-use crate::wire::model::{ManagedFieldsEntry, Object, OwnerReference, Time};
+use crate::wire::model::{ManagedFieldsEntry, Object, ObjectReference, OwnerReference, Time};
 
 /// An endpoint's identity within one Service and address type: two shared strings (pod name
 /// and address for slices, address and pod UID for Endpoints), ordered as the pair, hashed
@@ -264,6 +264,29 @@ impl StableMeta<'_> {
                 .collect();
         }
     }
+}
+
+/// Makes `r` the reference to `pod` (in `namespace`) that both controllers write into an
+/// endpoint or address (`targetRef`: kind Pod, namespace, name, uid), in place: its strings
+/// keep their buffers.
+pub fn fill_pod_ref(r: &mut Option<Box<ObjectReference>>, pod: &Pod, namespace: &str) {
+    // Every field named, so that a new one cannot be left out.
+    let ObjectReference {
+        kind,
+        namespace: ns,
+        name,
+        uid,
+        api_version,
+        resource_version,
+        field_path,
+    } = &mut **r.get_or_insert_default();
+    set_str(kind, "Pod");
+    set_str(ns, namespace);
+    set_str(name, &pod.name);
+    set_str(uid, &pod.uid);
+    api_version.clear();
+    resource_version.clear();
+    field_path.clear();
 }
 
 /// Sets `dst` to `v`, keeping its buffer.
