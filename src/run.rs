@@ -324,8 +324,14 @@ fn outcome(
     let objects = run
         .final_objects
         .iter()
-        .map(|o| {
-            let sizes = fast::sizes(o);
+        .zip(&run.final_sizes)
+        .map(|(o, sizes)| {
+            debug_assert_eq!(
+                *sizes,
+                fast::sizes(o),
+                "kept sizes of {}",
+                o.metadata().name
+            );
             let m = o.metadata();
             ObjectRow {
                 api: api.as_str().into(),

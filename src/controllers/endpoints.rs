@@ -38,6 +38,7 @@ use super::{
 use crate::cluster::{Phase, Pod, ServiceSpec, random_uid};
 use crate::engine::{Nanos, Rng};
 use crate::scenario::{ServicePort, TargetPort};
+use crate::wire::ObjectSizes;
 use crate::wire::fast::{Omit, SizedEndpoints};
 use crate::wire::model::*;
 
@@ -724,19 +725,21 @@ impl<'a> Controller<'a> for EndpointsController<'a> {
         });
     }
 
-    fn finish(self) -> Vec<Object> {
-        let mut out: Vec<Object> = self
+    fn finish(self) -> Vec<(Object, ObjectSizes)> {
+        let mut out: Vec<(Object, ObjectSizes)> = self
             .states
             .into_iter()
             .filter_map(|s| {
                 s.stored.map(|s| {
+                    let sizes = s.sized.sizes();
                     let mut e = s.sized.into_endpoints();
+                    // The order of addresses changes no size.
                     e.subsets.iter_mut().for_each(sort_subset);
-                    Object::Endpoints(e)
+                    (Object::Endpoints(e), sizes)
                 })
             })
             .collect();
-        out.sort_by(|a, b| {
+        out.sort_by(|(a, _), (b, _)| {
             let (ma, mb) = (a.metadata(), b.metadata());
             (&ma.namespace, &ma.name).cmp(&(&mb.namespace, &mb.name))
         });

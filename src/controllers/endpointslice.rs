@@ -37,6 +37,7 @@ use super::{
 use crate::cluster::{Node, Phase, Pod, ServiceSpec, random_suffix, random_uid};
 use crate::engine::{Nanos, Rng};
 use crate::scenario::IpFamily;
+use crate::wire::ObjectSizes;
 use crate::wire::fast::{Omit, SizedSlice};
 use crate::wire::model::*;
 
@@ -533,8 +534,8 @@ impl<'a> Controller<'a> for SliceController<'a> {
         }
     }
 
-    fn finish(self) -> Vec<Object> {
-        let mut out: Vec<Object> = self
+    fn finish(self) -> Vec<(Object, ObjectSizes)> {
+        let mut out: Vec<(Object, ObjectSizes)> = self
             .states
             .into_iter()
             .flat_map(|s| {
@@ -542,9 +543,12 @@ impl<'a> Controller<'a> for SliceController<'a> {
                     .into_iter()
                     .flat_map(|(_, f)| f.slices.into_values())
             })
-            .map(|s| Object::EndpointSlice(s.sized.into_slice()))
+            .map(|s| {
+                let sizes = s.sized.sizes();
+                (Object::EndpointSlice(s.sized.into_slice()), sizes)
+            })
             .collect();
-        out.sort_by(|a, b| {
+        out.sort_by(|(a, _), (b, _)| {
             let (ma, mb) = (a.metadata(), b.metadata());
             (&ma.namespace, &ma.name).cmp(&(&mb.namespace, &mb.name))
         });

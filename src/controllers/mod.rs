@@ -144,6 +144,9 @@ pub struct ControllerRun {
     pub pod_events: u64,
     /// The objects at the end, in (namespace, name) order.
     pub final_objects: Vec<Object>,
+    /// The sizes of `final_objects`, index for index, as the controller kept them (no object
+    /// is measured again).
+    pub final_sizes: Vec<ObjectSizes>,
 }
 
 /// Object metadata shared by both controllers.
@@ -674,8 +677,8 @@ pub trait Controller<'h> {
     /// A Node was deleted. Upstream enqueues nothing for it: its pods are re-derived at their
     /// Services' next syncs.
     fn node_gone(&mut self, _index: u32) {}
-    /// The final objects.
-    fn finish(self) -> Vec<Object>;
+    /// The final objects, in (namespace, name) order, with their sizes.
+    fn finish(self) -> Vec<(Object, ObjectSizes)>;
 }
 
 enum Ev {
@@ -828,7 +831,7 @@ pub fn drive_events<'h, C: Controller<'h>>(
             }
         }
     }
-    run.final_objects = c.finish();
+    (run.final_objects, run.final_sizes) = c.finish().into_iter().unzip();
     run
 }
 
