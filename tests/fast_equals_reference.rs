@@ -56,6 +56,52 @@ fn fields_v1() -> impl Strategy<Value = String> {
     })
 }
 
+/// Stamps as the controllers write them: any resourceVersion and generation, some of a few
+/// constant annotation keys (times or constant texts), a managedFields entry or none.
+fn stamp() -> impl Strategy<Value = fast::Stamp> {
+    const KEYS: [&str; 3] = [
+        "a.example/x",
+        "endpoints.kubernetes.io/last-change-trigger-time",
+        "zz",
+    ];
+    let value = prop_oneof![
+        time().prop_map(fast::Annotation::Time),
+        prop_oneof![Just(""), Just("truncated")].prop_map(fast::Annotation::Text),
+    ];
+    let managed = (
+        prop_oneof![Just("v1"), Just("discovery.k8s.io/v1"), Just("")],
+        time(),
+        fields_v1(),
+        prop_oneof![Just("kube-controller-manager"), Just("")],
+    )
+        .prop_map(|(api_version, time, fields, manager)| fast::Managed {
+            manager,
+            operation: "Update",
+            api_version,
+            time,
+            fields_type: "FieldsV1",
+            fields_v1: fields.into(),
+        });
+    (
+        prop_oneof![Just(0u64), Just(u64::MAX), any::<u64>(), 1u64..1000],
+        any::<i64>(),
+        vec(option::of(value), KEYS.len()),
+        option::of(managed),
+    )
+        .prop_map(
+            |(resource_version, generation, values, managed)| fast::Stamp {
+                resource_version,
+                generation,
+                annotations: KEYS
+                    .iter()
+                    .zip(values)
+                    .filter_map(|(k, v)| v.map(|v| (*k, v)))
+                    .collect(),
+                managed,
+            },
+        )
+}
+
 fn owner() -> impl Strategy<Value = OwnerReference> {
     (
         text(),
@@ -470,44 +516,47 @@ proptest! {
         }
     }
 
-    /// Metadata edited in place: the stable fields are measured again only when an edit
-    /// opens them ([`fast::MetaEdit::stable`]); the volatile ones after every edit. Each edit
-    /// takes either only the volatile fields of a random metadata, or all of it.
+    /// Metadata edited in place, as the controllers do: the text fields (measured again only
+    /// when an edit opens them with [`fast::MetaEdit::stable`]) and a [`fast::Stamp`] (measured
+    /// by arithmetic). Each edit sets the stamp, and the text fields too or not; the sizes are
+    /// those of the object with the stamp written out.
     #[test]
     fn metadata_edits_equal_reference(
         s in slice(),
         e in endpoints(),
-        edits in vec((meta(), any::<bool>()), 1..8),
+        edits in vec((meta(), stamp(), any::<bool>()), 1..8),
         (managed_fields, server_set, name) in any::<(bool, bool, bool)>(),
     ) {
         let omit = fast::Omit { managed_fields, server_set, name };
-        let apply = |m: &mut fast::MetaEdit<'_>, new: &ObjectMeta, all: bool| {
-            if all {
-                *m.stable() = new.clone();
-                return;
+        let apply = |m: &mut fast::MetaEdit<'_>, st: &mut fast::Stamp, new: &ObjectMeta, to: &fast::Stamp, text: bool| {
+            if text {
+                let mut new = new.clone();
+                new.resource_version.clear();
+                new.generation = 0;
+                new.annotations.clear();
+                new.managed_fields.clear();
+                *m.stable() = new;
             }
-            let v = m.volatile();
-            v.name.clone_from(&new.name);
-            v.uid.clone_from(&new.uid);
-            v.resource_version.clone_from(&new.resource_version);
-            *v.generation = new.generation;
-            *v.creation_timestamp = new.creation_timestamp;
-            v.annotations.clone_from(&new.annotations);
-            v.managed_fields.clone_from(&new.managed_fields);
+            st.clone_from(to);
         };
         let mut slice = fast::SizedSlice::new(s);
         let mut eps = fast::SizedEndpoints::new(e);
-        for (new, all) in &edits {
-            let request = slice.edit_metadata(omit, |m| apply(m, new, *all));
-            check(Object::EndpointSlice(slice.slice().clone()), slice.sizes())?;
-            let mut cleared = slice.slice().clone();
+        for (new, to, text) in &edits {
+            let request = slice.edit_metadata(omit, |m, st| apply(m, st, new, to, *text));
+            check(Object::EndpointSlice(slice.to_slice()), slice.sizes())?;
+            let mut cleared = slice.to_slice();
             clear_omitted(&mut cleared.metadata, omit);
             check(Object::EndpointSlice(cleared), request)?;
-            let request = eps.edit_metadata(omit, |m| apply(m, new, *all));
-            check(Object::Endpoints(eps.endpoints().clone()), eps.sizes())?;
-            let mut cleared = eps.endpoints().clone();
+            prop_assert_eq!(slice.sizes_omitting(omit), request);
+            let request = eps.edit_metadata(omit, |m, st| apply(m, st, new, to, *text));
+            check(Object::Endpoints(eps.to_endpoints()), eps.sizes())?;
+            let mut cleared = eps.to_endpoints();
             clear_omitted(&mut cleared.metadata, omit);
             check(Object::Endpoints(cleared), request)?;
+            for (key, value) in &to.annotations {
+                prop_assert!(eps.annotation_is(key, Some(*value)));
+            }
+            prop_assert!(eps.annotation_is("absent", None));
         }
     }
 

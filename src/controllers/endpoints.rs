@@ -32,14 +32,13 @@ use serde_json::json;
 
 use super::{
     Controller, Desired, FieldsMemo, Key, LabelsMemo, MetaContext, Observer, Op, PodStore,
-    PortSets, StableMeta, TriggerTracker, Write, annotation_mut, fields_of_map, fill_pod_ref,
-    set_decimal, set_str,
+    PortSets, StableMeta, TriggerTracker, Write, fields_of_keys, fill_pod_ref, set_str,
 };
 use crate::cluster::{Phase, Pod, ServiceSpec, random_uid};
 use crate::engine::{Nanos, Rng};
 use crate::scenario::{ServicePort, TargetPort};
 use crate::wire::ObjectSizes;
-use crate::wire::fast::{Omit, SizedEndpoints};
+use crate::wire::fast::{Annotation, Omit, SizedEndpoints};
 use crate::wire::model::*;
 
 /// `maxCapacity` in `endpoints_controller.go`.
@@ -226,7 +225,7 @@ pub struct EndpointsController<'a> {
     resource_version: u64,
     rng: Rng,
     /// A buffer for the trigger-time annotation of a sync.
-    scratch: String,
+
     /// Addresses that left the object, to be filled in place for the next ones that enter it
     /// (their strings keep their buffers).
     spare: Vec<EndpointAddress>,
@@ -246,7 +245,6 @@ impl EndpointsController<'_> {
             states: (0..services).map(|_| State::new(truncate)).collect(),
             resource_version: 1_000_000,
             rng,
-            scratch: String::new(),
             spare: Vec::new(),
             changed: Vec::new(),
             #[cfg(test)]
@@ -474,12 +472,11 @@ impl<'a> Controller<'a> for EndpointsController<'a> {
         // 3. Skip check (endpoints_controller.go: subsets equal, labels equal, capacity
         // annotation correctly absent).
         if let Some(stored) = &st.stored {
-            let meta = &stored.sized.endpoints().metadata;
             let same_content = !st.desired.has_changes() && !st.rebuild;
             if same_content
-                && meta.labels == *labels
+                && stored.sized.endpoints().metadata.labels == *labels
                 && !over
-                && !meta.annotations.contains_key(OVER_CAPACITY)
+                && stored.sized.annotation_is(OVER_CAPACITY, None)
             {
                 return;
             }
@@ -517,30 +514,26 @@ impl<'a> Controller<'a> for EndpointsController<'a> {
                 over,
                 &spec.namespace,
             );
-            let (uid, created, meta, old_subsets) = match st.stored.take() {
-                Some(s) => {
-                    let mut e = s.sized.into_endpoints();
-                    e.subsets.iter_mut().for_each(sort_subset);
-                    (s.uid, s.created, e.metadata, Some(e.subsets))
-                }
-                None => (
-                    random_uid(&mut self.rng).into(),
-                    self.ctx.time(t),
-                    ObjectMeta::default(),
-                    None,
-                ),
-            };
-            content_changed = old_subsets.as_ref() != Some(&subsets);
             st.index = index_of(&subsets);
             let several = subsets.len() > 1;
-            st.stored = Some(Stored {
-                sized: SizedEndpoints::new(Endpoints {
-                    metadata: meta,
-                    subsets,
-                }),
-                uid,
-                created,
-            });
+            match st.stored.as_mut() {
+                Some(stored) => {
+                    let mut old = stored.sized.set_subsets(subsets);
+                    old.iter_mut().for_each(sort_subset);
+                    content_changed = old != stored.sized.endpoints().subsets;
+                }
+                None => {
+                    content_changed = true;
+                    st.stored = Some(Stored {
+                        sized: SizedEndpoints::new(Endpoints {
+                            metadata: ObjectMeta::default(),
+                            subsets,
+                        }),
+                        uid: random_uid(&mut self.rng).into(),
+                        created: self.ctx.time(t),
+                    });
+                }
+            }
             st.rebuild = several;
             if self.truncate {
                 st.desired.observer.reset();
@@ -631,23 +624,17 @@ impl<'a> Controller<'a> for EndpointsController<'a> {
         let Some(stored) = st.stored.as_mut() else {
             return;
         };
-        let mut trigger_value = std::mem::take(&mut self.scratch);
-        if let Some(tt) = trigger {
-            self.ctx.set_trigger_annotation(&mut trigger_value, tt);
-        }
-        let want_trigger = trigger.map(|_| trigger_value.as_str());
-        let want_over = over.then_some("truncated");
-        let m = &stored.sized.endpoints().metadata;
-        let same_labels = m.labels == *labels;
+        let want_trigger = trigger.map(|tt| self.ctx.trigger_annotation(tt));
+        let want_over = over.then_some(Annotation::Text("truncated"));
+        let same_labels = stored.sized.endpoints().metadata.labels == *labels;
         if !creating
             && !content_changed
             && !over
             && same_labels
-            && !m.annotations.contains_key(OVER_CAPACITY)
+            && stored.sized.annotation_is(OVER_CAPACITY, None)
         {
             // Nothing the controller compares changed (e.g. a pod went and came back between
             // two syncs): upstream skips the write.
-            self.scratch = trigger_value;
             return;
         }
         // An over-capacity PUT of identical content stores nothing (same bytes, same
@@ -655,8 +642,8 @@ impl<'a> Controller<'a> for EndpointsController<'a> {
         let noop = !creating
             && !content_changed
             && same_labels
-            && m.annotations.get(TRIGGER_TIME).map(String::as_str) == want_trigger
-            && m.annotations.get(OVER_CAPACITY).map(String::as_str) == want_over;
+            && stored.sized.annotation_is(TRIGGER_TIME, want_trigger)
+            && stored.sized.annotation_is(OVER_CAPACITY, want_over);
         // The request body: no managedFields; a create none of the fields the API server sets.
         let omit = Omit {
             managed_fields: true,
@@ -668,42 +655,37 @@ impl<'a> Controller<'a> for EndpointsController<'a> {
         } else {
             self.resource_version += 1;
             let (ctx, rv, memo) = (&self.ctx, self.resource_version, &mut st.fields);
-            let (uid, created) = (&stored.uid, stored.created);
             let stable = StableMeta {
+                name: &spec.name,
+                uid: &stored.uid,
+                created: stored.created,
                 generate_prefix: None,
                 namespace: &spec.namespace,
                 labels,
                 owner: None,
             };
-            stored.sized.edit_metadata(omit, |m| {
+            stored.sized.edit_metadata(omit, |m, stamp| {
                 stable.apply(m);
-                let v = m.volatile();
-                set_str(v.name, &spec.name);
-                set_str(v.uid, uid);
-                set_decimal(v.resource_version, rv);
-                *v.generation = 0;
-                *v.creation_timestamp = Some(created);
+                stamp.resource_version = rv;
+                stamp.generation = 0;
+                stamp.annotations.clear();
                 for (key, want) in [(TRIGGER_TIME, want_trigger), (OVER_CAPACITY, want_over)] {
-                    match want {
-                        Some(v) => set_str(annotation_mut(m.volatile().annotations, key), v),
-                        None => {
-                            m.volatile().annotations.remove(key);
-                        }
+                    if let Some(v) = want {
+                        stamp.annotations.push((key, v));
                     }
                 }
-                let fields = memo.get(&m.labels, &m.annotations, "", || {
+                let fields = memo.get(&m.labels, &stamp.annotations, "", || {
                     json!({
                         "f:metadata": {
-                            "f:annotations": fields_of_map(&m.annotations),
-                            "f:labels": fields_of_map(&m.labels),
+                            "f:annotations": fields_of_keys(stamp.annotations.iter().map(|(k, _)| *k)),
+                            "f:labels": fields_of_keys(m.labels.keys().map(String::as_str)),
                         },
                         "f:subsets": {},
                     })
                 });
-                ctx.set_managed_fields(m.volatile().managed_fields, t, "v1", fields);
+                stamp.managed = ctx.managed(t, "v1", fields);
             })
         };
-        self.scratch = trigger_value;
         let e = stored.sized.endpoints();
         let count: usize = e
             .subsets

@@ -31,8 +31,7 @@ use serde_json::json;
 use super::endpoints::{HEADLESS, TRIGGER_TIME, resolve_ports};
 use super::{
     Controller, Desired, FieldsMemo, Key, LabelsMemo, MetaContext, Op, PodStore, PortSets,
-    StableMeta, TriggerTracker, Write, annotation_mut, fields_of_map, fill_pod_ref, set_decimal,
-    set_str,
+    StableMeta, TriggerTracker, Write, fields_of_keys, fill_pod_ref, set_str,
 };
 use crate::cluster::{Node, Phase, Pod, ServiceSpec, random_suffix, random_uid};
 use crate::engine::{Nanos, Rng};
@@ -812,10 +811,8 @@ impl<'a> SliceController<'a> {
             for k in &keys {
                 fam.loc.insert(k.clone(), id);
             }
-            let mut slice = s.sized.slice().clone();
-            slice.endpoints = endpoints;
-            slice.ports = ports.to_vec();
-            s.sized = SizedSlice::new(slice);
+            let old = s.sized.set_content(endpoints, ports.to_vec());
+            self.spare.extend(old);
             s.keys = keys;
             updates.push(id);
         }
@@ -881,41 +878,39 @@ impl<'a> SliceController<'a> {
             name: create,
         };
         let stable = StableMeta {
+            name: &s.name,
+            uid: &s.uid,
+            created: s.created,
             generate_prefix: Some(&spec.name),
             namespace: &spec.namespace,
             labels,
             owner: Some((&spec.name, &spec.uid)),
         };
-        let request = s.sized.edit_metadata(omit, |m| {
+        let generation = s.generation;
+        let request = s.sized.edit_metadata(omit, |m, stamp| {
             stable.apply(m);
-            let v = m.volatile();
-            set_str(v.name, &s.name);
-            set_str(v.uid, &s.uid);
-            set_decimal(v.resource_version, rv);
-            *v.generation = s.generation;
-            *v.creation_timestamp = Some(s.created);
-            match trigger {
-                Some(tt) => {
-                    v.annotations.retain(|k, _| k == TRIGGER_TIME);
-                    let value = annotation_mut(v.annotations, TRIGGER_TIME);
-                    ctx.set_trigger_annotation(value, tt);
-                }
-                None => v.annotations.clear(),
+            stamp.resource_version = rv;
+            stamp.generation = generation;
+            stamp.annotations.clear();
+            if let Some(tt) = trigger {
+                stamp
+                    .annotations
+                    .push((TRIGGER_TIME, ctx.trigger_annotation(tt)));
             }
-            let fields = memo.get(&m.labels, &m.annotations, &spec.uid, || {
+            let fields = memo.get(&m.labels, &stamp.annotations, &spec.uid, || {
                 json!({
                     "f:addressType": {},
                     "f:endpoints": {},
                     "f:metadata": {
-                        "f:annotations": fields_of_map(&m.annotations),
+                        "f:annotations": fields_of_keys(stamp.annotations.iter().map(|(k, _)| *k)),
                         "f:generateName": {},
-                        "f:labels": fields_of_map(&m.labels),
+                        "f:labels": fields_of_keys(m.labels.keys().map(String::as_str)),
                         "f:ownerReferences": {".": {}, format!("k:{{\"uid\":\"{}\"}}", spec.uid): {}},
                     },
                     "f:ports": {},
                 })
             });
-            ctx.set_managed_fields(m.volatile().managed_fields, t, "discovery.k8s.io/v1", fields);
+            stamp.managed = ctx.managed(t, "discovery.k8s.io/v1", fields);
         });
         log.push(Write {
             time: t,

@@ -22,8 +22,8 @@ use crate::engine::{Nanos, Queue};
 use crate::scenario::SECOND;
 use crate::stream::{Events, Recorded};
 use crate::wire::ObjectSizes;
-use crate::wire::fast::MetaEdit;
-use crate::wire::model::{ManagedFieldsEntry, Object, ObjectReference, OwnerReference, Time};
+use crate::wire::fast::{Annotation, Managed, MetaEdit};
+use crate::wire::model::{Object, ObjectReference, OwnerReference, Time};
 
 /// An endpoint's identity within one Service and address type: two shared strings (pod name
 /// and address for slices, address and pod UID for Endpoints), ordered as the pair, hashed
@@ -160,51 +160,40 @@ impl MetaContext {
         Time(self.start_unix + (t / SECOND) as i64)
     }
 
-    /// Sets `value` to the trigger-time annotation value of `t`: RFC 3339 of a whole-second
-    /// time (the Ready condition's `lastTransitionTime` has whole seconds), as `RFC3339Nano`
-    /// prints it. Writes into the string's own buffer.
-    pub fn set_trigger_annotation(&self, value: &mut String, t: Nanos) {
-        use std::fmt::Write as _;
-        value.clear();
-        let time = self.time(t);
-        if !crate::digits::push_rfc3339(value, time.0) {
-            let _ = write!(value, "{time}");
-        }
+    /// The trigger-time annotation's value for `t`: the time at whole seconds (the Ready
+    /// condition's `lastTransitionTime` has whole seconds), as `RFC3339Nano` prints it.
+    pub fn trigger_annotation(&self, t: Nanos) -> Annotation {
+        Annotation::Time(self.time(t))
     }
 
-    /// Makes `entries` kube-controller-manager's one `managedFields` entry of a write at `t`
-    /// (or none, when the scenario leaves managed fields out), in place.
-    pub fn set_managed_fields(
+    /// kube-controller-manager's one `managedFields` entry of a write at `t` (none when the
+    /// scenario leaves managed fields out).
+    pub fn managed(
         &self,
-        entries: &mut Vec<ManagedFieldsEntry>,
         t: Nanos,
-        api_version: &str,
-        fields_v1: &str,
-    ) {
-        if !self.managed_fields {
-            entries.clear();
-            return;
-        }
-        entries.truncate(1);
-        if entries.is_empty() {
-            entries.push(ManagedFieldsEntry::default());
-        }
-        let e = &mut entries[0];
-        set_str(&mut e.manager, "kube-controller-manager");
-        set_str(&mut e.operation, "Update");
-        set_str(&mut e.api_version, api_version);
-        e.time = Some(self.time(t));
-        set_str(&mut e.fields_type, "FieldsV1");
-        set_str(e.fields_v1.get_or_insert_default(), fields_v1);
-        e.subresource.clear();
+        api_version: &'static str,
+        fields_v1: Arc<str>,
+    ) -> Option<Managed> {
+        self.managed_fields.then(|| Managed {
+            manager: "kube-controller-manager",
+            operation: "Update",
+            api_version,
+            time: self.time(t),
+            fields_type: "FieldsV1",
+            fields_v1,
+        })
     }
 }
 
-/// What a controller writes in the stable metadata fields of its objects (see
-/// [`StablePart`](crate::wire::fast::StablePart)): `generateName` (`prefix-`, or none), the
-/// namespace, the labels and a controlling ownerReference to the Service (`name`, `uid`), or
-/// none; no selfLink, deletion fields or finalizers.
+/// What a controller writes in the text metadata of its objects (see
+/// [`StablePart`](crate::wire::fast::StablePart)): the name, UID and creation time,
+/// `generateName` (`prefix-`, or none), the namespace, the labels and a controlling
+/// ownerReference to the Service (`name`, `uid`), or none; no selfLink, deletion fields or
+/// finalizers.
 pub struct StableMeta<'a> {
+    pub name: &'a str,
+    pub uid: &'a str,
+    pub created: Time,
     pub generate_prefix: Option<&'a str>,
     pub namespace: &'a str,
     pub labels: &'a BTreeMap<String, String>,
@@ -212,9 +201,18 @@ pub struct StableMeta<'a> {
 }
 
 impl StableMeta<'_> {
-    /// Sets the stable fields of `m` to these, touching them (so that they are measured
-    /// again) only when one differs: they rarely do between two writes of an object.
+    /// Sets the text fields of `m` to these, touching them (so that they are measured again)
+    /// only when one differs: they rarely do between two writes of an object.
     pub fn apply(&self, m: &mut MetaEdit<'_>) {
+        if m.name != self.name {
+            set_str(&mut m.stable().name, self.name);
+        }
+        if m.uid != self.uid {
+            set_str(&mut m.stable().uid, self.uid);
+        }
+        if m.creation_timestamp != Some(self.created) {
+            m.stable().creation_timestamp = Some(self.created);
+        }
         let generate_name_ok = match self.generate_prefix {
             Some(prefix) => m.generate_name.strip_suffix('-') == Some(prefix),
             None => m.generate_name.is_empty(),
@@ -300,24 +298,6 @@ pub fn set_str(dst: &mut String, v: &str) {
     }
 }
 
-/// The value of annotation `key`, inserted empty if absent (without allocating the key when
-/// it is present, as it is on every write but the first).
-pub fn annotation_mut<'m>(
-    annotations: &'m mut BTreeMap<String, String>,
-    key: &str,
-) -> &'m mut String {
-    if !annotations.contains_key(key) {
-        annotations.insert(key.to_string(), String::new());
-    }
-    annotations.get_mut(key).expect("inserted above")
-}
-
-/// Sets `dst` to the decimal form of `v`, keeping its buffer.
-pub fn set_decimal(dst: &mut String, v: u64) {
-    dst.clear();
-    crate::digits::push_decimal(dst, v);
-}
-
 /// The `fieldsV1` texts of a controller's writes, each built once: a text depends only on the
 /// label and annotation keys (never their values) and the owner's UID, and an object cycles
 /// through a few such key sets (with or without the trigger-time annotation, say).
@@ -328,26 +308,29 @@ pub struct FieldsMemo {
 
 struct FieldsEntry {
     label_keys: Vec<String>,
-    annotation_keys: Vec<String>,
+    annotation_keys: Vec<&'static str>,
     owner: String,
-    text: String,
+    text: Arc<str>,
 }
 
 impl FieldsMemo {
     /// Key sets remembered; beyond this the oldest is forgotten.
     const CAPACITY: usize = 4;
 
-    /// The text for these labels, annotations and owner; `build` gives the field set.
+    /// The text for these labels, annotation keys and owner; `build` gives the field set.
     pub fn get(
         &mut self,
         labels: &BTreeMap<String, String>,
-        annotations: &BTreeMap<String, String>,
+        annotations: &[(&'static str, Annotation)],
         owner: &str,
         build: impl FnOnce() -> serde_json::Value,
-    ) -> &str {
+    ) -> Arc<str> {
+        let annotation_keys = annotations.iter().map(|(k, _)| *k);
         let found = self.entries.iter().position(|e| {
             labels.keys().eq(e.label_keys.iter())
-                && annotations.keys().eq(e.annotation_keys.iter())
+                && annotation_keys
+                    .clone()
+                    .eq(e.annotation_keys.iter().copied())
                 && e.owner == owner
         });
         let i = match found {
@@ -359,14 +342,14 @@ impl FieldsMemo {
                 let raw = crate::wire::gojson::to_vec(&build()).unwrap_or_default();
                 self.entries.push(FieldsEntry {
                     label_keys: labels.keys().cloned().collect(),
-                    annotation_keys: annotations.keys().cloned().collect(),
+                    annotation_keys: annotation_keys.collect(),
                     owner: owner.to_string(),
-                    text: String::from_utf8_lossy(&raw).into_owned(),
+                    text: String::from_utf8_lossy(&raw).into(),
                 });
                 self.entries.len() - 1
             }
         };
-        &self.entries[i].text
+        self.entries[i].text.clone()
     }
 }
 
@@ -396,10 +379,10 @@ impl LabelsMemo {
 }
 
 /// `{"f:key":{},...}` with a `"."` entry, as structured-merge-diff writes a map's field set.
-pub fn fields_of_map(m: &BTreeMap<String, String>) -> serde_json::Value {
+pub fn fields_of_keys<'k>(keys: impl IntoIterator<Item = &'k str>) -> serde_json::Value {
     let mut o = serde_json::Map::new();
     o.insert(".".into(), serde_json::json!({}));
-    for k in m.keys() {
+    for k in keys {
         o.insert(format!("f:{k}"), serde_json::json!({}));
     }
     serde_json::Value::Object(o)
@@ -1006,29 +989,27 @@ mod tests {
     #[test]
     fn fields_memo_text_follows_the_key_sets() {
         let mut memo = FieldsMemo::default();
-        let sets = [
-            (map(&["a"]), map(&[]), ""),
-            (map(&["a"]), map(&["t"]), ""),
-            (map(&["a", "b"]), map(&["t"]), ""),
-            (map(&["a"]), map(&["t"]), "uid-1"),
-            (map(&["b"]), map(&["t", "u"]), ""),
-            (map(&["a"]), map(&[]), ""),
+        let t = |round: i64| Annotation::Time(Time(round));
+        let sets: [(_, &[&'static str], _); 6] = [
+            (map(&["a"]), &[], ""),
+            (map(&["a"]), &["t"], ""),
+            (map(&["a", "b"]), &["t"], ""),
+            (map(&["a"]), &["t"], "uid-1"),
+            (map(&["b"]), &["t", "u"], ""),
+            (map(&["a"]), &[], ""),
         ];
         for round in 0..3 {
-            for (labels, annotations, owner) in &sets {
-                let want = format!(
-                    "{:?}|{:?}|{owner}",
-                    labels.keys().collect::<Vec<_>>(),
-                    annotations.keys().collect::<Vec<_>>()
-                );
+            for (labels, keys, owner) in &sets {
+                let want = format!("{:?}|{keys:?}|{owner}", labels.keys().collect::<Vec<_>>());
                 let mut relabelled = labels.clone();
                 relabelled
                     .values_mut()
                     .for_each(|v| *v = format!("round {round}"));
-                let got = memo.get(&relabelled, annotations, owner, || {
+                let annotations: Vec<_> = keys.iter().map(|k| (*k, t(round))).collect();
+                let got = memo.get(&relabelled, &annotations, owner, || {
                     serde_json::Value::String(want.clone())
                 });
-                assert_eq!(got, format!("{want:?}"));
+                assert_eq!(*got, format!("{want:?}"));
             }
         }
     }

@@ -301,17 +301,21 @@ pub fn meta_part_omitting(m: &ObjectMeta, omit: Omit) -> Part {
 /// [`meta_part`] and [`meta_part_omitting`] of `m` at once: the fields both share (labels,
 /// owners: most of the bytes) are measured once.
 pub fn meta_parts(m: &ObjectMeta, omit: Omit) -> (Part, Part) {
-    meta_parts_with(m, StablePart::of(m), omit)
+    combine(&StablePart::of(m), &VolatilePart::of_text(m), omit)
 }
 
-/// The size of the metadata fields a controller writes the same on (almost) every write:
-/// `generateName`, `namespace`, `selfLink`, the deletion fields, `labels`, `ownerReferences`
-/// and `finalizers`. Kept by [`SizedSlice`] and [`SizedEndpoints`] until an edit touches one
-/// of them ([`MetaEdit::stable`]).
+/// The size of the metadata fields that stay the same from one write of an object to the
+/// next: `generateName`, `namespace`, `selfLink`, the deletion fields, `labels`,
+/// `ownerReferences` and `finalizers`, and the fields set when the object is created: `name`,
+/// `uid` and `creationTimestamp`. Kept by [`SizedSlice`] and [`SizedEndpoints`] until an edit
+/// touches one of them ([`MetaEdit::stable`]).
 #[derive(Clone, Copy)]
 pub struct StablePart {
     proto: u64,
     json: JsonObj,
+    name: Text,
+    uid: Text,
+    creation_timestamp: Option<Time>,
 }
 
 impl std::fmt::Debug for StablePart {
@@ -320,6 +324,23 @@ impl std::fmt::Debug for StablePart {
             .field("proto", &self.proto)
             .field("json", &self.json.len)
             .finish()
+    }
+}
+
+/// A string field a request may leave out: its length, and its JSON member
+/// (`"key":"value"`), absent when the string is empty.
+#[derive(Clone, Copy, Default)]
+struct Text {
+    len: u64,
+    member: Option<u64>,
+}
+
+impl Text {
+    fn of(key: &str, v: &str) -> Self {
+        Text {
+            len: v.len() as u64,
+            member: (!v.is_empty()).then(|| key.len() as u64 + 3 + string_len(v) as u64),
+        }
     }
 }
 
@@ -353,69 +374,161 @@ impl StablePart {
         if let Some(t) = m.deletion_timestamp {
             json.member("deletionTimestamp", json_time(t));
         }
-        StablePart { proto, json }
+        StablePart {
+            proto,
+            json,
+            name: Text::of("name", &m.name),
+            uid: Text::of("uid", &m.uid),
+            creation_timestamp: m.creation_timestamp,
+        }
     }
 }
 
-/// [`meta_parts`] given the size of `m`'s stable fields: only the others are measured.
-fn meta_parts_with(m: &ObjectMeta, stable: StablePart, omit: Omit) -> (Part, Part) {
-    // The fields both share: the stable ones and the annotations.
-    let shared_payload = stable.proto + map_fields(&m.annotations);
-    let mut shared = stable.json;
-    shared.map_nonempty("annotations", &m.annotations);
-    let managed = Items::of(&m.managed_fields, managed_part);
-    // A string the request may leave out, with its JSON member (`"key":"value"`, absent when
-    // empty) measured once for both parts.
-    let text = |key: &str, v: &'_ str| {
-        let member = (!v.is_empty()).then(|| key.len() as u64 + 3 + string_len(v) as u64);
-        (v.len() as u64, member)
-    };
-    let name = text("name", &m.name);
-    let uid = text("uid", &m.uid);
-    let resource_version = text("resourceVersion", &m.resource_version);
-    // The shared part plus the fields a request may leave out.
-    let part = |texts: [(u64, Option<u64>); 3],
-                generation: i64,
-                creation_timestamp: Option<Time>,
-                managed: Items| {
-        let mut payload = shared_payload
-            + int_field(generation)
-            + msg(time_payload(creation_timestamp))
-            + managed.proto;
-        let mut json = shared;
-        for (len, member) in texts {
-            payload += msg(len);
-            if let Some(member) = member {
-                json.len += member;
-                json.members += 1;
+/// The size of the metadata fields a controller writes anew on every write: the
+/// `resourceVersion`, the `generation`, the annotations and the `managedFields`.
+struct VolatilePart {
+    resource_version: Text,
+    generation: i64,
+    /// The annotations as protobuf map entries, and as a JSON object (absent when empty).
+    annotations: u64,
+    annotations_json: Option<u64>,
+    managed: Items,
+}
+
+impl VolatilePart {
+    fn of_text(m: &ObjectMeta) -> Self {
+        VolatilePart {
+            resource_version: Text::of("resourceVersion", &m.resource_version),
+            generation: m.generation,
+            annotations: map_fields(&m.annotations),
+            annotations_json: (!m.annotations.is_empty()).then(|| json_map(&m.annotations)),
+            managed: Items::of(&m.managed_fields, managed_part),
+        }
+    }
+
+    /// By arithmetic: every text a stamp holds is plain (digits, RFC 3339 times, this crate's
+    /// constants), so its JSON length is its length plus quotes.
+    fn of_stamp(s: &Stamp) -> Self {
+        let rv = decimal_len(s.resource_version);
+        let mut annotations = 0;
+        let mut json = JsonObj::new();
+        for (key, value) in &s.annotations {
+            let len = value.len();
+            annotations += msg(str_field(key) + msg(len));
+            json.len += plain_len(key) + 1 + len + 2;
+            json.members += 1;
+        }
+        VolatilePart {
+            resource_version: Text {
+                len: rv,
+                member: Some("resourceVersion".len() as u64 + 3 + rv + 2),
+            },
+            generation: s.generation,
+            annotations,
+            annotations_json: (!s.annotations.is_empty()).then(|| json.end()),
+            managed: Items::of(s.managed.as_slice(), Managed::part),
+        }
+    }
+}
+
+impl Managed {
+    /// [`managed_part`] of the entry, by arithmetic (its strings are plain constants).
+    fn part(&self) -> Part {
+        let fields_v1 = self.fields_v1.len() as u64;
+        let payload = msg(self.manager.len() as u64)
+            + msg(self.operation.len() as u64)
+            + msg(self.api_version.len() as u64)
+            + msg(time_payload(Some(self.time)))
+            + msg(self.fields_type.len() as u64)
+            + msg(if fields_v1 == 0 { 0 } else { msg(fields_v1) })
+            + msg(0);
+        let mut json = JsonObj::new();
+        for (key, v) in [
+            ("manager", self.manager),
+            ("operation", self.operation),
+            ("apiVersion", self.api_version),
+            ("fieldsType", self.fields_type),
+        ] {
+            if !v.is_empty() {
+                json.member(key, plain_len(v));
             }
         }
-        json.int_opt("generation", (generation != 0).then_some(generation))
-            // A zero Time is a struct, which omitempty never omits: it is written as null.
-            .member("creationTimestamp", creation_timestamp.map_or(4, json_time))
-            .array_nonempty("managedFields", managed);
+        json.member("time", json_time(self.time))
+            .member("fieldsV1", fields_v1);
         Part {
-            proto: msg(payload),
+            proto: 1 + msg(payload),
             json: json.end(),
         }
-    };
+    }
+}
+
+/// Bytes of `v` in decimal.
+fn decimal_len(v: u64) -> u64 {
+    u64::from(v.checked_ilog10().unwrap_or(0)) + 1
+}
+
+/// The JSON length of one of this crate's constant strings (plain ASCII, checked in debug
+/// builds), quotes included.
+fn plain_len(s: &str) -> u64 {
+    debug_assert_eq!(string_len(s), s.len() + 2, "{s:?} is not plain");
+    s.len() as u64 + 2
+}
+
+/// The metadata as a field and as a JSON value, whole and with the fields `omit` names left
+/// out, from the sizes of its stable and volatile fields.
+fn combine(stable: &StablePart, v: &VolatilePart, omit: Omit) -> (Part, Part) {
+    // The fields both share: the stable ones and the annotations.
+    let shared_payload = stable.proto + v.annotations;
+    let mut shared = stable.json;
+    if let Some(len) = v.annotations_json {
+        shared.member("annotations", len);
+    }
+    // The shared part plus the fields a request may leave out.
+    let part =
+        |texts: [Text; 3], generation: i64, creation_timestamp: Option<Time>, managed: Items| {
+            let mut payload = shared_payload
+                + int_field(generation)
+                + msg(time_payload(creation_timestamp))
+                + managed.proto;
+            let mut json = shared;
+            for t in texts {
+                payload += msg(t.len);
+                if let Some(member) = t.member {
+                    json.len += member;
+                    json.members += 1;
+                }
+            }
+            json.int_opt("generation", (generation != 0).then_some(generation))
+                // A zero Time is a struct, which omitempty never omits: it is written as null.
+                .member("creationTimestamp", creation_timestamp.map_or(4, json_time))
+                .array_nonempty("managedFields", managed);
+            Part {
+                proto: msg(payload),
+                json: json.end(),
+            }
+        };
     let full = part(
-        [name, uid, resource_version],
-        m.generation,
-        m.creation_timestamp,
-        managed,
+        [stable.name, stable.uid, v.resource_version],
+        v.generation,
+        stable.creation_timestamp,
+        v.managed,
     );
-    let cleared = (0, None);
-    let name = if omit.name { cleared } else { name };
+    let cleared = Text::default();
+    let name = if omit.name { cleared } else { stable.name };
     let (uid, resource_version, generation, creation_timestamp) = if omit.server_set {
         (cleared, cleared, 0, None)
     } else {
-        (uid, resource_version, m.generation, m.creation_timestamp)
+        (
+            stable.uid,
+            v.resource_version,
+            v.generation,
+            stable.creation_timestamp,
+        )
     };
     let managed = if omit.managed_fields {
         Items::default()
     } else {
-        managed
+        v.managed
     };
     let omitted = part(
         [name, uid, resource_version],
@@ -790,25 +903,100 @@ impl EndpointsSizer {
     }
 }
 
-/// Write access to an object's metadata for [`SizedSlice::edit_metadata`] and
-/// [`SizedEndpoints::edit_metadata`]. The fields a controller rewrites on every write are
-/// open through [`MetaEdit::volatile`] and measured after every edit; the others (see
-/// [`StablePart`]) through [`MetaEdit::stable`], which has them measured again. Reading goes
-/// through `Deref`.
+/// The metadata fields a controller writes anew on every write of an object, held as values:
+/// the `resourceVersion`, the `generation`, the annotations and the `managedFields`. Once an
+/// edit has stamped a [`SizedSlice`] or [`SizedEndpoints`], those four fields of its metadata
+/// stay empty and the stamp holds them: measured by arithmetic on every write, written out as
+/// text only when the object is taken whole ([`SizedSlice::into_slice`],
+/// [`SizedSlice::to_slice`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stamp {
+    /// Written in decimal.
+    pub resource_version: u64,
+    pub generation: i64,
+    /// In key order, keys distinct.
+    pub annotations: Vec<(&'static str, Annotation)>,
+    /// The one `managedFields` entry, if any.
+    pub managed: Option<Managed>,
+}
+
+/// The value of an annotation a controller writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Annotation {
+    /// A whole-second time, as Go's `RFC3339Nano` prints it (`2006-01-02T15:04:05Z`).
+    Time(Time),
+    /// One of this crate's constants.
+    Text(&'static str),
+}
+
+impl Annotation {
+    /// The length of the value's text, which is plain.
+    fn len(&self) -> u64 {
+        match self {
+            Annotation::Time(t) => json_time(*t) - 2,
+            Annotation::Text(s) => plain_len(s) - 2,
+        }
+    }
+
+    pub fn text(&self) -> String {
+        match self {
+            Annotation::Time(t) => t.to_string(),
+            Annotation::Text(s) => (*s).to_string(),
+        }
+    }
+}
+
+/// A `managedFields` entry a controller writes (its `subresource` empty).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Managed {
+    pub manager: &'static str,
+    pub operation: &'static str,
+    pub api_version: &'static str,
+    pub time: Time,
+    pub fields_type: &'static str,
+    /// `FieldsV1.Raw`: compact JSON text, as Go writes it.
+    pub fields_v1: std::sync::Arc<str>,
+}
+
+impl Stamp {
+    pub fn annotation(&self, key: &str) -> Option<Annotation> {
+        self.annotations
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| *v)
+    }
+
+    /// Writes the stamp's fields into `m` as text.
+    fn write_into(&self, m: &mut ObjectMeta) {
+        m.resource_version = self.resource_version.to_string();
+        m.generation = self.generation;
+        m.annotations = self
+            .annotations
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), v.text()))
+            .collect();
+        m.managed_fields = self
+            .managed
+            .iter()
+            .map(|e| ManagedFieldsEntry {
+                manager: e.manager.into(),
+                operation: e.operation.into(),
+                api_version: e.api_version.into(),
+                time: Some(e.time),
+                fields_type: e.fields_type.into(),
+                fields_v1: Some(e.fields_v1.to_string()),
+                subresource: String::new(),
+            })
+            .collect();
+    }
+}
+
+/// Write access to an object's text metadata for [`SizedSlice::edit_metadata`] and
+/// [`SizedEndpoints::edit_metadata`]: reading through `Deref`, writing through
+/// [`MetaEdit::stable`], which has the fields measured again (see [`StablePart`]).
 pub struct MetaEdit<'a> {
     meta: &'a mut ObjectMeta,
     stable: &'a mut Option<StablePart>,
-}
-
-/// The metadata fields measured after every edit.
-pub struct Volatile<'a> {
-    pub name: &'a mut String,
-    pub uid: &'a mut String,
-    pub resource_version: &'a mut String,
-    pub generation: &'a mut i64,
-    pub creation_timestamp: &'a mut Option<Time>,
-    pub annotations: &'a mut BTreeMap<String, String>,
-    pub managed_fields: &'a mut Vec<ManagedFieldsEntry>,
 }
 
 impl std::ops::Deref for MetaEdit<'_> {
@@ -820,40 +1008,81 @@ impl std::ops::Deref for MetaEdit<'_> {
 }
 
 impl MetaEdit<'_> {
-    pub fn volatile(&mut self) -> Volatile<'_> {
-        let m = &mut *self.meta;
-        Volatile {
-            name: &mut m.name,
-            uid: &mut m.uid,
-            resource_version: &mut m.resource_version,
-            generation: &mut m.generation,
-            creation_timestamp: &mut m.creation_timestamp,
-            annotations: &mut m.annotations,
-            managed_fields: &mut m.managed_fields,
-        }
-    }
-
-    /// Every field: the stable ones are measured again after this edit.
+    /// The text fields, measured again after this edit. The four a [`Stamp`] holds must stay
+    /// empty.
     pub fn stable(&mut self) -> &mut ObjectMeta {
         *self.stable = None;
         self.meta
     }
 }
 
-/// Edits `meta` through a [`MetaEdit`] and measures it: the stored object's metadata and the
-/// request body's (`omit`), the stable fields only when the edit touched them.
-fn edit_meta(
-    meta: &mut ObjectMeta,
-    stable: &mut Option<StablePart>,
-    omit: Omit,
-    edit: impl FnOnce(&mut MetaEdit<'_>),
-) -> (Part, Part) {
-    edit(&mut MetaEdit {
-        meta: &mut *meta,
-        stable: &mut *stable,
-    });
-    let part = *stable.get_or_insert_with(|| StablePart::of(meta));
-    meta_parts_with(meta, part, omit)
+/// How an object's metadata is held and measured: as text only, or (once stamped) as text
+/// plus a [`Stamp`]; with the size of its stable fields while no edit has touched them.
+#[derive(Clone, Debug, Default)]
+struct MetaState {
+    stable: Option<StablePart>,
+    stamp: Option<Stamp>,
+}
+
+impl MetaState {
+    /// Edits `meta` and the stamp (empty at first, the four text fields then cleared), and
+    /// returns the metadata's parts, whole and omitting `omit`.
+    fn edit(
+        &mut self,
+        meta: &mut ObjectMeta,
+        omit: Omit,
+        edit: impl FnOnce(&mut MetaEdit<'_>, &mut Stamp),
+    ) -> (Part, Part) {
+        let stamp = self.stamp.get_or_insert_with(|| {
+            meta.resource_version.clear();
+            meta.generation = 0;
+            meta.annotations.clear();
+            meta.managed_fields.clear();
+            Stamp::default()
+        });
+        edit(
+            &mut MetaEdit {
+                meta: &mut *meta,
+                stable: &mut self.stable,
+            },
+            stamp,
+        );
+        debug_assert!(
+            meta.resource_version.is_empty()
+                && meta.generation == 0
+                && meta.annotations.is_empty()
+                && meta.managed_fields.is_empty(),
+            "a stamped object's text holds none of the stamp's fields"
+        );
+        self.stable.get_or_insert_with(|| StablePart::of(meta));
+        self.parts(meta, omit)
+    }
+
+    fn parts(&self, meta: &ObjectMeta, omit: Omit) -> (Part, Part) {
+        match &self.stamp {
+            Some(stamp) => {
+                let stable = self.stable.unwrap_or_else(|| StablePart::of(meta));
+                combine(&stable, &VolatilePart::of_stamp(stamp), omit)
+            }
+            None => meta_parts(meta, omit),
+        }
+    }
+
+    /// Whether annotation `key` is `want` (absent for `None`).
+    fn annotation_is(&self, meta: &ObjectMeta, key: &str, want: Option<Annotation>) -> bool {
+        match &self.stamp {
+            Some(stamp) => stamp.annotation(key) == want,
+            None => {
+                meta.annotations.get(key).map(String::as_str) == want.map(|a| a.text()).as_deref()
+            }
+        }
+    }
+
+    fn write_into(&self, meta: &mut ObjectMeta) {
+        if let Some(stamp) = &self.stamp {
+            stamp.write_into(meta);
+        }
+    }
 }
 
 /// An EndpointSlice together with its [`SliceSizer`] and the size of each endpoint, so that
@@ -863,8 +1092,7 @@ pub struct SizedSlice {
     slice: EndpointSlice,
     parts: Vec<Part>,
     sizer: SliceSizer,
-    /// The size of the metadata's stable fields, until an edit touches them.
-    stable: Option<StablePart>,
+    meta: MetaState,
 }
 
 impl SizedSlice {
@@ -879,16 +1107,28 @@ impl SizedSlice {
             slice,
             parts,
             sizer,
-            stable: None,
+            meta: MetaState::default(),
         }
     }
 
+    /// The slice; once stamped, without the fields its [`SizedSlice::stamp`] holds.
     pub fn slice(&self) -> &EndpointSlice {
         &self.slice
     }
 
-    pub fn into_slice(self) -> EndpointSlice {
+    pub fn stamp(&self) -> Option<&Stamp> {
+        self.meta.stamp.as_ref()
+    }
+
+    /// The whole slice, its stamp written out.
+    pub fn into_slice(mut self) -> EndpointSlice {
+        self.meta.write_into(&mut self.slice.metadata);
         self.slice
+    }
+
+    /// [`SizedSlice::into_slice`] of a copy.
+    pub fn to_slice(&self) -> EndpointSlice {
+        self.clone().into_slice()
     }
 
     pub fn sizes(&self) -> ObjectSizes {
@@ -898,7 +1138,7 @@ impl SizedSlice {
     /// The sizes of the slice with the metadata fields `omit` names cleared: a request body.
     pub fn sizes_omitting(&self, omit: Omit) -> ObjectSizes {
         self.sizer
-            .sizes_with_meta(meta_part_omitting(&self.slice.metadata, omit))
+            .sizes_with_meta(self.meta.parts(&self.slice.metadata, omit).1)
     }
 
     pub fn push_endpoint(&mut self, e: Endpoint) {
@@ -922,20 +1162,39 @@ impl SizedSlice {
         std::mem::replace(&mut self.slice.endpoints[i], e)
     }
 
+    /// Replaces all endpoints and ports (the metadata and stamp stay), returning the old
+    /// endpoints.
+    pub fn set_content(
+        &mut self,
+        endpoints: Vec<Endpoint>,
+        ports: Vec<EndpointPort>,
+    ) -> Vec<Endpoint> {
+        let version = self.slice.version;
+        self.parts = endpoints
+            .iter()
+            .map(|e| endpoint_part(version, e))
+            .collect();
+        self.sizer.endpoints = Items::of(&self.parts, |p| *p);
+        self.set_ports(ports);
+        std::mem::replace(&mut self.slice.endpoints, endpoints)
+    }
+
+    /// Sets the whole metadata as text (no stamp).
     pub fn set_metadata(&mut self, m: ObjectMeta) {
         self.sizer.set_metadata(&m);
         self.slice.metadata = m;
-        self.stable = None;
+        self.meta = MetaState::default();
     }
 
-    /// Edits the metadata and returns [`SizedSlice::sizes_omitting`] of the result, measuring
-    /// the metadata once for both (its stable fields only when the edit touched them).
+    /// Edits the metadata: its text fields through [`MetaEdit`], the four a [`Stamp`] holds
+    /// through the stamp. Returns [`SizedSlice::sizes_omitting`] of the result, measuring the
+    /// metadata once for both (its stable fields only when the edit touched them).
     pub fn edit_metadata(
         &mut self,
         omit: Omit,
-        edit: impl FnOnce(&mut MetaEdit<'_>),
+        edit: impl FnOnce(&mut MetaEdit<'_>, &mut Stamp),
     ) -> ObjectSizes {
-        let (full, request) = edit_meta(&mut self.slice.metadata, &mut self.stable, omit, edit);
+        let (full, request) = self.meta.edit(&mut self.slice.metadata, omit, edit);
         self.sizer.meta = full;
         self.sizer.sizes_with_meta(request)
     }
@@ -954,8 +1213,7 @@ pub struct SizedEndpoints {
     /// Per subset: the parts of `notReadyAddresses` (index 0) and `addresses` (index 1).
     parts: Vec<[Vec<Part>; 2]>,
     sizer: EndpointsSizer,
-    /// The size of the metadata's stable fields, until an edit touches them.
-    stable: Option<StablePart>,
+    meta: MetaState,
 }
 
 fn subset_address_parts(s: &EndpointSubset) -> [Vec<Part>; 2] {
@@ -973,16 +1231,33 @@ impl SizedEndpoints {
             endpoints,
             parts,
             sizer,
-            stable: None,
+            meta: MetaState::default(),
         }
     }
 
+    /// The object; once stamped, without the fields its [`SizedEndpoints::stamp`] holds.
     pub fn endpoints(&self) -> &Endpoints {
         &self.endpoints
     }
 
-    pub fn into_endpoints(self) -> Endpoints {
+    pub fn stamp(&self) -> Option<&Stamp> {
+        self.meta.stamp.as_ref()
+    }
+
+    /// Whether annotation `key` is `want` (absent for `None`), stamped or not.
+    pub fn annotation_is(&self, key: &str, want: Option<Annotation>) -> bool {
+        self.meta.annotation_is(&self.endpoints.metadata, key, want)
+    }
+
+    /// The whole object, its stamp written out.
+    pub fn into_endpoints(mut self) -> Endpoints {
+        self.meta.write_into(&mut self.endpoints.metadata);
         self.endpoints
+    }
+
+    /// [`SizedEndpoints::into_endpoints`] of a copy.
+    pub fn to_endpoints(&self) -> Endpoints {
+        self.clone().into_endpoints()
     }
 
     pub fn sizes(&self) -> ObjectSizes {
@@ -992,7 +1267,23 @@ impl SizedEndpoints {
     /// The sizes of the object with the metadata fields `omit` names cleared: a request body.
     pub fn sizes_omitting(&self, omit: Omit) -> ObjectSizes {
         self.sizer
-            .sizes_with_meta(meta_part_omitting(&self.endpoints.metadata, omit))
+            .sizes_with_meta(self.meta.parts(&self.endpoints.metadata, omit).1)
+    }
+
+    /// Replaces all subsets (the metadata and stamp stay), returning the old ones.
+    pub fn set_subsets(&mut self, subsets: Vec<EndpointSubset>) -> Vec<EndpointSubset> {
+        let meta = self.sizer.meta;
+        self.sizer = EndpointsSizer::new(&Endpoints {
+            metadata: ObjectMeta::default(),
+            subsets: Vec::new(),
+        });
+        self.sizer.meta = meta;
+        self.parts.clear();
+        let old = std::mem::take(&mut self.endpoints.subsets);
+        for (i, s) in subsets.into_iter().enumerate() {
+            self.insert_subset(i, s);
+        }
+        old
     }
 
     fn list(&mut self, subset: usize, ready: bool) -> &mut Vec<EndpointAddress> {
@@ -1059,21 +1350,20 @@ impl SizedEndpoints {
         self.endpoints.subsets.remove(i)
     }
 
+    /// Sets the whole metadata as text (no stamp).
     pub fn set_metadata(&mut self, m: ObjectMeta) {
         self.sizer.set_metadata(&m);
         self.endpoints.metadata = m;
-        self.stable = None;
+        self.meta = MetaState::default();
     }
 
-    /// Edits the metadata and returns [`SizedEndpoints::sizes_omitting`] of the result,
-    /// measuring the metadata once for both (its stable fields only when the edit touched
-    /// them).
+    /// Edits the metadata as [`SizedSlice::edit_metadata`] does.
     pub fn edit_metadata(
         &mut self,
         omit: Omit,
-        edit: impl FnOnce(&mut MetaEdit<'_>),
+        edit: impl FnOnce(&mut MetaEdit<'_>, &mut Stamp),
     ) -> ObjectSizes {
-        let (full, request) = edit_meta(&mut self.endpoints.metadata, &mut self.stable, omit, edit);
+        let (full, request) = self.meta.edit(&mut self.endpoints.metadata, omit, edit);
         self.sizer.meta = full;
         self.sizer.sizes_with_meta(request)
     }
