@@ -466,9 +466,9 @@ proptest! {
         })
     ) {
         let mut sized = fast::SizedSlice::new(s);
-        check(Object::EndpointSlice(sized.slice().clone()), sized.sizes())?;
+        check(Object::EndpointSlice(sized.to_slice()), sized.sizes())?;
         for edit in edits {
-            let n = sized.slice().endpoints.len();
+            let n = sized.len();
             match edit {
                 SliceEdit::Push(e) => sized.push_endpoint(e),
                 SliceEdit::Remove(i) if n > 0 => { sized.remove_endpoint(i.index(n)); }
@@ -477,7 +477,7 @@ proptest! {
                 SliceEdit::Ports(p) => sized.set_ports(p),
                 _ => {}
             }
-            check(Object::EndpointSlice(sized.slice().clone()), sized.sizes())?;
+            check(Object::EndpointSlice(sized.to_slice()), sized.sizes())?;
         }
     }
 

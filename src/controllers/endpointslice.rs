@@ -260,7 +260,7 @@ fn delete_write(t: Nanos, service: u32, spec: &ServiceSpec, s: &SliceRt) -> Writ
         service,
         namespace: spec.namespace.clone(),
         name: s.name.clone(),
-        headless: s.sized.slice().metadata.labels.contains_key(HEADLESS),
+        headless: s.sized.metadata().labels.contains_key(HEADLESS),
         sizes: s.sized.sizes(),
         request_bytes: 0,
         endpoints: 0,
@@ -371,7 +371,7 @@ impl Family<'_> {
         if let Some(s) = self.slices.get(&id)
             && let Some((ports, count)) = &s.indexed
             && *count == s.keys.len()
-            && **ports == s.sized.slice().ports
+            && **ports == *s.sized.ports()
         {
             return;
         }
@@ -388,8 +388,8 @@ impl Family<'_> {
         if let Some(s) = self.slices.get_mut(&id) {
             // The port set rarely changes: keep sharing the one it had.
             let ports: Ports = match previous {
-                Some(p) if *p == s.sized.slice().ports => p,
-                _ => Arc::new(s.sized.slice().ports.clone()),
+                Some(p) if **p == *s.sized.ports() => p,
+                _ => Arc::new(s.sized.ports().to_vec()),
             };
             let count = s.keys.len();
             self.fill_index
@@ -620,11 +620,11 @@ impl<'a> SliceController<'a> {
         let obsolete: Vec<u64> = if conforming {
             Vec::new()
         } else {
-            let groups: BTreeSet<&Vec<EndpointPort>> =
-                fam.desired.values().map(|(p, _)| &**p).collect();
+            let groups: BTreeSet<&[EndpointPort]> =
+                fam.desired.values().map(|(p, _)| p.as_slice()).collect();
             fam.slices
                 .iter()
-                .filter(|(_, s)| !groups.contains(&s.sized.slice().ports))
+                .filter(|(_, s)| !groups.contains(s.sized.ports()))
                 .map(|(id, _)| *id)
                 .collect()
         };
@@ -639,7 +639,7 @@ impl<'a> SliceController<'a> {
         }
         if !conforming {
             for (id, s) in &fam.slices {
-                if !obsolete.contains(id) && s.sized.slice().metadata.labels != *labels {
+                if !obsolete.contains(id) && s.sized.metadata().labels != *labels {
                     update.insert(*id);
                 }
             }
@@ -663,7 +663,7 @@ impl<'a> SliceController<'a> {
                 .position(|k| *k == key)
                 .expect("slice holds its keys");
             match want {
-                Some((ports, _)) if **ports != s.sized.slice().ports => {
+                Some((ports, _)) if **ports != *s.sized.ports() => {
                     s.keys.remove(i);
                     self.spare.push(s.sized.remove_endpoint(i));
                     fam.loc.remove(&key);
@@ -672,7 +672,7 @@ impl<'a> SliceController<'a> {
                 }
                 Some((_, want)) => {
                     fill_endpoint(&mut self.scratch, want.pod, key.second(), spec, want.node);
-                    if endpoint_changed(&s.sized.slice().endpoints[i], &self.scratch) {
+                    if endpoint_changed(s.sized.endpoint(i), &self.scratch) {
                         let new = std::mem::take(&mut self.scratch);
                         self.scratch = s.sized.replace_endpoint(i, new);
                         update.insert(id);
@@ -711,7 +711,7 @@ impl<'a> SliceController<'a> {
                 .iter()
                 .filter(|id| !deleting.contains(id))
                 .filter_map(|id| fam.slices.get(id).map(|s| (*id, s)))
-                .filter(|(_, s)| s.sized.slice().ports == *ports)
+                .filter(|(_, s)| *s.sized.ports() == **ports)
                 .map(|(id, s)| (id, s.keys.len()))
                 .collect();
             let max = self.max;
@@ -744,8 +744,8 @@ impl<'a> SliceController<'a> {
         if remaining == 0 && creates.is_empty() {
             let is_placeholder = |s: &SliceRt| {
                 s.keys.is_empty()
-                    && s.sized.slice().ports.is_empty()
-                    && s.sized.slice().metadata.labels == *labels
+                    && s.sized.ports().is_empty()
+                    && s.sized.metadata().labels == *labels
             };
             if delete.len() == 1 && foreign.is_empty() && is_placeholder(&fam.slices[&delete[0]]) {
                 delete.clear();

@@ -1086,34 +1086,60 @@ impl MetaState {
 }
 
 /// An EndpointSlice together with its [`SliceSizer`] and the size of each endpoint, so that
-/// removing or replacing an endpoint never has to read the old endpoint again.
+/// removing or replacing an endpoint never has to read the old endpoint again. The endpoints
+/// are boxed: removing one keeps the order of the others (as the upstream reconciler does)
+/// by moving pointers, not whole endpoints.
 #[derive(Clone, Debug)]
 pub struct SizedSlice {
+    /// The slice without its endpoints (and, once stamped, without the stamp's fields).
     slice: EndpointSlice,
+    #[allow(clippy::vec_box, reason = "boxed so that a removal moves pointers")]
+    endpoints: Vec<Box<Endpoint>>,
     parts: Vec<Part>,
     sizer: SliceSizer,
     meta: MetaState,
 }
 
 impl SizedSlice {
-    pub fn new(slice: EndpointSlice) -> Self {
+    pub fn new(mut slice: EndpointSlice) -> Self {
         let sizer = SliceSizer::new(&slice);
         let parts = slice
             .endpoints
             .iter()
             .map(|e| endpoint_part(slice.version, e))
             .collect();
+        let endpoints = std::mem::take(&mut slice.endpoints)
+            .into_iter()
+            .map(Box::new)
+            .collect();
         SizedSlice {
             slice,
+            endpoints,
             parts,
             sizer,
             meta: MetaState::default(),
         }
     }
 
-    /// The slice; once stamped, without the fields its [`SizedSlice::stamp`] holds.
-    pub fn slice(&self) -> &EndpointSlice {
-        &self.slice
+    /// The text metadata; once stamped, without the fields the [`SizedSlice::stamp`] holds.
+    pub fn metadata(&self) -> &ObjectMeta {
+        &self.slice.metadata
+    }
+
+    pub fn ports(&self) -> &[EndpointPort] {
+        &self.slice.ports
+    }
+
+    pub fn endpoint(&self, i: usize) -> &Endpoint {
+        &self.endpoints[i]
+    }
+
+    pub fn len(&self) -> usize {
+        self.endpoints.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.endpoints.is_empty()
     }
 
     pub fn stamp(&self) -> Option<&Stamp> {
@@ -1123,6 +1149,7 @@ impl SizedSlice {
     /// The whole slice, its stamp written out.
     pub fn into_slice(mut self) -> EndpointSlice {
         self.meta.write_into(&mut self.slice.metadata);
+        self.slice.endpoints = self.endpoints.into_iter().map(|e| *e).collect();
         self.slice
     }
 
@@ -1145,13 +1172,13 @@ impl SizedSlice {
         let part = endpoint_part(self.slice.version, &e);
         self.sizer.endpoints.add(part);
         self.parts.push(part);
-        self.slice.endpoints.push(e);
+        self.endpoints.push(Box::new(e));
     }
 
-    /// Removes endpoint `i`, keeping the order of the others (as the upstream reconciler does).
+    /// Removes endpoint `i`, keeping the order of the others.
     pub fn remove_endpoint(&mut self, i: usize) -> Endpoint {
         self.sizer.endpoints.remove(self.parts.remove(i));
-        self.slice.endpoints.remove(i)
+        *self.endpoints.remove(i)
     }
 
     /// Replaces endpoint `i` in place, returning the old one.
@@ -1159,7 +1186,7 @@ impl SizedSlice {
         let part = endpoint_part(self.slice.version, &e);
         self.sizer
             .replace_part(std::mem::replace(&mut self.parts[i], part), part);
-        std::mem::replace(&mut self.slice.endpoints[i], e)
+        std::mem::replace(&mut *self.endpoints[i], e)
     }
 
     /// Replaces all endpoints and ports (the metadata and stamp stay), returning the old
@@ -1176,7 +1203,11 @@ impl SizedSlice {
             .collect();
         self.sizer.endpoints = Items::of(&self.parts, |p| *p);
         self.set_ports(ports);
-        std::mem::replace(&mut self.slice.endpoints, endpoints)
+        let new = endpoints.into_iter().map(Box::new).collect();
+        std::mem::replace(&mut self.endpoints, new)
+            .into_iter()
+            .map(|e| *e)
+            .collect()
     }
 
     /// Sets the whole metadata as text (no stamp).
