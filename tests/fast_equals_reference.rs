@@ -389,6 +389,7 @@ enum SliceEdit {
     Replace(prop::sample::Index, Endpoint),
     Meta(ObjectMeta),
     Ports(Vec<EndpointPort>),
+    Content(Vec<Endpoint>, Vec<EndpointPort>),
 }
 
 fn slice_edit(version: SliceVersion) -> impl Strategy<Value = SliceEdit> {
@@ -399,6 +400,8 @@ fn slice_edit(version: SliceVersion) -> impl Strategy<Value = SliceEdit> {
             .prop_map(|(i, e)| SliceEdit::Replace(i, e)),
         1 => meta().prop_map(SliceEdit::Meta),
         1 => vec(slice_port(), 0..3).prop_map(SliceEdit::Ports),
+        1 => (vec(endpoint(version), 0..8), vec(slice_port(), 0..3))
+            .prop_map(|(e, p)| SliceEdit::Content(e, p)),
     ]
 }
 
@@ -415,6 +418,7 @@ enum EndpointsEdit {
     ),
     InsertSubset(prop::sample::Index, EndpointSubset),
     RemoveSubset(prop::sample::Index),
+    Subsets(Vec<EndpointSubset>),
     Meta(ObjectMeta),
 }
 
@@ -429,6 +433,7 @@ fn endpoints_edit() -> impl Strategy<Value = EndpointsEdit> {
             .prop_map(|(s, r, i, a)| EndpointsEdit::Replace(s, r, i, a)),
         1 => (any::<Index>(), subset(8)).prop_map(|(i, s)| EndpointsEdit::InsertSubset(i, s)),
         1 => any::<Index>().prop_map(EndpointsEdit::RemoveSubset),
+        1 => vec(subset(8), 0..3).prop_map(EndpointsEdit::Subsets),
         1 => meta().prop_map(EndpointsEdit::Meta),
     ]
 }
@@ -475,6 +480,7 @@ proptest! {
                 SliceEdit::Replace(i, e) if n > 0 => { sized.replace_endpoint(i.index(n), e); }
                 SliceEdit::Meta(m) => sized.set_metadata(m),
                 SliceEdit::Ports(p) => sized.set_ports(p),
+                SliceEdit::Content(e, p) => { sized.set_content(e, p); }
                 _ => {}
             }
             check(Object::EndpointSlice(sized.to_slice()), sized.sizes())?;
@@ -509,6 +515,7 @@ proptest! {
                 }
                 EndpointsEdit::InsertSubset(i, sub) => sized.insert_subset(i.index(subsets + 1), sub),
                 EndpointsEdit::RemoveSubset(i) if subsets > 0 => { sized.remove_subset(i.index(subsets)); }
+                EndpointsEdit::Subsets(subsets) => { sized.set_subsets(subsets); }
                 EndpointsEdit::Meta(m) => sized.set_metadata(m),
                 _ => {}
             }

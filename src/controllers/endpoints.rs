@@ -224,8 +224,6 @@ pub struct EndpointsController<'a> {
     states: Vec<State<'a>>,
     resource_version: u64,
     rng: Rng,
-    /// A buffer for the trigger-time annotation of a sync.
-
     /// Addresses that left the object, to be filled in place for the next ones that enter it
     /// (their strings keep their buffers).
     spare: Vec<EndpointAddress>,

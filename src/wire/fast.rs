@@ -1303,12 +1303,8 @@ impl SizedEndpoints {
 
     /// Replaces all subsets (the metadata and stamp stay), returning the old ones.
     pub fn set_subsets(&mut self, subsets: Vec<EndpointSubset>) -> Vec<EndpointSubset> {
-        let meta = self.sizer.meta;
-        self.sizer = EndpointsSizer::new(&Endpoints {
-            metadata: ObjectMeta::default(),
-            subsets: Vec::new(),
-        });
-        self.sizer.meta = meta;
+        self.sizer.subsets.clear();
+        self.sizer.total = Items::default();
         self.parts.clear();
         let old = std::mem::take(&mut self.endpoints.subsets);
         for (i, s) in subsets.into_iter().enumerate() {
