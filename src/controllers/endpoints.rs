@@ -60,6 +60,15 @@ struct Stored {
     sized: SizedEndpoints,
     uid: Arc<str>,
     created: Time,
+    /// The [`LabelsMemo`] revision its stable metadata was last written at (0: never).
+    applied: u64,
+}
+
+impl Stored {
+    /// Whether the stored labels are `labels`, derived at `revision`.
+    fn has_labels(&self, labels: &BTreeMap<String, String>, revision: u64) -> bool {
+        self.applied == revision || self.sized.endpoints().metadata.labels == *labels
+    }
 }
 
 /// Which desired addresses truncation keeps, maintained per change (only with truncation on).
@@ -456,7 +465,7 @@ impl<'a> Controller<'a> for EndpointsController<'a> {
         let trigger = st.trigger.compute(store.changed_pods());
 
         // 2. Labels.
-        let labels = st.labels.get(spec, |spec| {
+        let (labels, revision) = st.labels.get(spec, |spec| {
             let mut labels = spec.labels.clone();
             labels.remove(HEADLESS);
             if spec.headless {
@@ -472,7 +481,7 @@ impl<'a> Controller<'a> for EndpointsController<'a> {
         if let Some(stored) = &st.stored {
             let same_content = !st.desired.has_changes() && !st.rebuild;
             if same_content
-                && stored.sized.endpoints().metadata.labels == *labels
+                && stored.has_labels(labels, revision)
                 && !over
                 && stored.sized.annotation_is(OVER_CAPACITY, None)
             {
@@ -529,6 +538,7 @@ impl<'a> Controller<'a> for EndpointsController<'a> {
                         }),
                         uid: random_uid(&mut self.rng).into(),
                         created: self.ctx.time(t),
+                        applied: 0,
                     });
                 }
             }
@@ -624,7 +634,7 @@ impl<'a> Controller<'a> for EndpointsController<'a> {
         };
         let want_trigger = trigger.map(|tt| self.ctx.trigger_annotation(tt));
         let want_over = over.then_some(Annotation::Text("truncated"));
-        let same_labels = stored.sized.endpoints().metadata.labels == *labels;
+        let same_labels = stored.has_labels(labels, revision);
         if !creating
             && !content_changed
             && !over
@@ -662,8 +672,13 @@ impl<'a> Controller<'a> for EndpointsController<'a> {
                 labels,
                 owner: None,
             };
+            // Written at this revision already: the stable fields are as `stable` has them.
+            let fresh = stored.applied == revision;
+            stored.applied = revision;
             stored.sized.edit_metadata(omit, |m, stamp| {
-                stable.apply(m);
+                if !fresh {
+                    stable.apply(m);
+                }
                 stamp.resource_version = rv;
                 stamp.generation = 0;
                 stamp.annotations.clear();
@@ -672,7 +687,7 @@ impl<'a> Controller<'a> for EndpointsController<'a> {
                         stamp.annotations.push((key, v));
                     }
                 }
-                let fields = memo.get(&m.labels, &stamp.annotations, "", || {
+                let fields = memo.get(&m.labels, revision, &stamp.annotations, "", || {
                     json!({
                         "f:metadata": {
                             "f:annotations": fields_of_keys(stamp.annotations.iter().map(|(k, _)| *k)),

@@ -52,6 +52,8 @@ struct SliceRt {
     uid: Arc<str>,
     created: Time,
     generation: i64,
+    /// The [`LabelsMemo`] revision its stable metadata was last written at (0: never).
+    applied: u64,
     sized: SizedSlice,
     keys: Vec<Key>,
     /// Where the slice sits in [`Family::fill_index`] (port set, endpoint count).
@@ -224,6 +226,7 @@ impl SliceController<'_> {
             created: m.creation_timestamp.unwrap_or(Time(0)),
             generation: m.generation,
             keys,
+            applied: 0,
             sized: SizedSlice::new(slice.clone()),
             indexed: None,
         };
@@ -510,13 +513,13 @@ impl<'a> Controller<'a> for SliceController<'a> {
             .trigger
             .compute(store.changed_pods());
         let mut memo = std::mem::take(&mut self.states[service as usize].labels);
-        let labels = memo.get(spec, slice_labels);
+        let (labels, revision) = memo.get(spec, slice_labels);
         let nfam = self.states[service as usize].families.len();
         for fi in 0..nfam {
             let mut fam = std::mem::take(&mut self.states[service as usize].families[fi].1);
             let family = self.states[service as usize].families[fi].0;
             self.sync_family(
-                t, service, spec, family, &mut fam, store, labels, trigger, log,
+                t, service, spec, family, &mut fam, store, labels, revision, trigger, log,
             );
             self.states[service as usize].families[fi].1 = fam;
         }
@@ -566,6 +569,7 @@ impl<'a> SliceController<'a> {
         fam: &mut Family<'a>,
         store: &PodStore<'a>,
         labels: &BTreeMap<String, String>,
+        revision: u64,
         trigger: Option<Nanos>,
         log: &mut Vec<Write>,
     ) {
@@ -781,6 +785,7 @@ impl<'a> SliceController<'a> {
                 uid: random_uid(&mut self.rng).into(),
                 created: self.ctx.time(t),
                 generation: 1,
+                applied: 0,
                 sized: SizedSlice::new(EndpointSlice {
                     version: SliceVersion::V1,
                     address_type: family.address_type().into(),
@@ -793,7 +798,18 @@ impl<'a> SliceController<'a> {
             };
             fam.slices.insert(id, s);
             fam.reindex(id);
-            self.write(t, service, spec, fam, id, Op::Create, trigger, labels, log);
+            self.write(
+                t,
+                service,
+                spec,
+                fam,
+                id,
+                Op::Create,
+                trigger,
+                labels,
+                revision,
+                log,
+            );
         }
         // Updates: recycled slices first take their new content.
         let mut updates: Vec<u64> = Vec::new();
@@ -828,7 +844,18 @@ impl<'a> SliceController<'a> {
                 s.generation += 1;
             }
             fam.reindex(id);
-            self.write(t, service, spec, fam, id, Op::Update, trigger, labels, log);
+            self.write(
+                t,
+                service,
+                spec,
+                fam,
+                id,
+                Op::Update,
+                trigger,
+                labels,
+                revision,
+                log,
+            );
         }
         // Deletes: the foreign ones first, as upstream lists them first.
         for s in &foreign {
@@ -862,6 +889,7 @@ impl<'a> SliceController<'a> {
         op: Op,
         trigger: Option<Nanos>,
         labels: &BTreeMap<String, String>,
+        revision: u64,
         log: &mut Vec<Write>,
     ) {
         self.resource_version += 1;
@@ -887,8 +915,13 @@ impl<'a> SliceController<'a> {
             owner: Some((&spec.name, &spec.uid)),
         };
         let generation = s.generation;
+        // Written at this revision already: the stable fields are as `stable` has them.
+        let fresh = s.applied == revision;
+        s.applied = revision;
         let request = s.sized.edit_metadata(omit, |m, stamp| {
-            stable.apply(m);
+            if !fresh {
+                stable.apply(m);
+            }
             stamp.resource_version = rv;
             stamp.generation = generation;
             stamp.annotations.clear();
@@ -897,7 +930,7 @@ impl<'a> SliceController<'a> {
                     .annotations
                     .push((TRIGGER_TIME, ctx.trigger_annotation(tt)));
             }
-            let fields = memo.get(&m.labels, &stamp.annotations, &spec.uid, || {
+            let fields = memo.get(&m.labels, revision, &stamp.annotations, &spec.uid, || {
                 json!({
                     "f:addressType": {},
                     "f:endpoints": {},

@@ -311,30 +311,44 @@ struct FieldsEntry {
     annotation_keys: Vec<&'static str>,
     owner: String,
     text: Arc<str>,
+    /// The [`LabelsMemo`] revision the labels and owner last matched at.
+    revision: u64,
 }
 
 impl FieldsMemo {
     /// Key sets remembered; beyond this the oldest is forgotten.
     const CAPACITY: usize = 4;
 
-    /// The text for these labels, annotation keys and owner; `build` gives the field set.
+    /// The text for these labels, annotation keys and owner (the labels and owner derived at
+    /// `revision`, see [`LabelsMemo`]); `build` gives the field set.
     pub fn get(
         &mut self,
         labels: &BTreeMap<String, String>,
+        revision: u64,
         annotations: &[(&'static str, Annotation)],
         owner: &str,
         build: impl FnOnce() -> serde_json::Value,
     ) -> Arc<str> {
         let annotation_keys = annotations.iter().map(|(k, _)| *k);
-        let found = self.entries.iter().position(|e| {
-            labels.keys().eq(e.label_keys.iter())
-                && annotation_keys
-                    .clone()
-                    .eq(e.annotation_keys.iter().copied())
-                && e.owner == owner
-        });
+        let same_annotations = |e: &FieldsEntry| {
+            annotation_keys
+                .clone()
+                .eq(e.annotation_keys.iter().copied())
+        };
+        let found = self
+            .entries
+            .iter()
+            .position(|e| revision != 0 && e.revision == revision && same_annotations(e))
+            .or_else(|| {
+                self.entries.iter().position(|e| {
+                    labels.keys().eq(e.label_keys.iter()) && same_annotations(e) && e.owner == owner
+                })
+            });
         let i = match found {
-            Some(i) => i,
+            Some(i) => {
+                self.entries[i].revision = revision;
+                i
+            }
             None => {
                 if self.entries.len() == Self::CAPACITY {
                     self.entries.remove(0);
@@ -345,6 +359,7 @@ impl FieldsMemo {
                     annotation_keys: annotation_keys.collect(),
                     owner: owner.to_string(),
                     text: String::from_utf8_lossy(&raw).into(),
+                    revision,
                 });
                 self.entries.len() - 1
             }
@@ -354,11 +369,34 @@ impl FieldsMemo {
 }
 
 /// A Service's object labels as a controller derives them, derived again only when the
-/// Service's labels, name or headlessness change (not on every sync).
+/// Service's labels, name or headlessness change (not on every sync), with a revision (1 and
+/// up) that counts the derivations and changes with the Service's namespace and UID too: an object
+/// whose stable metadata was written at the current revision needs no comparing
+/// ([`StableMeta::apply`] and the label checks skip it).
 #[derive(Default)]
 pub struct LabelsMemo {
-    from: Option<(BTreeMap<String, String>, Arc<str>, bool)>,
+    from: Option<LabelsSource>,
     labels: BTreeMap<String, String>,
+    revision: u64,
+}
+
+/// What a Service's object labels, namespace and owner derive from.
+struct LabelsSource {
+    labels: BTreeMap<String, String>,
+    namespace: Arc<str>,
+    name: Arc<str>,
+    uid: Arc<str>,
+    headless: bool,
+}
+
+impl LabelsSource {
+    fn is(&self, spec: &ServiceSpec) -> bool {
+        self.labels == spec.labels
+            && self.namespace == spec.namespace
+            && self.name == spec.name
+            && self.uid == spec.uid
+            && self.headless == spec.headless
+    }
 }
 
 impl LabelsMemo {
@@ -366,15 +404,19 @@ impl LabelsMemo {
         &mut self,
         spec: &ServiceSpec,
         derive: impl FnOnce(&ServiceSpec) -> BTreeMap<String, String>,
-    ) -> &BTreeMap<String, String> {
-        let fresh = self.from.as_ref().is_some_and(|(labels, name, headless)| {
-            *labels == spec.labels && *name == spec.name && *headless == spec.headless
-        });
-        if !fresh {
-            self.from = Some((spec.labels.clone(), spec.name.clone(), spec.headless));
+    ) -> (&BTreeMap<String, String>, u64) {
+        if !self.from.as_ref().is_some_and(|from| from.is(spec)) {
+            self.from = Some(LabelsSource {
+                labels: spec.labels.clone(),
+                namespace: spec.namespace.clone(),
+                name: spec.name.clone(),
+                uid: spec.uid.clone(),
+                headless: spec.headless,
+            });
             self.labels = derive(spec);
+            self.revision += 1;
         }
-        &self.labels
+        (&self.labels, self.revision)
     }
 }
 
@@ -1006,7 +1048,16 @@ mod tests {
                     .values_mut()
                     .for_each(|v| *v = format!("round {round}"));
                 let annotations: Vec<_> = keys.iter().map(|k| (*k, t(round))).collect();
-                let got = memo.get(&relabelled, &annotations, owner, || {
+                let got = memo.get(&relabelled, 0, &annotations, owner, || {
+                    serde_json::Value::String(want.clone())
+                });
+                assert_eq!(*got, format!("{want:?}"));
+                // A revision stands for its labels and owner: the same text through it.
+                let revision = 1 + sets
+                    .iter()
+                    .position(|s| s.0 == *labels && s.2 == *owner)
+                    .unwrap() as u64;
+                let got = memo.get(&relabelled, revision, &annotations, owner, || {
                     serde_json::Value::String(want.clone())
                 });
                 assert_eq!(*got, format!("{want:?}"));
@@ -1020,25 +1071,37 @@ mod tests {
         let mut memo = LabelsMemo::default();
         let mut derived = 0;
         let mut get = |memo: &mut LabelsMemo, spec: &ServiceSpec| {
-            memo.get(spec, |s| {
+            let (labels, revision) = memo.get(spec, |s| {
                 derived += 1;
                 let mut l = s.labels.clone();
                 l.insert("name".into(), s.name.to_string());
                 l
-            })
-            .clone()
+            });
+            (labels.clone(), revision)
         };
-        let first = get(&mut memo, &spec);
+        let (first, revision) = get(&mut memo, &spec);
         assert_eq!(
             first,
             BTreeMap::from([("name".to_string(), "foo".to_string())])
         );
-        get(&mut memo, &spec);
+        assert_eq!(revision, 1);
+        assert_eq!(
+            get(&mut memo, &spec).1,
+            1,
+            "unchanged Service, same revision"
+        );
         spec.labels.insert("app".into(), "x".into());
-        let l = get(&mut memo, &spec);
+        let (l, revision) = get(&mut memo, &spec);
         assert_eq!(l.get("app").map(String::as_str), Some("x"));
+        assert_eq!(revision, 2);
         spec.headless = !spec.headless;
-        get(&mut memo, &spec);
-        assert_eq!(derived, 3);
+        assert_eq!(get(&mut memo, &spec).1, 3);
+        // The UID and namespace do not change the labels, but the owner and namespace the
+        // objects are written with: a new revision.
+        spec.uid = "another-uid".into();
+        assert_eq!(get(&mut memo, &spec).1, 4);
+        spec.namespace = "elsewhere".into();
+        assert_eq!(get(&mut memo, &spec).1, 5);
+        assert_eq!(derived, 5);
     }
 }
