@@ -399,20 +399,29 @@ fn aggregate(
                 Op::Update => row.updates += 1,
                 Op::Delete => row.deletes += 1,
             }
+            // One lookup per write: the object's previous size and endpoints come back.
             let key = (&*w.namespace, &*w.name);
-            if let Some((old, eps)) = live.remove(&key) {
-                endpoints_total -= eps;
-                if let Some(c) = by_size.get_mut(&old) {
+            let new = (w.op != Op::Delete).then(|| (w.sizes.proto, u64::from(w.endpoints)));
+            let old = match new {
+                Some(v) => live.insert(key, v),
+                None => live.remove(&key),
+            };
+            if old.map(|o| o.0) != new.map(|n| n.0) {
+                if let Some((size, _)) = old
+                    && let Some(c) = by_size.get_mut(&size)
+                {
                     *c -= 1;
                     if *c == 0 {
-                        by_size.remove(&old);
+                        by_size.remove(&size);
                     }
                 }
+                if let Some((size, _)) = new {
+                    *by_size.entry(size).or_default() += 1;
+                }
             }
-            if w.op != Op::Delete {
-                live.insert(key, (w.sizes.proto, u64::from(w.endpoints)));
-                *by_size.entry(w.sizes.proto).or_default() += 1;
-                endpoints_total += u64::from(w.endpoints);
+            endpoints_total -= old.map_or(0, |o| o.1);
+            if let Some((_, eps)) = new {
+                endpoints_total += eps;
                 row.max_object_proto_bytes = row.max_object_proto_bytes.max(w.sizes.proto);
                 row.max_object_json_bytes = row.max_object_json_bytes.max(w.sizes.json);
             }
