@@ -40,36 +40,21 @@ pub fn random_suffix(rng: &mut Rng, n: usize) -> String {
         .collect()
 }
 
+/// A random UUID, version 4, variant 10: `xxxxxxxx-xxxx-4xxx-[89ab]xxx-xxxxxxxxxxxx`, from 16
+/// random bytes (the version and variant bits set in place), two hex digits a byte.
 pub fn random_uid(rng: &mut Rng) -> String {
-    use crate::digits::push_hex;
-    // Version 4, variant 10: `xxxxxxxx-xxxx-4xxx-[89ab]xxx-xxxxxxxxxxxx`.
-    let b: [u8; 16] = rng.random();
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut b: [u8; 16] = rng.random();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
     let mut s = String::with_capacity(36);
-    push_hex(
-        &mut s,
-        u32::from_be_bytes([b[0], b[1], b[2], b[3]]).into(),
-        8,
-    );
-    s.push('-');
-    push_hex(&mut s, u16::from_be_bytes([b[4], b[5]]).into(), 4);
-    s.push_str("-4");
-    push_hex(
-        &mut s,
-        (u16::from_be_bytes([b[6], b[7]]) & 0x0fff).into(),
-        3,
-    );
-    s.push('-');
-    push_hex(
-        &mut s,
-        ((u16::from_be_bytes([b[8], b[9]]) & 0x3fff) | 0x8000).into(),
-        4,
-    );
-    s.push('-');
-    push_hex(
-        &mut s,
-        u64::from_be_bytes([0, 0, b[10], b[11], b[12], b[13], b[14], b[15]]),
-        12,
-    );
+    for (i, byte) in b.into_iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            s.push('-');
+        }
+        s.push(char::from(HEX[usize::from(byte >> 4)]));
+        s.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
     s
 }
 
@@ -1276,6 +1261,31 @@ impl Sim<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A UID is the standard text of a version-4 UUID made of the same 16 random bytes.
+    #[test]
+    fn uids_are_version_4_uuids_of_the_drawn_bytes() {
+        for seed in 0..200 {
+            let mut rng = crate::engine::rng(seed, 0);
+            let mut same = rng.clone();
+            let uid = random_uid(&mut rng);
+            let b: [u8; 16] = same.random();
+            let n = u128::from_be_bytes(b);
+            let v4 = (n & !(0xf << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62);
+            let hex = format!("{v4:032x}");
+            let want = format!(
+                "{}-{}-{}-{}-{}",
+                &hex[0..8],
+                &hex[8..12],
+                &hex[12..16],
+                &hex[16..20],
+                &hex[20..32]
+            );
+            assert_eq!(uid, want);
+            assert_eq!(&uid[14..15], "4");
+            assert!(matches!(&uid[19..20], "8" | "9" | "a" | "b"));
+        }
+    }
 
     /// During a rollout the old pod is deleted `reaction_delay` after the new one is ready
     /// (100 ms by default), so the two reach the endpoint controllers as separate changes.

@@ -1,5 +1,5 @@
 //! Text forms that the hot paths write hundreds of thousands of times per run — decimal
-//! integers, fixed-width hex, IPv4 addresses, RFC 3339 times — appended to a `String` without
+//! integers, IPv4 addresses, RFC 3339 times — appended to a `String` without
 //! going through `core::fmt` (which costs over a thousand instructions for one IPv4 address).
 //! Each is equal to the standard formatting it replaces; the tests below prove it.
 
@@ -15,23 +15,6 @@ pub fn push_decimal(out: &mut String, v: u64) {
         buf[i] = b'0' + (v % 10) as u8;
         v /= 10;
         if v == 0 {
-            break;
-        }
-    }
-    push_ascii(out, &buf[i..]);
-}
-
-/// Appends `v` in lower-case hex, zero-padded to `width` digits (as `{v:0width$x}` prints it).
-pub fn push_hex(out: &mut String, v: u64, width: usize) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut buf = [0u8; 16];
-    let mut i = buf.len();
-    let mut v = v;
-    loop {
-        i -= 1;
-        buf[i] = HEX[(v & 0xf) as usize];
-        v >>= 4;
-        if v == 0 && buf.len() - i >= width {
             break;
         }
     }
@@ -110,9 +93,6 @@ mod tests {
     fn edges() {
         assert_eq!(with(|s| push_decimal(s, 0)), "x0");
         assert_eq!(with(|s| push_decimal(s, u64::MAX)), "x18446744073709551615");
-        assert_eq!(with(|s| push_hex(s, 0, 4)), "x0000");
-        assert_eq!(with(|s| push_hex(s, 0, 0)), "x0");
-        assert_eq!(with(|s| push_hex(s, u64::MAX, 0)), "xffffffffffffffff");
         assert_eq!(
             with(|s| push_ipv4(s, Ipv4Addr::new(10, 0, 255, 7))),
             "x10.0.255.7"
@@ -135,11 +115,9 @@ mod tests {
 
     proptest! {
         #[test]
-        fn equal_to_std_and_jiff(v: u64, width in 0usize..17, a: [u8; 4],
+        fn equal_to_std_and_jiff(v: u64, a: [u8; 4],
                                  secs in -62_167_219_200i64..253_402_300_800) {
             prop_assert_eq!(with(|s| push_decimal(s, v)), format!("x{v}"));
-            let h = if width == 16 { v } else { v & ((1u64 << (4 * width)) - 1) };
-            prop_assert_eq!(with(|s| push_hex(s, h, width)), format!("x{h:0width$x}"));
             let ip = Ipv4Addr::from(a);
             prop_assert_eq!(with(|s| push_ipv4(s, ip)), format!("x{ip}"));
             let t = k8s_openapi::jiff::Timestamp::from_second(secs).unwrap();
