@@ -764,20 +764,12 @@ mod tests {
     /// field set, longer values), with and without a node name.
     #[test]
     fn an_address_filled_in_place_equals_a_fresh_one() {
-        let long = |s: &str| format!("{s}-{}", "x".repeat(40));
+        use crate::controllers::testutil::{dirty_pod_ref, long};
         let dirty = EndpointAddress {
             ip: long("ip"),
             hostname: long("host"),
             node_name: Some(long("node")),
-            target_ref: Some(Box::new(ObjectReference {
-                kind: long("Kind"),
-                namespace: long("ns"),
-                name: long("name"),
-                uid: long("uid"),
-                api_version: long("v"),
-                resource_version: long("rv"),
-                field_path: long("fp"),
-            })),
+            target_ref: dirty_pod_ref(),
         };
         for node_name in ["node-1", ""] {
             let mut p = crate::controllers::testutil::pod(4, true);

@@ -1465,7 +1465,7 @@ mod vectors {
     /// node name, zone, readiness.
     #[test]
     fn an_endpoint_filled_in_place_equals_a_fresh_one() {
-        let long = |s: &str| format!("{s}-{}", "x".repeat(40));
+        use crate::controllers::testutil::{dirty_pod_ref, long};
         let dirty = || Endpoint {
             addresses: vec![long("a"), long("b")],
             conditions: EndpointConditions {
@@ -1474,15 +1474,7 @@ mod vectors {
                 terminating: Some(true),
             },
             hostname: Some(long("host")),
-            target_ref: Some(Box::new(ObjectReference {
-                kind: long("Kind"),
-                namespace: long("ns"),
-                name: long("name"),
-                uid: long("uid"),
-                api_version: long("v"),
-                resource_version: long("rv"),
-                field_path: long("fp"),
-            })),
+            target_ref: dirty_pod_ref(),
             deprecated_topology: BTreeMap::from([(long("k"), long("v"))]),
             node_name: Some(long("node")),
             zone: Some(long("zone")),

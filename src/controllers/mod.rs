@@ -871,6 +871,24 @@ pub(crate) mod testutil {
     use crate::cluster::{Node, Phase};
     use crate::scenario::{IpFamily, ServicePort, TargetPort};
 
+    /// `s` made longer than any value a fill writes, so that a fill in place must shorten it.
+    pub fn long(s: &str) -> String {
+        format!("{s}-{}", "x".repeat(40))
+    }
+
+    /// A pod reference with every field set and longer than a fill writes.
+    pub fn dirty_pod_ref() -> Option<Box<ObjectReference>> {
+        Some(Box::new(ObjectReference {
+            kind: long("Kind"),
+            namespace: long("ns"),
+            name: long("name"),
+            uid: long("uid"),
+            api_version: long("v"),
+            resource_version: long("rv"),
+            field_path: long("fp"),
+        }))
+    }
+
     pub fn service() -> ServiceSpec {
         ServiceSpec {
             namespace: "test".into(),
