@@ -406,8 +406,9 @@ impl VolatilePart {
         }
     }
 
-    /// By arithmetic: every text a stamp holds is plain (digits, RFC 3339 times, this crate's
-    /// constants), so its JSON length is its length plus quotes.
+    /// By arithmetic: every string a stamp holds is plain (digits, RFC 3339 times, this
+    /// crate's constants), so its JSON length is its length plus quotes; `fieldsV1` is raw
+    /// JSON, its own length.
     fn of_stamp(s: &Stamp) -> Self {
         let rv = decimal_len(s.resource_version);
         let mut annotations = 0;
