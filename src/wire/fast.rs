@@ -245,26 +245,60 @@ fn owner_part(o: &OwnerReference) -> Part {
 }
 
 fn managed_part(m: &ManagedFieldsEntry) -> Part {
-    let fields_v1 = m.fields_v1.as_ref().map_or(0, |raw| {
+    managed_part_of(
+        ManagedView {
+            manager: &m.manager,
+            operation: &m.operation,
+            api_version: &m.api_version,
+            time: m.time,
+            fields_type: &m.fields_type,
+            fields_v1: m.fields_v1.as_deref(),
+            subresource: &m.subresource,
+        },
+        |s| string_len(s) as u64,
+    )
+}
+
+/// The fields of a `managedFields` entry, wherever they are held.
+struct ManagedView<'a> {
+    manager: &'a str,
+    operation: &'a str,
+    api_version: &'a str,
+    time: Option<Time>,
+    fields_type: &'a str,
+    fields_v1: Option<&'a str>,
+    subresource: &'a str,
+}
+
+/// A `managedFields` entry as a field and as a JSON value; `json_len` gives a string's JSON
+/// length (quotes included).
+fn managed_part_of(m: ManagedView<'_>, json_len: impl Fn(&str) -> u64) -> Part {
+    let fields_v1 = m.fields_v1.map_or(0, |raw| {
         msg(if raw.is_empty() { 0 } else { str_field(raw) })
     });
-    let payload = str_field(&m.manager)
-        + str_field(&m.operation)
-        + str_field(&m.api_version)
+    let payload = str_field(m.manager)
+        + str_field(m.operation)
+        + str_field(m.api_version)
         + m.time.map_or(0, |t| msg(time_payload(Some(t))))
-        + str_field(&m.fields_type)
+        + str_field(m.fields_type)
         + fields_v1
-        + str_field(&m.subresource);
+        + str_field(m.subresource);
     let mut json = JsonObj::new();
-    json.str_nonempty("manager", &m.manager)
-        .str_nonempty("operation", &m.operation)
-        .str_nonempty("apiVersion", &m.api_version)
-        .str_nonempty("fieldsType", &m.fields_type)
-        .str_nonempty("subresource", &m.subresource);
+    for (key, v) in [
+        ("manager", m.manager),
+        ("operation", m.operation),
+        ("apiVersion", m.api_version),
+        ("fieldsType", m.fields_type),
+        ("subresource", m.subresource),
+    ] {
+        if !v.is_empty() {
+            json.member(key, json_len(v));
+        }
+    }
     if let Some(t) = m.time {
         json.member("time", json_time(t));
     }
-    if let Some(raw) = &m.fields_v1 {
+    if let Some(raw) = m.fields_v1 {
         // The raw text is compact JSON as Go writes it, so it is its own JSON length.
         json.member("fieldsV1", raw.len() as u64);
     }
@@ -433,33 +467,20 @@ impl VolatilePart {
 }
 
 impl Managed {
-    /// [`managed_part`] of the entry, by arithmetic (its strings are plain constants).
+    /// [`managed_part`] of the entry, its strings (this crate's constants) not scanned.
     fn part(&self) -> Part {
-        let fields_v1 = self.fields_v1.len() as u64;
-        let payload = msg(self.manager.len() as u64)
-            + msg(self.operation.len() as u64)
-            + msg(self.api_version.len() as u64)
-            + msg(time_payload(Some(self.time)))
-            + msg(self.fields_type.len() as u64)
-            + msg(if fields_v1 == 0 { 0 } else { msg(fields_v1) })
-            + msg(0);
-        let mut json = JsonObj::new();
-        for (key, v) in [
-            ("manager", self.manager),
-            ("operation", self.operation),
-            ("apiVersion", self.api_version),
-            ("fieldsType", self.fields_type),
-        ] {
-            if !v.is_empty() {
-                json.member(key, plain_len(v));
-            }
-        }
-        json.member("time", json_time(self.time))
-            .member("fieldsV1", fields_v1);
-        Part {
-            proto: 1 + msg(payload),
-            json: json.end(),
-        }
+        managed_part_of(
+            ManagedView {
+                manager: self.manager,
+                operation: self.operation,
+                api_version: self.api_version,
+                time: Some(self.time),
+                fields_type: self.fields_type,
+                fields_v1: Some(&self.fields_v1),
+                subresource: "",
+            },
+            plain_len,
+        )
     }
 }
 
