@@ -203,27 +203,52 @@ fn read_trace(
 
 /// Runs both controllers and the watchers on a scenario. Each API's pipeline (controller,
 /// watch replay, aggregation, object rows) runs on its own thread: they share only the
-/// history, which a third thread generates while they read it (a trace is read first).
+/// history, which is generated while they read it (a trace is read first).
 pub fn simulate(sc: &Scenario) -> Result<Simulation, RunError> {
     let topo = cluster::topology(sc);
     check_node_names(sc, &topo.nodes)?;
     let (history, [ep, slices]) = match &sc.file.churn {
         Churn::Trace { trace } => {
             let history = read_trace(sc, trace, topo.nodes, topo.services)?;
-            let outcomes = pipelines(
-                sc,
-                &history.nodes,
-                &history.services,
-                Recorded::new(&history.events),
+            let p = Pipelines::new(sc, &history.nodes, &history.services);
+            let events = Recorded::new(&history.events);
+            let (ep, slices) = rayon::join(
+                || p.run(Api::Endpoints, events.clone()),
+                || p.run(Api::EndpointSlices, events.clone()),
             );
-            (Played::Recorded(history), outcomes)
+            (Played::Recorded(history), [ep, slices])
         }
         Churn::Actions(_) => {
             let stream = Box::<Stream>::default();
-            let outcomes = std::thread::scope(|s| {
-                s.spawn(|| cluster::play(sc, &topo, &mut stream.writer()));
-                pipelines(sc, &topo.nodes, &topo.services, &*stream)
-            });
+            let p = Pipelines::new(sc, &topo.nodes, &topo.services);
+            // With three cores or more the generator, the Endpoints pipeline and the
+            // EndpointSlice pipeline each have one. With two, the generator's thread runs the
+            // Endpoints pipeline once the history is complete: the EndpointSlice pipeline, the
+            // longer one, then has a core to itself instead of a third of two cores while the
+            // history is generated. All in rayon's pool (the watch replay uses it too, and a
+            // pool thread must not wait on a thread outside it that waits on the pool); a half
+            // of a join that no idle thread takes runs after the other, on the same thread, when
+            // the history is complete.
+            let spare_core = rayon::current_num_threads() >= 3;
+            let generate = || cluster::play(sc, &topo, &mut stream.writer());
+            let outcomes = if spare_core {
+                let ((), (ep, slices)) = rayon::join(generate, || {
+                    rayon::join(
+                        || p.run(Api::Endpoints, &*stream),
+                        || p.run(Api::EndpointSlices, &*stream),
+                    )
+                });
+                [ep, slices]
+            } else {
+                let (ep, slices) = rayon::join(
+                    || {
+                        generate();
+                        p.run(Api::Endpoints, &*stream)
+                    },
+                    || p.run(Api::EndpointSlices, &*stream),
+                );
+                [ep, slices]
+            };
             let played = Played::Generated {
                 nodes: topo.nodes,
                 services: topo.services,
@@ -247,52 +272,72 @@ pub fn simulate(sc: &Scenario) -> Result<Simulation, RunError> {
     })
 }
 
-/// Both APIs' pipelines over a history's `events`, each on its own thread.
-fn pipelines<'h>(
-    sc: &Scenario,
+/// What both APIs' pipelines share: the scenario, its cluster and the watcher groups.
+struct Pipelines<'s, 'h> {
+    sc: &'s Scenario,
     nodes: &'h [cluster::Node],
     services: &'h [cluster::ServiceSpec],
-    events: impl Events<'h> + Clone + Send,
-) -> [Result<Outcome, RunError>; 2] {
-    let end = sc.file.duration.value.0;
-    let ctx = || MetaContext {
-        start_unix: sc.start_unix,
-        managed_fields: sc.file.realism.managed_fields,
-    };
-    let c = &sc.file.controllers;
-    let groups = watch::groups(sc, nodes.len());
-    let bucket = sc.file.bucket.value.0.max(1);
-    let buckets = end.div_ceil(bucket).max(1) as usize;
-    let ep_events = events.clone();
-    // A pod event makes about one write (fewer with batching): the guard's estimate of pod
-    // events bounds the write logs' room.
-    let room = crate::scenario::estimate(sc).pod_events.min(1e8) as usize;
-    let (ep, slices) = rayon::join(
-        || {
-            let ctl = EndpointsController::new(
-                ctx(),
-                c.endpoints.truncate,
-                services.len(),
-                engine::rng(sc.file.seed, 2),
-            );
-            let batch = c.endpoints.batch_period.0;
-            let run = controllers::drive_events(ctl, services, ep_events, room, batch, end);
-            outcome(sc, Api::Endpoints, run, &groups, bucket, buckets)
-        },
-        || {
-            let ctl = SliceController::new(
-                ctx(),
-                sc.max_endpoints_per_slice,
-                nodes,
-                services,
-                engine::rng(sc.file.seed, 3),
-            );
-            let batch = c.endpointslices.batch_period.0;
-            let run = controllers::drive_events(ctl, services, events, room, batch, end);
-            outcome(sc, Api::EndpointSlices, run, &groups, bucket, buckets)
-        },
-    );
-    [ep, slices]
+    groups: Vec<watch::WatcherGroup>,
+    bucket: u64,
+    buckets: usize,
+    /// Room for the write logs: a pod event makes about one write (fewer with batching), so
+    /// the guard's estimate of pod events bounds them.
+    room: usize,
+}
+
+impl<'s, 'h> Pipelines<'s, 'h> {
+    fn new(
+        sc: &'s Scenario,
+        nodes: &'h [cluster::Node],
+        services: &'h [cluster::ServiceSpec],
+    ) -> Self {
+        let end = sc.file.duration.value.0;
+        let bucket = sc.file.bucket.value.0.max(1);
+        Pipelines {
+            sc,
+            nodes,
+            services,
+            groups: watch::groups(sc, nodes.len()),
+            bucket,
+            buckets: end.div_ceil(bucket).max(1) as usize,
+            room: crate::scenario::estimate(sc).pod_events.min(1e8) as usize,
+        }
+    }
+
+    /// One API's pipeline over a history's `events`.
+    fn run(&self, api: Api, events: impl Events<'h>) -> Result<Outcome, RunError> {
+        let sc = self.sc;
+        let end = sc.file.duration.value.0;
+        let ctx = MetaContext {
+            start_unix: sc.start_unix,
+            managed_fields: sc.file.realism.managed_fields,
+        };
+        let c = &sc.file.controllers;
+        let run = match api {
+            Api::Endpoints => {
+                let ctl = EndpointsController::new(
+                    ctx,
+                    c.endpoints.truncate,
+                    self.services.len(),
+                    engine::rng(sc.file.seed, 2),
+                );
+                let batch = c.endpoints.batch_period.0;
+                controllers::drive_events(ctl, self.services, events, self.room, batch, end)
+            }
+            Api::EndpointSlices => {
+                let ctl = SliceController::new(
+                    ctx,
+                    sc.max_endpoints_per_slice,
+                    self.nodes,
+                    self.services,
+                    engine::rng(sc.file.seed, 3),
+                );
+                let batch = c.endpointslices.batch_period.0;
+                controllers::drive_events(ctl, self.services, events, self.room, batch, end)
+            }
+        };
+        outcome(sc, api, run, &self.groups, self.bucket, self.buckets)
+    }
 }
 
 /// What one API's pipeline produced.
