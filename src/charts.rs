@@ -66,6 +66,8 @@ pub enum Style {
         width: f64,
         offset: f64,
     },
+    /// A light band: `points` go along its top edge and back along its bottom edge.
+    Band,
 }
 
 #[derive(Clone, Debug)]
@@ -124,21 +126,35 @@ pub struct Chart {
     pub legend: SeriesLabelPosition,
     /// A fixed x range instead of the data's.
     pub x_range: Option<(f64, f64)>,
+    /// Names of the x values 0, 1, 2, ... (a parameter that is not a number); no other ticks.
+    pub x_categories: Vec<String>,
 }
 
-/// One or more charts stacked into one picture (sharing the file name of the first).
+/// One or more charts in one picture: stacked, or in a grid of `columns`.
 #[derive(Clone, Debug)]
 pub struct Figure {
     pub name: String,
     pub panels: Vec<Chart>,
+    pub columns: usize,
+    /// Pixels (PNG) and user units (SVG).
+    pub size: (u32, u32),
+}
+
+impl Figure {
+    /// Charts stacked one above the other, at the usual size.
+    pub fn stack(name: impl Into<String>, panels: Vec<Chart>) -> Figure {
+        Figure {
+            name: name.into(),
+            panels,
+            columns: 1,
+            size: SIZE,
+        }
+    }
 }
 
 impl From<Chart> for Figure {
     fn from(c: Chart) -> Figure {
-        Figure {
-            name: c.name.clone(),
-            panels: vec![c],
-        }
+        Figure::stack(c.name.clone(), vec![c])
     }
 }
 
@@ -162,12 +178,12 @@ pub fn write_figure(fig: &Figure, dir: &Path) -> Result<Vec<PathBuf>, ChartError
     };
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, fig.size).into_drawing_area();
         draw_figure(&root, fig).map_err(draw_err)?;
         root.present().map_err(|e| draw_err(e.to_string()))?;
     }
     let rgb = render_rgb(fig).map_err(draw_err)?;
-    let png = encode_png(&rgb, SIZE.0, SIZE.1).map_err(|e| draw_err(e.to_string()))?;
+    let png = encode_png(&rgb, fig.size.0, fig.size.1).map_err(|e| draw_err(e.to_string()))?;
     let mut written = Vec::new();
     for (ext, bytes) in [("svg", svg.into_bytes()), ("png", png)] {
         let path = dir.join(format!("{}.{ext}", fig.name));
@@ -183,10 +199,10 @@ pub fn write_figure(fig: &Figure, dir: &Path) -> Result<Vec<PathBuf>, ChartError
 /// The figure rasterised (RGB, 8 bits per channel) with the bundled font.
 fn render_rgb(fig: &Figure) -> Result<Vec<u8>, String> {
     register_font();
-    let (w, h) = SIZE;
+    let (w, h) = fig.size;
     let mut rgb = vec![0u8; (w * h * 3) as usize];
     {
-        let root = BitMapBackend::with_buffer(&mut rgb, SIZE).into_drawing_area();
+        let root = BitMapBackend::with_buffer(&mut rgb, fig.size).into_drawing_area();
         draw_figure(&root, fig)?;
         root.present().map_err(|e| e.to_string())?;
     }
@@ -225,7 +241,8 @@ fn draw_figure<DB: DrawingBackend>(
         (FAMILY, 15).into_font().color(&GREY),
     ))
     .map_err(|e| e.to_string())?;
-    let panels = main.split_evenly((fig.panels.len(), 1));
+    let columns = fig.columns.max(1);
+    let panels = main.split_evenly((fig.panels.len().div_ceil(columns), columns));
     for (area, chart) in panels.iter().zip(&fig.panels) {
         draw_chart(area, chart)?;
     }
@@ -388,7 +405,18 @@ where
         .y_label_area_size(88)
         .build_cartesian_2d(x, y)
         .map_err(e)?;
-    let xf = |v: &f64| xt.format(*v);
+    let xf = |v: &f64| {
+        if c.x_categories.is_empty() {
+            xt.format(*v)
+        } else if (v - v.round()).abs() < 1e-6 && *v >= 0.0 {
+            c.x_categories
+                .get(v.round() as usize)
+                .cloned()
+                .unwrap_or_default()
+        } else {
+            String::new()
+        }
+    };
     let yf = |v: &f64| yt.format(*v);
     chart
         .configure_mesh()
@@ -420,10 +448,19 @@ where
             .label(label.clone())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], style));
     }
-    for s in &c.series {
+    // Bands first, under the lines.
+    for s in c.series.iter().filter(|s| s.style == Style::Band) {
+        chart
+            .draw_series(std::iter::once(Polygon::new(
+                s.points.clone(),
+                s.color.mix(0.18).filled(),
+            )))
+            .map_err(e)?;
+    }
+    for s in c.series.iter().filter(|s| s.style != Style::Band) {
         let color = s.color;
         let anno = match s.style {
-            Style::Line => chart
+            Style::Line | Style::Band => chart
                 .draw_series(LineSeries::new(s.points.clone(), color.stroke_width(2)))
                 .map_err(e)?,
             Style::Dashed => chart
@@ -441,6 +478,9 @@ where
                 }))
                 .map_err(e)?,
         };
+        if s.label.is_empty() {
+            continue;
+        }
         anno.label(s.label.clone()).legend(move |(x, y)| {
             PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(4))
         });
@@ -464,6 +504,12 @@ where
                     + Text::new(m.label.clone(), (dx, 0), font),
             ))
             .map_err(e)?;
+    }
+    let labelled = !c.hlines.is_empty()
+        || !c.vlines.is_empty()
+        || c.series.iter().any(|s| !s.label.is_empty());
+    if !labelled {
+        return Ok(());
     }
     chart
         .configure_series_labels()
@@ -600,6 +646,7 @@ pub fn run_figures(data: &RunData) -> Vec<Figure> {
         footer: DECIMAL_UNITS.into(),
         legend: SeriesLabelPosition::UpperRight,
         x_range: None,
+        x_categories: Vec::new(),
     };
     let lower_right = |mut c: Chart| {
         c.legend = SeriesLabelPosition::LowerRight;
@@ -639,9 +686,9 @@ pub fn run_figures(data: &RunData) -> Vec<Figure> {
             per_api(data, |r| r.bytes_delivered as f64),
         )
         .into(),
-        Figure {
-            name: "objects".into(),
-            panels: vec![
+        Figure::stack(
+            "objects",
+            vec![
                 chart(
                     "objects",
                     format!("{scenario}: objects stored"),
@@ -659,7 +706,7 @@ pub fn run_figures(data: &RunData) -> Vec<Figure> {
                     per_api(data, |r| r.max_object_proto_bytes as f64),
                 ),
             ],
-        },
+        ),
     ];
     if let Some(f) = slice_fill_figure(data) {
         figures.push(f);
@@ -768,6 +815,7 @@ fn slice_fill_figure(data: &RunData) -> Option<Figure> {
                 .into(),
             legend: SeriesLabelPosition::UpperLeft,
             x_range: Some((0.0, (cap + width) as f64)),
+            x_categories: Vec::new(),
         }
         .into(),
     )
@@ -783,6 +831,374 @@ pub fn plot_run(dir: &Path) -> Result<Vec<PathBuf>, ChartError> {
     })?;
     let mut written = Vec::new();
     for f in run_figures(&data) {
+        written.extend(write_figure(&f, &out)?);
+    }
+    Ok(written)
+}
+
+/// A swept parameter as the sweep charts read it.
+#[derive(Clone, Debug)]
+pub struct SweepParameter {
+    /// The path as written (`services[0].replicas`).
+    pub path: String,
+    /// Each value as text.
+    pub labels: Vec<String>,
+    /// Each value as a number, when they all are numbers.
+    pub numbers: Option<Vec<f64>>,
+}
+
+/// One run's summary row in a sweep, with the value index of each parameter.
+#[derive(Clone, Copy, Debug)]
+pub struct SweepResult<'a> {
+    pub values: &'a [usize],
+    pub summary: &'a SummaryRow,
+}
+
+/// At most this many lines per API in a sweep chart: beyond it, the other parameters'
+/// values are summarised as a mean with a min–max band.
+const MAX_SWEEP_LINES: usize = 6;
+
+/// Lighter and darker shades of each API's colour, one per line.
+const ENDPOINTS_SHADES: [RGBColor; MAX_SWEEP_LINES] = [
+    ENDPOINTS,
+    RGBColor(255, 127, 14),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(188, 189, 34),
+    RGBColor(150, 20, 20),
+];
+const SLICES_SHADES: [RGBColor; MAX_SWEEP_LINES] = [
+    SLICES,
+    RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
+    RGBColor(23, 190, 207),
+    RGBColor(10, 60, 110),
+    RGBColor(100, 100, 100),
+];
+
+/// A summary figure a sweep chart plots: its name, what it counts and how to read it.
+type Metric = (&'static str, Quantity, fn(&SummaryRow) -> f64);
+
+/// A line through its points.
+type Points = Vec<(f64, f64)>;
+
+/// The mean line of one API's runs at each value `xs` of parameter `k` (among the runs whose
+/// other parameters have the values `group`, or all runs), and the min–max band around it
+/// (empty when every mean is a single value).
+fn sweep_line(
+    results: &[SweepResult],
+    api: &str,
+    k: usize,
+    xs: &[f64],
+    group: Option<&Vec<usize>>,
+    value: fn(&SummaryRow) -> f64,
+) -> (Points, Points) {
+    let mut line = Vec::new();
+    let (mut top, mut bottom) = (Vec::new(), Vec::new());
+    for (i, &x) in xs.iter().enumerate() {
+        let vals: Vec<f64> = results
+            .iter()
+            .filter(|r| r.summary.api == api && r.values[k] == i)
+            .filter(|r| group.is_none_or(|g| others(r.values, k) == *g))
+            .map(|r| value(r.summary))
+            .collect();
+        if vals.is_empty() {
+            continue;
+        }
+        let lo = vals.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = vals.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        line.push((x, vals.iter().sum::<f64>() / vals.len() as f64));
+        top.push((x, hi));
+        bottom.push((x, lo));
+    }
+    if top.iter().zip(&bottom).all(|(t, b)| t.1 <= b.1) {
+        return (line, Vec::new());
+    }
+    bottom.reverse();
+    top.extend(bottom);
+    (line, top)
+}
+
+/// The sweep charts: for each swept parameter, one figure of four panels (bytes delivered,
+/// writes, largest object, objects at the peak) against the parameter, both APIs: a line per
+/// combination of the other parameters' values (a mean over the replicates, with a min–max
+/// band when they differ), or a single mean with a min–max band when there are more than
+/// [`MAX_SWEEP_LINES`] combinations. Log axes where the values span more than two decades.
+pub fn sweep_figures(
+    scenario: &str,
+    parameters: &[SweepParameter],
+    results: &[SweepResult],
+) -> Vec<Figure> {
+    let metrics: [Metric; 4] = [
+        ("bytes delivered to watchers", Quantity::Bytes, |s| {
+            s.bytes_delivered as f64
+        }),
+        ("writes", Quantity::Count, |s| {
+            (s.creates + s.updates + s.deletes) as f64
+        }),
+        ("largest object (protobuf)", Quantity::Bytes, |s| {
+            s.max_object_proto_bytes as f64
+        }),
+        ("objects at the peak", Quantity::Count, |s| {
+            s.objects_peak as f64
+        }),
+    ];
+    let mut figures = Vec::new();
+    for (k, p) in parameters.iter().enumerate() {
+        let xs: Vec<f64> = match &p.numbers {
+            Some(n) => n.clone(),
+            None => (0..p.labels.len()).map(|i| i as f64).collect(),
+        };
+        let x_log = p.numbers.is_some() && spans_decades(&xs);
+        // The other parameters' value combinations, in order.
+        let mut combos: Vec<Vec<usize>> = results.iter().map(|r| others(r.values, k)).collect();
+        combos.sort();
+        combos.dedup();
+        let summarised = combos.len() > MAX_SWEEP_LINES;
+        let replicated = {
+            let mut runs: Vec<&[usize]> = results.iter().map(|r| r.values).collect();
+            let n = runs.len();
+            runs.sort();
+            runs.dedup();
+            // Two rows (APIs) per run: more rows than twice the points means replicates.
+            n > 2 * runs.len()
+        };
+        let groups: Vec<Option<&Vec<usize>>> = if summarised {
+            vec![None]
+        } else {
+            combos.iter().map(Some).collect()
+        };
+        let mut panels = Vec::new();
+        for (m, (what, quantity, value)) in metrics.iter().enumerate() {
+            let mut series = Vec::new();
+            let mut all = Vec::new();
+            for (api, api_label, shades, style) in [
+                ("endpoints", "Endpoints", &ENDPOINTS_SHADES, Style::Dashed),
+                (
+                    "endpointslices",
+                    "EndpointSlices",
+                    &SLICES_SHADES,
+                    Style::Line,
+                ),
+            ] {
+                let lines: Vec<(Points, Points)> = groups
+                    .iter()
+                    .map(|group| sweep_line(results, api, k, &xs, *group, *value))
+                    .collect();
+                // Lines that the other parameters do not move (the Endpoints API does not
+                // read max_endpoints_per_slice) are drawn once.
+                let same = lines.windows(2).all(|w| w[0] == w[1]);
+                let shown = if same { &lines[..1] } else { &lines[..] };
+                for (g, (line, band)) in shown.iter().enumerate() {
+                    let color = shades[g % shades.len()];
+                    all.extend(line.iter().chain(band).map(|p| p.1));
+                    if !band.is_empty() {
+                        series.push(Series {
+                            label: String::new(),
+                            color,
+                            style: Style::Band,
+                            points: band.clone(),
+                        });
+                    }
+                    let label = match groups[g] {
+                        _ if m > 0 => String::new(),
+                        None => format!("{api_label} (mean, min-max)"),
+                        Some(_) if same && groups.len() > 1 => {
+                            format!(
+                                "{api_label} (the same for every {})",
+                                rest_names(parameters, k)
+                            )
+                        }
+                        Some(g) if g.is_empty() => api_label.to_string(),
+                        Some(g) => format!("{api_label}, {}", describe(parameters, k, g)),
+                    };
+                    series.push(Series {
+                        label,
+                        color,
+                        style,
+                        points: line.clone(),
+                    });
+                }
+            }
+            let y_log = spans_decades(&all);
+            let legend = least_crowded_corner(&series, x_log, y_log);
+            panels.push(Chart {
+                name: String::new(),
+                title: (*what).to_string(),
+                x: Axis {
+                    label: p.path.clone(),
+                    quantity: Quantity::Count,
+                    log: x_log,
+                },
+                y: Axis {
+                    label: (*what).to_string(),
+                    quantity: *quantity,
+                    log: y_log,
+                },
+                series,
+                hlines: Vec::new(),
+                vlines: Vec::new(),
+                markers: Vec::new(),
+                footer: format!(
+                    "{scenario}: sweep over {}{}. {DECIMAL_UNITS}",
+                    p.path,
+                    if summarised {
+                        "; the other parameters summarised as mean and min-max band"
+                    } else if replicated {
+                        "; mean of the replicates, band from min to max"
+                    } else {
+                        ""
+                    }
+                ),
+                legend,
+                x_range: None,
+                x_categories: if p.numbers.is_some() {
+                    Vec::new()
+                } else {
+                    p.labels.clone()
+                },
+            });
+        }
+        figures.push(Figure {
+            name: format!("sweep-{}", file_stem(&p.path)),
+            panels,
+            columns: 2,
+            size: (1400, 950),
+        });
+    }
+    figures
+}
+
+/// The value indices of every parameter but `k`.
+fn others(values: &[usize], k: usize) -> Vec<usize> {
+    values
+        .iter()
+        .enumerate()
+        .filter(|(j, _)| *j != k)
+        .map(|(_, v)| *v)
+        .collect()
+}
+
+/// `name = value, ...` for the other parameters' values `g`.
+fn describe(parameters: &[SweepParameter], k: usize, g: &[usize]) -> String {
+    parameters
+        .iter()
+        .enumerate()
+        .filter(|(j, _)| *j != k)
+        .zip(g)
+        .map(|((j, p), &i)| format!("{} = {}", short_name(parameters, j), p.labels[i]))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The other parameters' names, joined.
+fn rest_names(parameters: &[SweepParameter], k: usize) -> String {
+    (0..parameters.len())
+        .filter(|j| *j != k)
+        .map(|j| short_name(parameters, j))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A parameter's name in a legend: the last field of its path when no other parameter's
+/// path ends the same way (`max_endpoints_per_slice`), else the whole path.
+pub fn short_name(parameters: &[SweepParameter], j: usize) -> String {
+    let last = |p: &str| p.rsplit('.').next().unwrap_or(p).to_string();
+    let mine = last(&parameters[j].path);
+    let unique = parameters
+        .iter()
+        .enumerate()
+        .all(|(i, p)| i == j || last(&p.path) != mine);
+    if unique {
+        mine
+    } else {
+        parameters[j].path.clone()
+    }
+}
+
+/// The corner of a chart where the fewest of its lines' points are (the legend goes there),
+/// in the axes' own scales.
+fn least_crowded_corner(series: &[Series], x_log: bool, y_log: bool) -> SeriesLabelPosition {
+    let scale = |v: f64, log: bool| {
+        if log {
+            v.max(f64::MIN_POSITIVE).log10()
+        } else {
+            v
+        }
+    };
+    let pts: Vec<(f64, f64)> = series
+        .iter()
+        .filter(|s| s.style != Style::Band)
+        .flat_map(|s| {
+            s.points
+                .iter()
+                .map(|&(x, y)| (scale(x, x_log), scale(y, y_log)))
+        })
+        .collect();
+    let span = |f: fn(&(f64, f64)) -> f64| {
+        let lo = pts.iter().map(f).fold(f64::INFINITY, f64::min);
+        let hi = pts.iter().map(f).fold(f64::NEG_INFINITY, f64::max);
+        (lo, (hi - lo).max(f64::MIN_POSITIVE))
+    };
+    let ((x0, dx), (y0, dy)) = (span(|p| p.0), span(|p| p.1));
+    let corners = [
+        (SeriesLabelPosition::UpperLeft, false, true),
+        (SeriesLabelPosition::UpperRight, true, true),
+        (SeriesLabelPosition::LowerRight, true, false),
+        (SeriesLabelPosition::LowerLeft, false, false),
+    ];
+    corners
+        .into_iter()
+        .min_by_key(|(_, right, upper)| {
+            pts.iter()
+                .filter(|(x, y)| {
+                    let (u, v) = ((x - x0) / dx, (y - y0) / dy);
+                    (if *right { u > 0.45 } else { u < 0.55 })
+                        && (if *upper { v > 0.6 } else { v < 0.4 })
+                })
+                .count()
+        })
+        .map_or(SeriesLabelPosition::UpperLeft, |c| c.0)
+}
+
+/// Whether positive values span more than two decades (a log axis then reads better).
+fn spans_decades(values: &[f64]) -> bool {
+    let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    lo > 0.0 && hi / lo > 100.0
+}
+
+/// A parameter path as a file name: `cluster.zones[*].nodes` → `cluster.zones.all.nodes`.
+fn file_stem(path: &str) -> String {
+    let s = path
+        .replace("[*]", ".all")
+        .replace('[', ".")
+        .replace(']', "");
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Draws the sweep charts into `dir/charts/`.
+pub fn plot_sweep(
+    dir: &Path,
+    scenario: &str,
+    parameters: &[SweepParameter],
+    results: &[SweepResult],
+) -> Result<Vec<PathBuf>, ChartError> {
+    let out = dir.join("charts");
+    std::fs::create_dir_all(&out).map_err(|source| ChartError::Write {
+        path: out.display().to_string(),
+        source,
+    })?;
+    let mut written = Vec::new();
+    for f in sweep_figures(scenario, parameters, results) {
         written.extend(write_figure(&f, &out)?);
     }
     Ok(written)
@@ -816,6 +1232,7 @@ mod tests {
             footer: String::new(),
             legend: SeriesLabelPosition::UpperLeft,
             x_range: None,
+            x_categories: Vec::new(),
         };
         let dark_in_title = |title: &str| {
             let rgb = render_rgb(&chart(title).into()).unwrap();

@@ -20,6 +20,7 @@ pub mod run;
 pub mod scenario;
 pub mod size;
 pub mod stream;
+pub mod sweep;
 pub mod trace;
 pub mod watch;
 pub mod wire;

@@ -11,8 +11,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
 use slicesim::run::{self, RunOptions};
 use slicesim::scenario::Scenario;
+use slicesim::sweep::{self, Ended, Keep, Shard};
 use slicesim::{charts, output, reproduce, size};
 
 /// The embedded default scenario: 5,000 pods on 5,000 nodes, rolled out once.
@@ -33,6 +36,7 @@ Examples:
   slicesim plot results/quickstart           redraw a run's charts from its CSV files
   slicesim reproduce                         check the published claims; results/reproduce/
   slicesim check scenarios/*.yaml            validate scenario files
+  slicesim run scenarios/sweep-replicas.yaml run every point of a sweep, in parallel
   slicesim size endpoints.yaml               exact sizes of real objects"
 )]
 struct Cli {
@@ -48,6 +52,9 @@ Examples:
   slicesim run                                        the embedded default scenario
   slicesim run scenarios/zone-outage.yaml --seed 3
   slicesim run scenarios/quickstart.yaml --out /tmp/qs --export-objects /tmp/qs/objects
+  slicesim run scenarios/sweep-replicas.yaml --jobs 2      every point of a sweep
+  slicesim run scenarios/sweep-replicas.yaml --list        the sweep's runs, as CSV
+  slicesim run scenarios/sweep-replicas.yaml --shard 1/4   one machine's share of it
 
 Before it runs, the scenario's memory and pod events are estimated; a run over the limit
 (--max-memory, default half of this machine's memory) is refused with the field to blame.
@@ -56,7 +63,14 @@ Outputs (built in a temporary directory beside DIR and swapped in whole when the
 complete; the previous run stays until then): DIR/summary.csv (one row per API),
 DIR/timeseries.csv (per time bucket and API), DIR/objects.csv (the final objects), and
 DIR/charts/*.svg + *.png (cumulative bytes, bytes per bucket, objects and largest object,
-endpoints per slice) unless --no-charts.")]
+endpoints per slice) unless --no-charts.
+
+A scenario with a `sweep:` block runs every point (each replicate) instead, --jobs at once:
+DIR/sweep.csv (one row per point, replicate and API), DIR/points/<point>-<replicate>/ (each
+run's summary.csv; --keep timeseries,objects keeps more) and DIR/charts/sweep-*.svg + .png
+(the summary figures against each parameter). Ctrl-C stops it and keeps the finished runs;
+--resume runs the rest. --shard I/N runs the points with point % N == I; `slicesim merge`
+joins the shards' directories.")]
     Run {
         /// Scenario file (default: the embedded default scenario).
         scenario: Option<PathBuf>,
@@ -85,6 +99,44 @@ endpoints per slice) unless --no-charts.")]
         /// Run even when the estimate is over the memory limit.
         #[arg(long)]
         force: bool,
+        /// Sweep: runs at once (default: one per core).
+        #[arg(long, short, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+        jobs: Option<u16>,
+        /// Sweep: keep these outputs of each run besides summary.csv.
+        #[arg(long, value_enum, value_delimiter = ',', value_name = "LIST")]
+        keep: Vec<KeepArg>,
+        /// Sweep: continue the interrupted sweep of DIR, running only the missing runs.
+        #[arg(long)]
+        resume: bool,
+        /// Sweep: print its runs (point, replicate, seed, parameter values) as CSV; run nothing
+        /// (and check only the sweep block: `slicesim check` checks every point).
+        #[arg(long)]
+        list: bool,
+        /// Sweep: run one shard, the points with point % N == I: `I/N`, or `auto` in a
+        /// Kubernetes Indexed Job (JOB_COMPLETION_INDEX / JOB_COMPLETIONS).
+        #[arg(long, value_name = "I/N|auto")]
+        shard: Option<String>,
+    },
+    /// Join the directories of a sweep's shards into one: its sweep.csv and charts.
+    #[command(after_help = "\
+Examples:
+  slicesim merge --out results/sweep shard-0 shard-1 shard-2
+
+Every run of the sweep must be in one of the shards (the missing ones are named
+otherwise); the result is what one machine running the whole sweep would have written.")]
+    Merge {
+        /// The merged sweep's directory.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Shard directories, written by `slicesim run FILE --shard I/N`.
+        #[arg(required = true, value_name = "SHARD_DIR")]
+        shards: Vec<PathBuf>,
+        /// Do not draw the charts.
+        #[arg(long)]
+        no_charts: bool,
+        /// Print nothing but errors.
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Check the published claims (KEP-0752, the 2020 blog, the docs, issues) by simulation.
     #[command(after_help = "\
@@ -148,6 +200,12 @@ json_bytes compact JSON; json_watch_bytes one JSON watch-event line.")]
     },
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum KeepArg {
+    Timeseries,
+    Objects,
+}
+
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum FormatArg {
     /// Aligned columns with human units beside exact bytes.
@@ -198,6 +256,32 @@ struct RunArgs {
     quiet: bool,
     /// The resource guard's limit in bytes; `None`: no limit (`--force`).
     max_memory: Option<u64>,
+    sweep: SweepArgs,
+}
+
+/// The options of `slicesim run` that only a sweep takes.
+#[derive(Default)]
+struct SweepArgs {
+    jobs: Option<u16>,
+    keep: Vec<KeepArg>,
+    resume: bool,
+    list: bool,
+    shard: Option<String>,
+}
+
+impl SweepArgs {
+    /// The first option given, by its flag.
+    fn given(&self) -> Option<&'static str> {
+        [
+            (self.jobs.is_some(), "--jobs"),
+            (!self.keep.is_empty(), "--keep"),
+            (self.resume, "--resume"),
+            (self.list, "--list"),
+            (self.shard.is_some(), "--shard"),
+        ]
+        .into_iter()
+        .find_map(|(given, flag)| given.then_some(flag))
+    }
 }
 
 fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -210,6 +294,7 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
         charts,
         quiet,
         max_memory,
+        sweep: sweep_args,
     } = args;
     let guarded = load(scenario.as_ref()).and_then(|sc| {
         if let Some(limit) = max_memory {
@@ -228,6 +313,23 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
         sc.file.seed = seed;
     }
     let out = out.unwrap_or_else(|| PathBuf::from("results").join(&sc.name));
+    if sc.sweep.is_some() {
+        if export_objects.is_some() || export_trace.is_some() {
+            eprintln!(
+                "slicesim: error: --export-objects and --export-trace take one run, and this \
+                 scenario is a sweep (keep each run's objects.csv with --keep objects)"
+            );
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+        return run_sweep(&sc, out, charts, quiet, max_memory, sweep_args);
+    }
+    if let Some(flag) = sweep_args.given() {
+        eprintln!(
+            "slicesim: error: {flag} is for a sweep, and {} has no `sweep:` block",
+            sc.source
+        );
+        return Ok(ExitCode::from(EXIT_BAD_INPUT));
+    }
     let spinner = (!quiet && io::stderr().is_terminal()).then(|| {
         let pb = indicatif::ProgressBar::new_spinner();
         pb.set_message(format!("simulating {} ...", sc.name));
@@ -279,6 +381,230 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Set by the first Ctrl-C (SIGINT or SIGTERM): a sweep starts no more runs.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// Stops a sweep on Ctrl-C: the first lets the runs under way finish (and be kept), the
+/// second exits at once (each run's directory is written whole, so none is left half done).
+fn stop_on_signal(quiet: bool) {
+    static SIGNALS: AtomicU32 = AtomicU32::new(0);
+    let installed = ctrlc::set_handler(move || {
+        if SIGNALS.fetch_add(1, Ordering::SeqCst) == 0 {
+            STOP.store(true, Ordering::SeqCst);
+            if !quiet {
+                eprintln!(
+                    "\nstopping: the runs under way finish and are kept (Ctrl-C again to \
+                     abandon them)"
+                );
+            }
+        } else {
+            std::process::exit(130);
+        }
+    });
+    if let Err(e) = installed {
+        eprintln!("warning: Ctrl-C will not stop the sweep cleanly: {e}");
+    }
+}
+
+/// The command line that resumes this one.
+fn resume_command() -> String {
+    let mut args: Vec<String> = std::env::args()
+        .map(|a| {
+            if a.is_empty() || a.contains(|c: char| c.is_whitespace() || "'\"$\\".contains(c)) {
+                format!("'{}'", a.replace('\'', r"'\''"))
+            } else {
+                a
+            }
+        })
+        .collect();
+    if !args.iter().any(|a| a == "--resume") {
+        args.push("--resume".into());
+    }
+    args.join(" ")
+}
+
+fn run_sweep(
+    sc: &Scenario,
+    out: PathBuf,
+    charts: bool,
+    quiet: bool,
+    max_memory: Option<u64>,
+    args: SweepArgs,
+) -> anyhow::Result<ExitCode> {
+    let Some(plan) = sc.sweep.as_deref() else {
+        anyhow::bail!("not a sweep");
+    };
+    let shard = match args
+        .shard
+        .as_deref()
+        .map(|s| Shard::parse(s, |k| std::env::var(k).ok()))
+    {
+        None => None,
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => {
+            eprintln!("slicesim: error: --shard: {e}");
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+    };
+    if args.list {
+        // The grid only: its points are checked by `check` and before they run (checking
+        // 10,000 points takes a second or two, listing them milliseconds).
+        let mut stdout = io::stdout().lock();
+        stdout.write_all(&sweep::list(sc, plan, shard)?)?;
+        stdout.flush()?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let checked = match sweep::check(sc, plan, max_memory) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+    };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut jobs = args.jobs.map_or(cores, usize::from);
+    // Runs at once must fit in memory together.
+    if let Some(limit) = max_memory {
+        let fit = (limit as f64 / checked.max_memory_bytes.max(1.0))
+            .floor()
+            .max(1.0) as usize;
+        if fit < jobs {
+            if !quiet {
+                eprintln!(
+                    "note: {jobs} runs at once would need more than the memory limit of {}; \
+                     running {fit} at once",
+                    slicesim::scenario::human_bytes(limit)
+                );
+            }
+            jobs = fit;
+        }
+    }
+    stop_on_signal(quiet);
+    let total_runs = checked.runs;
+    let bar = (!quiet && io::stderr().is_terminal()).then(|| {
+        let pb = indicatif::ProgressBar::new(total_runs);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} runs  {per_sec}  ETA {eta}  {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        pb.set_message(sc.name.clone());
+        pb.enable_steady_tick(std::time::Duration::from_millis(200));
+        pb
+    });
+    let progress = |done: u64, total: u64| {
+        if let Some(pb) = &bar {
+            pb.set_length(total);
+            pb.set_position(done);
+        }
+    };
+    let keep = Keep {
+        timeseries: args.keep.contains(&KeepArg::Timeseries),
+        objects: args.keep.contains(&KeepArg::Objects),
+    };
+    let ended = sweep::run(
+        sc,
+        plan,
+        &sweep::Options {
+            out: out.clone(),
+            jobs,
+            keep,
+            resume: args.resume,
+            shard,
+            charts,
+            stop: &STOP,
+            progress: &progress,
+        },
+    );
+    if let Some(pb) = bar {
+        pb.finish_and_clear();
+    }
+    let ended = match ended {
+        Ok(e) => e,
+        Err(e) if e.is_bad_input() => {
+            eprintln!("slicesim: error: {e}");
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    match ended {
+        Ended::Interrupted { done, runs } => {
+            eprintln!(
+                "Interrupted: {done} of {runs} runs are done and kept. Resume with:\n  {}",
+                resume_command()
+            );
+            Ok(ExitCode::from(130))
+        }
+        Ended::Complete {
+            ran,
+            runs,
+            table,
+            written,
+        } => {
+            if !quiet {
+                report_sweep(sc, plan, &out, shard, ran, runs, table.as_deref(), &written)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// What a finished sweep prints: its size, its table (when short) and its files.
+#[allow(clippy::too_many_arguments)]
+fn report_sweep(
+    sc: &Scenario,
+    plan: &slicesim::scenario::sweep::Plan,
+    out: &std::path::Path,
+    shard: Option<Shard>,
+    ran: u64,
+    runs: u64,
+    table: Option<&[sweep::SweepRow]>,
+    written: &[PathBuf],
+) -> io::Result<()> {
+    let mut stdout = io::stdout().lock();
+    let of = match shard {
+        Some(s) => format!(" (shard {s})"),
+        None => String::new(),
+    };
+    writeln!(
+        stdout,
+        "Sweep {} (seed {}){of}: {} point(s) x {} replicate(s); {runs} runs, {ran} run now.",
+        sc.name,
+        sc.file.seed,
+        plan.points(),
+        plan.replicates,
+    )?;
+    if let Some(rows) = table {
+        // Two rows per run; beyond 30 runs the table is for sweep.csv, not the terminal.
+        if rows.len() <= 60 {
+            writeln!(stdout)?;
+            write!(
+                stdout,
+                "{}",
+                sweep::table(&sweep::Manifest::new(sc, plan), rows)
+            )?;
+            writeln!(stdout)?;
+        }
+    }
+    writeln!(
+        stdout,
+        "Wrote {}/points/ ({runs} runs){}",
+        out.display(),
+        if table.is_some() { "," } else { "." }
+    )?;
+    for p in written {
+        writeln!(stdout, "  {}", p.display())?;
+    }
+    if shard.is_some() {
+        writeln!(
+            stdout,
+            "Join the shards with: slicesim merge --out DIR SHARD_DIR..."
+        )?;
+    }
+    stdout.flush()
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let Some(command) = cli.command else {
         return run_scenario(RunArgs {
@@ -290,6 +616,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             charts: true,
             quiet: false,
             max_memory: Some(slicesim::scenario::default_memory_limit()),
+            sweep: SweepArgs::default(),
         });
     };
     match command {
@@ -303,6 +630,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             quiet,
             max_memory,
             force,
+            jobs,
+            keep,
+            resume,
+            list,
+            shard,
         } => run_scenario(RunArgs {
             scenario,
             out,
@@ -313,7 +645,36 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             quiet,
             max_memory: (!force)
                 .then(|| max_memory.unwrap_or_else(slicesim::scenario::default_memory_limit)),
+            sweep: SweepArgs {
+                jobs,
+                keep,
+                resume,
+                list,
+                shard,
+            },
         }),
+        Command::Merge {
+            out,
+            shards,
+            no_charts,
+            quiet,
+        } => match sweep::merge(&out, &shards, !no_charts) {
+            Ok(Ended::Complete { runs, written, .. }) => {
+                if !quiet {
+                    println!("Merged {runs} runs of {} shard(s).", shards.len());
+                    for p in written {
+                        println!("Wrote {}", p.display());
+                    }
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            Ok(Ended::Interrupted { .. }) => anyhow::bail!("a merge is never interrupted"),
+            Err(e) if e.is_bad_input() => {
+                eprintln!("slicesim: error: {e}");
+                Ok(ExitCode::from(EXIT_BAD_INPUT))
+            }
+            Err(e) => Err(e.into()),
+        },
         Command::Reproduce { out, quiet } => {
             let bar = (!quiet && io::stderr().is_terminal()).then(|| {
                 let pb = indicatif::ProgressBar::new(reproduce::SCENARIOS.len() as u64);
@@ -350,6 +711,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Plot { dir } if sweep::is_sweep(&dir) => match sweep::replot(&dir) {
+            Ok(paths) => {
+                for path in paths {
+                    println!("{}", path.display());
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) if e.is_bad_input() => {
+                eprintln!("slicesim: error: {e}");
+                Ok(ExitCode::from(EXIT_BAD_INPUT))
+            }
+            Err(e) => Err(e.into()),
+        },
         Command::Plot { dir } => match charts::plot_run(&dir) {
             Ok(paths) => {
                 for path in paths {
@@ -373,6 +747,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     let e = slicesim::scenario::check_memory(&sc, limit)?;
                     Ok((sc, e))
                 });
+                if let Ok((sc, _)) = &guarded
+                    && let Some(plan) = sc.sweep.as_deref()
+                {
+                    match sweep::check(sc, plan, Some(limit)) {
+                        Ok(c) => println!(
+                            "{}: ok (a sweep of {} point(s) x {} replicate(s) = {} runs; the \
+                             largest about {} of memory, {} pod events)",
+                            f.display(),
+                            output::thousands(c.points),
+                            plan.replicates,
+                            output::thousands(c.runs),
+                            slicesim::scenario::human_bytes(c.max_memory_bytes as u64),
+                            output::thousands(c.max_pod_events.round() as u64)
+                        ),
+                        Err(e) => {
+                            bad = true;
+                            eprintln!("{e}");
+                        }
+                    }
+                    continue;
+                }
                 match guarded {
                     Ok((sc, est)) => match run::history_check(&sc) {
                         Ok(()) => println!(

@@ -37,6 +37,8 @@ impl OutError {
 
 /// The file a run directory always holds: a directory with it is a previous run's.
 pub const RUN_MARKER: &str = "summary.csv";
+/// The file a sweep directory always holds.
+pub const SWEEP_MARKER: &str = "sweep.json";
 
 fn parent_of(path: &Path) -> &Path {
     path.parent()
@@ -118,12 +120,16 @@ impl Staged {
             }
             Ok(_) => {
                 let mut entries = fs::read_dir(target).map_err(OutError::io(target))?;
-                if entries.next().is_some() && !target.join(RUN_MARKER).is_file() {
+                if entries.next().is_some()
+                    && !target.join(RUN_MARKER).is_file()
+                    && !target.join(SWEEP_MARKER).is_file()
+                {
                     return Err(OutError::refused(
                         target,
                         format!(
-                            "exists and is not the output of a run (no {RUN_MARKER}); a run \
-                             replaces its output directory whole, so choose another --out"
+                            "exists and is not the output of a run (no {RUN_MARKER} or \
+                             {SWEEP_MARKER}); a run replaces its output directory whole, so \
+                             choose another --out"
                         ),
                     ));
                 }

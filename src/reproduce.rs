@@ -872,6 +872,7 @@ fn size_figure(sizes: &[SizeRow], claims: &[Claim]) -> Figure {
         ),
         legend: plotters::prelude::SeriesLabelPosition::UpperLeft,
         x_range: None,
+        x_categories: Vec::new(),
     }
     .into()
 }

@@ -128,6 +128,18 @@ pub struct Simulation {
 /// The checks that need the built cluster (node names) or other files (a trace): part of
 /// `slicesim check`.
 pub fn history_check(sc: &Scenario) -> Result<(), RunError> {
+    // Building the cluster costs time (a sweep checks every point): only when it is needed.
+    let names_nodes = match &sc.file.churn {
+        Churn::Actions(actions) => actions.iter().any(|a| match &a.value {
+            Action::NodeDrain(d) => !d.nodes.is_empty(),
+            Action::NodeDelete(d) => !d.nodes.is_empty(),
+            _ => false,
+        }),
+        Churn::Trace { .. } => true,
+    };
+    if !names_nodes {
+        return Ok(());
+    }
     let topo = cluster::topology(sc);
     check_node_names(sc, &topo.nodes)?;
     if let Churn::Trace { trace } = &sc.file.churn {

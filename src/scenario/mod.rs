@@ -9,6 +9,7 @@
 //! The reference with every field, default and an example is the README's "Scenario reference".
 
 mod estimate;
+pub mod sweep;
 mod units;
 mod validate;
 
@@ -78,6 +79,9 @@ pub struct ScenarioFile {
     pub watchers: Watchers,
     #[serde(default)]
     pub realism: Realism,
+    /// A grid of variants of this scenario (`slicesim run` runs them all).
+    #[serde(default)]
+    pub sweep: Option<sweep::SweepBlock>,
 }
 
 fn default_seed() -> u64 {
@@ -750,6 +754,8 @@ pub struct Scenario {
     pub pod_cidr_v4: (Ipv4Addr, u8),
     pub pod_cidr_v6: (Ipv6Addr, u8),
     pub max_endpoints_per_slice: usize,
+    /// The sweep the file describes, checked (its points are checked when they are built).
+    pub sweep: Option<std::sync::Arc<sweep::Plan>>,
 }
 
 impl Scenario {
@@ -800,7 +806,7 @@ impl Scenario {
                 }],
             }
         })?;
-        validate(file, default_name, sf)
+        validate(file, default_name, text, sf)
     }
 }
 

@@ -141,12 +141,19 @@ fn cidr_range(ip: IpAddr, len: u8) -> (u128, u128) {
 pub(super) fn validate(
     file: &str,
     default_name: &str,
+    text: &str,
     sf: ScenarioFile,
 ) -> Result<Scenario, ScenarioError> {
     let mut p = Problems {
         file,
         list: Vec::new(),
     };
+    let plan = sf.sweep.as_ref().and_then(|block| {
+        sweep::Plan::new(file, default_name, text, block)
+            .map_err(|problems| p.list.extend(problems))
+            .ok()
+            .map(std::sync::Arc::new)
+    });
     // The name is the default output directory `results/<name>`: one safe path component.
     if let Some(name) = &sf.name
         && let Err(why) = file_name_ok(&name.value)
@@ -664,6 +671,7 @@ pub(super) fn validate(
         return Err(ScenarioError { problems: p.list });
     }
     Ok(Scenario {
+        sweep: plan,
         name: sf
             .name
             .as_ref()
