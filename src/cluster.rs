@@ -209,14 +209,9 @@ pub fn build_topology(sc: &Scenario, rng: &mut Rng) -> (Vec<Node>, Vec<ServiceSp
     }
     let mut services = Vec::new();
     for s in &sc.file.services {
-        for k in 0..s.copies {
-            let name = if s.copies == 1 {
-                s.name.value.clone()
-            } else {
-                format!("{}-{k}", s.name.value)
-            };
+        for (namespace, name) in s.instances() {
             services.push(ServiceSpec {
-                namespace: s.namespace.as_str().into(),
+                namespace: namespace.into(),
                 name: name.into(),
                 uid: random_uid(rng).into(),
                 labels: s.labels.clone(),
@@ -275,6 +270,8 @@ struct NodeRt {
 
 struct Deployment {
     replicas: u32,
+    /// `replicas` as the scenario writes it (what a `resize` scales from).
+    written: u32,
     hash: String,
     /// The current pod template's named container ports.
     container_ports: Arc<BTreeMap<String, i32>>,
@@ -325,6 +322,8 @@ enum Ev {
     PodGc(u32),
     /// The Deployment and ReplicaSet controllers act on a pod that became ready.
     Reconcile(u32),
+    /// A `resize` (action index) reaches one Deployment.
+    Resize(usize, u32),
 }
 
 struct Sim<'a> {
@@ -423,7 +422,7 @@ pub fn play(sc: &Scenario, topo: &Topology, events: &mut dyn Sink) {
     }
     let mut deployments = Vec::new();
     for s in &sc.file.services {
-        for _ in 0..s.copies {
+        for _ in 0..s.count() {
             let weights: Vec<f64> = match &s.zone_weights {
                 None => vec![1.0; zones.len()],
                 Some(w) => zones
@@ -433,6 +432,7 @@ pub fn play(sc: &Scenario, topo: &Topology, events: &mut dyn Sink) {
             };
             deployments.push(Deployment {
                 replicas: s.replicas,
+                written: s.replicas,
                 hash: random_suffix(&mut topo_rng, 10),
                 container_ports: Arc::new(s.container_ports.clone()),
                 new: Vec::new(),
@@ -847,6 +847,7 @@ impl Sim<'_> {
                 }
             }
             Ev::Reconcile(svc) => self.reconcile(t, svc),
+            Ev::Resize(i, svc) => self.resize(t, i, svc),
             Ev::Gone(id) => self.gone(t, id),
             Ev::PodGc(node) => {
                 let mut services = Vec::new();
@@ -968,6 +969,51 @@ impl Sim<'_> {
         }
     }
 
+    /// Starts a rolling update of a Deployment: a new pod template (ReplicaSet hash), its
+    /// pods so far moved to the old ReplicaSets.
+    fn start_rollout(
+        &mut self,
+        s: u32,
+        limits: (scenario::IntOrPercent, scenario::IntOrPercent),
+        container_ports: &Option<BTreeMap<String, i32>>,
+    ) {
+        let d = &mut self.deployments[s as usize];
+        let old: Vec<u32> = d.new.drain(..).collect();
+        for &p in &old {
+            self.rt[p as usize].in_new = false;
+        }
+        d.avail_old += std::mem::take(&mut d.avail_new);
+        d.old.extend(old);
+        d.hash = random_suffix(&mut self.rng, 10);
+        if let Some(ports) = container_ports {
+            d.container_ports = Arc::new(ports.clone());
+        }
+        d.rollout = Some(limits);
+    }
+
+    /// One Deployment's turn in a `resize` (action `i`): a new size drawn from its written
+    /// size, and a rollout if asked.
+    fn resize(&mut self, t: Nanos, i: usize, s: u32) {
+        let scenario::Churn::Actions(actions) = &self.sc.file.churn else {
+            return;
+        };
+        let Some(Action::Resize(r)) = actions.get(i).map(|a| &a.value) else {
+            return;
+        };
+        // clusterloader2's MultiplyInt truncates; RandIntRange includes both ends.
+        let x = f64::from(self.deployments[s as usize].written);
+        let lo = (x * r.min_factor.value).floor() as u32;
+        let hi = ((x * r.max_factor.value).floor() as u32).max(lo);
+        let rollout = r.rollout;
+        let size = self.rng.random_range(lo..=hi);
+        self.deployments[s as usize].replicas = size;
+        if rollout {
+            let quarter = scenario::IntOrPercent::Percent(25);
+            self.start_rollout(s, (quarter, quarter), &None);
+        }
+        self.reconcile(t, s);
+    }
+
     fn action(&mut self, t: Nanos, i: usize) {
         let scenario::Churn::Actions(actions) = &self.sc.file.churn else {
             return;
@@ -978,19 +1024,18 @@ impl Sim<'_> {
         match a {
             Action::Rollout(r) => {
                 for s in self.service_of(&r.service.value) {
-                    let d = &mut self.deployments[s as usize];
-                    let old: Vec<u32> = d.new.drain(..).collect();
-                    for &p in &old {
-                        self.rt[p as usize].in_new = false;
-                    }
-                    d.avail_old += std::mem::take(&mut d.avail_new);
-                    d.old.extend(old);
-                    d.hash = random_suffix(&mut self.rng, 10);
-                    if let Some(ports) = &r.container_ports {
-                        d.container_ports = Arc::new(ports.clone());
-                    }
-                    d.rollout = Some((r.max_surge, r.max_unavailable));
+                    self.start_rollout(s, (r.max_surge, r.max_unavailable), &r.container_ports);
                     self.reconcile(t, s);
+                }
+            }
+            Action::Resize(r) => {
+                let targets: Vec<u32> = match &r.service {
+                    Some(name) => self.service_of(&name.value),
+                    None => (0..self.services.len() as u32).collect(),
+                };
+                for s in targets {
+                    let at = t + self.rng.random_range(0..r.over.0.max(1));
+                    self.q.at(at, Ev::Resize(i, s));
                 }
             }
             Action::Scale(sc) => {
@@ -1384,5 +1429,44 @@ mod tests {
         );
         assert_eq!(max_total, 4);
         assert_eq!(min_available, 3);
+    }
+
+    /// A `resize` gives each Deployment, at its own moment of the window, a size drawn from
+    /// [⌊X/2⌋, ⌊3X/2⌋] of its written size X (clusterloader2's RandIntRange of MultiplyInt),
+    /// and with `rollout` replaces its pods.
+    #[test]
+    fn a_resize_draws_each_size_and_moment_within_its_bounds() {
+        let text = "duration: 30m\ncluster:\n  zones:\n    - {name: a, nodes: 40}\nservices:\n  - {name: s, replicas: 5, copies: 40}\n  - {name: b, replicas: 250}\nchurn:\n  - resize: {from: 1m, over: 10m, rollout: true}\n";
+        let sc = Scenario::parse("t.yaml", "t", text).unwrap_or_else(|e| panic!("{e}"));
+        let h = generate(&sc);
+        // The pods alive at the end, per Service, and when each Service's first pod was made
+        // after t = 0 (its rollout began).
+        let mut alive: BTreeMap<u32, std::collections::BTreeSet<u32>> = BTreeMap::new();
+        let mut first_change: BTreeMap<u32, Nanos> = BTreeMap::new();
+        for (t, c) in &h.events {
+            if let Change::Pod { pod, deleted } = c {
+                let set = alive.entry(pod.service).or_default();
+                if *deleted || pod.terminating {
+                    set.remove(&pod.id);
+                } else {
+                    set.insert(pod.id);
+                }
+                if *t > 0 {
+                    first_change.entry(pod.service).or_insert(*t);
+                }
+            }
+        }
+        let sizes: Vec<usize> = (0..41).map(|s| alive[&s].len()).collect();
+        for &n in &sizes[..40] {
+            assert!((2..=7).contains(&n), "{sizes:?}");
+        }
+        assert!((125..=375).contains(&sizes[40]), "{sizes:?}");
+        // Sizes differ: they are drawn, not all the same.
+        assert!(sizes[..40].iter().any(|&n| n != sizes[0]), "{sizes:?}");
+        // Every Deployment changed (rolled), each first within the window.
+        assert_eq!(first_change.len(), 41);
+        for t in first_change.values() {
+            assert!((60 * SECOND..660 * SECOND).contains(t), "{t}");
+        }
     }
 }

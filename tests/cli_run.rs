@@ -215,3 +215,53 @@ fn every_library_scenario_passes_check() {
         .success()
         .stdout(predicate::str::contains(": ok"));
 }
+
+/// `scenarios/cl2-load.yaml` says what it holds; without its resizes (which change the counts
+/// at random) the run ends with exactly that: 8,250 Services, one Endpoints object each,
+/// 8,450 slices, 82,000 endpoints.
+#[test]
+fn cl2_load_holds_the_counts_its_comments_give() {
+    let text = read(&scenario("cl2-load"));
+    for stated in [
+        "8,250 Endpoints objects",
+        "8,450",
+        "82,000 endpoints",
+        "8,250 Services",
+    ] {
+        assert!(
+            text.contains(stated),
+            "the comments no longer say {stated:?}"
+        );
+    }
+    let still: String = text
+        .lines()
+        .filter(|l| !l.contains("- resize:"))
+        .map(|l| format!("{l}\n"))
+        .collect::<String>()
+        .replace("duration: 1h", "duration: 10s");
+    let d = tempfile::tempdir().unwrap();
+    let file = d.path().join("cl2-still.yaml");
+    std::fs::write(&file, still).unwrap();
+    let out = d.path().join("out");
+    slicesim()
+        .arg("run")
+        .arg(&file)
+        .arg("--out")
+        .arg(&out)
+        .args(["--no-charts", "--quiet"])
+        .assert()
+        .success();
+    let objects = read(&out.join("objects.csv"));
+    let count = |api: &str| {
+        objects
+            .lines()
+            .filter(|l| l.starts_with(&format!("{api},")))
+            .map(|l| l.split(',').nth(4).unwrap().parse::<u64>().unwrap())
+            .fold((0, 0), |(n, e), x| (n + 1, e + x))
+    };
+    assert_eq!(count("endpoints"), (8_250, 82_000));
+    assert_eq!(count("endpointslices"), (8_450, 82_000));
+    // 50 namespaces of 165 Services: the first and the last.
+    assert!(objects.contains("endpoints,test-4lzbnq-1,big-service-0,"));
+    assert!(objects.contains("endpoints,test-4lzbnq-50,small-service-149,"));
+}

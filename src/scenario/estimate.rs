@@ -52,8 +52,8 @@ pub fn estimate(sc: &Scenario) -> Estimate {
         .iter()
         .map(|z| f64::from(z.nodes))
         .sum();
-    let services: f64 = f.services.iter().map(|s| f64::from(s.copies)).sum();
-    let pods_of = |s: &Service| f64::from(s.replicas) * f64::from(s.copies);
+    let services: f64 = f.services.iter().map(|s| s.count() as f64).sum();
+    let pods_of = |s: &Service| f64::from(s.replicas) * s.count() as f64;
     let pods: f64 = f.services.iter().map(pods_of).sum();
     let buckets = (f.duration.value.0 as f64 / f.bucket.value.0.max(1) as f64).ceil();
     let groups = 2.0 + f.watchers.custom.len() as f64;
@@ -62,7 +62,7 @@ pub fn estimate(sc: &Scenario) -> Estimate {
         f.services
             .iter()
             .filter(|s| validate::names_clash(&s.name.value, s.copies, name, 1))
-            .map(|s| f64::from(s.replicas))
+            .map(|s| f64::from(s.replicas) * f64::from(s.namespaces.unwrap_or(1)))
             .sum()
     };
 
@@ -124,6 +124,19 @@ pub fn estimate(sc: &Scenario) -> Estimate {
                     (pods * EVENTS_PER_FAILURE, a.value.kind())
                 }
                 Action::ServiceUpdate(u) => (replicas_of(&u.service.value), "service_update"),
+                Action::Resize(r) => {
+                    let before = r.service.as_ref().map_or(pods, |s| replicas_of(&s.value));
+                    // At most every pod replaced at the largest size, or the change of size.
+                    let after = before * r.max_factor.value.max(0.0);
+                    let moved = if r.rollout {
+                        before + after
+                    } else {
+                        (after - before)
+                            .abs()
+                            .max(before - before * r.min_factor.value)
+                    };
+                    (moved * EVENTS_PER_REPLACEMENT, "resize")
+                }
                 Action::ServiceDelete(d) => (
                     replicas_of(&d.service.value) * EVENTS_PER_REPLACEMENT,
                     "service_delete",

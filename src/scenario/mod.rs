@@ -230,6 +230,39 @@ pub struct Service {
     /// How many Services like this one: `N` copies named `<name>-0` .. `<name>-(N-1)`.
     #[serde(default = "default_copies", deserialize_with = "count")]
     pub copies: u32,
+    /// The entry (with its copies) in each of `N` namespaces named `<namespace>-1` ..
+    /// `<namespace>-N`, as clusterloader2 numbers the namespaces it manages.
+    #[serde(default, deserialize_with = "optional_count")]
+    pub namespaces: Option<u32>,
+}
+
+impl Service {
+    /// The namespaces of the entry: its `namespace`, or `<namespace>-1` .. `-N`.
+    pub fn namespace_names(&self) -> Vec<String> {
+        match self.namespaces {
+            None => vec![self.namespace.clone()],
+            Some(n) => (1..=n).map(|k| format!("{}-{k}", self.namespace)).collect(),
+        }
+    }
+
+    /// The Services of the entry: (namespace, name), namespace by namespace, copy by copy.
+    pub fn instances(&self) -> impl Iterator<Item = (String, String)> + '_ {
+        self.namespace_names().into_iter().flat_map(move |ns| {
+            (0..self.copies).map(move |k| {
+                let name = if self.copies == 1 {
+                    self.name.value.clone()
+                } else {
+                    format!("{}-{k}", self.name.value)
+                };
+                (ns.clone(), name)
+            })
+        })
+    }
+
+    /// How many Services the entry stands for: copies times namespaces.
+    pub fn count(&self) -> u64 {
+        u64::from(self.copies) * u64::from(self.namespaces.unwrap_or(1))
+    }
 }
 
 fn default_namespace() -> String {
@@ -389,6 +422,7 @@ pub enum Action {
     ServiceUpdate(ServiceUpdate),
     ServiceDelete(ServiceDelete),
     NodeDelete(NodeDelete),
+    Resize(Resize),
 }
 
 impl Action {
@@ -404,6 +438,7 @@ impl Action {
             Action::ServiceUpdate(u) => u.at,
             Action::ServiceDelete(d) => d.at,
             Action::NodeDelete(d) => d.at,
+            Action::Resize(r) => r.from,
         }
     }
 
@@ -419,6 +454,7 @@ impl Action {
             Action::ServiceUpdate(_) => "service_update",
             Action::ServiceDelete(_) => "service_delete",
             Action::NodeDelete(_) => "node_delete",
+            Action::Resize(_) => "resize",
         }
     }
 }
@@ -449,6 +485,39 @@ pub struct Scale {
     pub service: Spanned<String>,
     #[serde(deserialize_with = "count")]
     pub replicas: u32,
+}
+
+/// Every Deployment (or those of one Service name) resized, each at its own random time:
+/// clusterloader2's "scaling and updating objects" phase (`RandomizedTimeLimitedLoad`: each
+/// object at a uniformly random moment of the window; `RandIntRange(MultiplyInt(X, 0.5),
+/// MultiplyInt(X, 1.5))`: a uniform size from X/2 to 3X/2, rounded down, both ends included).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resize {
+    /// Start of the window.
+    #[serde(default)]
+    pub from: Duration,
+    /// Length of the window: each Deployment at a uniformly random time in [from, from + over).
+    pub over: Duration,
+    /// The new size is uniform in [⌊min_factor·X⌋, ⌊max_factor·X⌋], X the Service's
+    /// `replicas` as written.
+    #[serde(default = "default_min_factor")]
+    pub min_factor: Spanned<f64>,
+    #[serde(default = "default_max_factor")]
+    pub max_factor: Spanned<f64>,
+    /// Also replace the pods (a rolling update with 25% surge and unavailability).
+    #[serde(default)]
+    pub rollout: bool,
+    /// Only the Services of this name (default: every Service).
+    #[serde(default)]
+    pub service: Option<Spanned<String>>,
+}
+
+fn default_min_factor() -> Spanned<f64> {
+    unspanned(0.5)
+}
+fn default_max_factor() -> Spanned<f64> {
+    unspanned(1.5)
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -68,6 +68,10 @@ fn safe_name(stem: &str) -> String {
 
 /// Most copies of one Service entry (a cluster of a million Services is far past any real one).
 pub const MAX_SERVICES: u32 = 1_000_000;
+/// The largest factor of a `resize` (a Deployment a hundred times its size).
+pub const MAX_RESIZE_FACTOR: f64 = 100.0;
+/// Most namespaces of one Service entry (clusterloader2's 5,000-node test has 50).
+pub const MAX_NAMESPACES: u32 = 10_000;
 /// Most watchers in one custom group.
 pub const MAX_WATCHERS: u64 = 1_000_000;
 
@@ -98,21 +102,46 @@ fn dns_label(name: &str, rfc1035: bool) -> Result<(), String> {
 /// Whether two Service entries (a name with its copies, named `<name>-0` .. when more than
 /// one) define a common name. Decided without listing the copies.
 pub(super) fn names_clash(a: &str, a_copies: u32, b: &str, b_copies: u32) -> bool {
-    // `name` is `base-k` for a copy k < copies (k written without leading zeros)?
-    let is_copy = |name: &str, base: &str, copies: u32| {
+    let numbered = |copies: u32| match copies {
+        0 => None,
+        1 => Some(None),
+        n => Some(Some(0..=n - 1)),
+    };
+    match (numbered(a_copies), numbered(b_copies)) {
+        (Some(a_range), Some(b_range)) => families_meet(a, a_range, b, b_range),
+        _ => false,
+    }
+}
+
+/// Whether two entries' namespaces (their `namespace`, or `<namespace>-1` .. `-N`) meet.
+pub(super) fn namespaces_meet(a: &Service, b: &Service) -> bool {
+    let numbered = |s: &Service| s.namespaces.map(|n| 1..=n);
+    families_meet(&a.namespace, numbered(a), &b.namespace, numbered(b))
+}
+
+/// Whether two families of names meet: `a` itself (`None`) or `a-k` for k in a range, and the
+/// same of `b`. Decided without listing them.
+fn families_meet(
+    a: &str,
+    a_range: Option<std::ops::RangeInclusive<u32>>,
+    b: &str,
+    b_range: Option<std::ops::RangeInclusive<u32>>,
+) -> bool {
+    // `name` is `base-k` for a k in range (k written without leading zeros)?
+    let is_member = |name: &str, base: &str, range: &std::ops::RangeInclusive<u32>| {
         name.strip_prefix(base)
             .and_then(|r| r.strip_prefix('-'))
             .filter(|k| !k.is_empty() && (k == &"0" || !k.starts_with('0')))
             .and_then(|k| k.parse::<u32>().ok())
-            .is_some_and(|k| k < copies)
+            .is_some_and(|k| range.contains(&k))
     };
-    match (a_copies, b_copies) {
-        (0, _) | (_, 0) => false,
-        (1, 1) => a == b,
-        (1, _) => is_copy(a, b, b_copies),
-        (_, 1) => is_copy(b, a, a_copies),
-        // `a-k == b-j` with k, j numbers: the parts after the last '-' are equal, so a == b.
-        _ => a == b,
+    match (a_range, b_range) {
+        (None, None) => a == b,
+        (None, Some(r)) => is_member(a, b, &r),
+        (Some(r), None) => is_member(b, a, &r),
+        // `a-k == b-j` with k, j numbers: the parts after the last '-' are equal, so a == b
+        // and k == j.
+        (Some(ra), Some(rb)) => a == b && ra.start().max(rb.start()) <= ra.end().min(rb.end()),
     }
 }
 
@@ -387,18 +416,35 @@ pub(super) fn validate(
                 format!("{longest:?} is not a valid Service name: {why}"),
             );
         }
-        if let Err(why) = dns_label(&s.namespace, false) {
+        // The longest namespace: the last numbered one's.
+        let namespace = match s.namespaces {
+            None => s.namespace.clone(),
+            Some(n) => format!("{}-{n}", s.namespace),
+        };
+        if let Err(why) = dns_label(&namespace, false) {
             p.at(
                 &s.name,
                 format!("{at}.namespace"),
-                format!("{:?} is not a valid namespace: {why}", s.namespace),
+                format!("{namespace:?} is not a valid namespace: {why}"),
+            );
+        }
+        if let Some(n) = s.namespaces
+            && !(1..=MAX_NAMESPACES).contains(&n)
+        {
+            p.at(
+                &s.name,
+                format!("{at}.namespaces"),
+                format!(
+                    "expected 1 to {} namespaces, got {}",
+                    thousands(u64::from(MAX_NAMESPACES)),
+                    thousands(u64::from(n))
+                ),
             );
         }
         // Copies are checked for clashes without listing them (no work per copy).
         if let Some(j) = (0..i).find(|&j| {
             let o = &sf.services[j];
-            o.namespace == s.namespace
-                && names_clash(&o.name.value, o.copies, &s.name.value, s.copies)
+            namespaces_meet(o, s) && names_clash(&o.name.value, o.copies, &s.name.value, s.copies)
         }) {
             let o = &sf.services[j];
             let message = if s.copies == 1 && o.copies == 1 {
@@ -497,7 +543,7 @@ pub(super) fn validate(
         }
         // At most 2^32 * 2^32: fits, and so does the sum over entries that fit in memory;
         // saturating keeps an absurd total absurd (it is refused below).
-        total_pods = total_pods.saturating_add(u64::from(s.replicas) * u64::from(s.copies));
+        total_pods = total_pods.saturating_add(u64::from(s.replicas).saturating_mul(s.count()));
         if total_pods > capacity && overflowing.is_none() {
             overflowing = Some(i);
         }
@@ -622,6 +668,34 @@ pub(super) fn validate(
                     }
                 }
                 Action::Scale(s) => check_service(&mut p, &s.service),
+                Action::Resize(r) => {
+                    if let Some(s) = &r.service {
+                        check_service(&mut p, s);
+                    }
+                    for (f, name) in [(&r.min_factor, "min_factor"), (&r.max_factor, "max_factor")]
+                    {
+                        if !f.value.is_finite() || !(0.0..=MAX_RESIZE_FACTOR).contains(&f.value) {
+                            p.at(
+                                f,
+                                format!("{at}.{name}"),
+                                format!(
+                                    "expected a factor from 0 to {MAX_RESIZE_FACTOR}, got {}",
+                                    f.value
+                                ),
+                            );
+                        }
+                    }
+                    if r.max_factor.value < r.min_factor.value {
+                        p.at(
+                            &r.max_factor,
+                            format!("{at}.max_factor"),
+                            format!(
+                                "is below min_factor ({} < {})",
+                                r.max_factor.value, r.min_factor.value
+                            ),
+                        );
+                    }
+                }
                 Action::ServiceUpdate(u) => check_service(&mut p, &u.service),
                 Action::ServiceDelete(d) => check_service(&mut p, &d.service),
                 Action::PodFailures(f) => {
@@ -694,4 +768,60 @@ pub(super) fn validate(
 
 fn join(set: &BTreeSet<String>) -> String {
     set.iter().cloned().collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbered_namespaces_meet_their_members_only() {
+        let svc = |ns: &str, n: Option<u32>| {
+            format!(
+                "  - {{name: web, namespace: {ns}{}}}\n",
+                n.map_or(String::new(), |n| format!(", namespaces: {n}"))
+            )
+        };
+        for (a, b, clash) in [
+            (svc("test", Some(5)), svc("test-3", None), true),
+            (svc("test", Some(5)), svc("test-6", None), false),
+            (svc("test", Some(5)), svc("test", Some(2)), true),
+            (svc("test", Some(5)), svc("test-1", Some(5)), false),
+            (svc("test", Some(5)), svc("test", None), false),
+        ] {
+            let text = format!("services:\n{a}{b}");
+            let r = Scenario::parse("x.yaml", "x", &text);
+            assert_eq!(
+                r.is_err(),
+                clash,
+                "{text}: {:?}",
+                r.err().map(|e| e.to_string())
+            );
+        }
+        let long = format!("services:\n{}", svc(&"n".repeat(60), Some(1000)));
+        let err = Scenario::parse("x.yaml", "x", &long)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("services[0].namespace: \""), "{err}");
+    }
+
+    #[test]
+    fn resize_factors_are_checked() {
+        let text = "services: [{name: web}]\nchurn:\n  - resize: {over: 1m, min_factor: 2, max_factor: 1}\n  - resize: {over: 1m, max_factor: 1000, service: nope}\n";
+        let err = Scenario::parse("x.yaml", "x", text)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("churn[0].resize.max_factor: is below min_factor (1 < 2)"),
+            "{err}"
+        );
+        assert!(
+            err.contains("churn[1].resize.max_factor: expected a factor from 0 to 100"),
+            "{err}"
+        );
+        assert!(
+            err.contains("churn[1].resize.service: unknown service \"nope\""),
+            "{err}"
+        );
+    }
 }
