@@ -153,11 +153,14 @@ pub struct Manifest {
     pub shard: Option<String>,
 }
 
-/// A swept parameter in `sweep.json`: its path and values as JSON scalars.
+/// A swept parameter in `sweep.json`: its path (or name) and values as JSON scalars, and for
+/// linked fields each field with its values.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ManifestParameter {
     pub path: String,
     pub values: Vec<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<ManifestParameter>,
 }
 
 impl Manifest {
@@ -166,9 +169,26 @@ impl Manifest {
         let parameters: Vec<ManifestParameter> = plan
             .parameters
             .iter()
-            .map(|p| ManifestParameter {
-                path: p.path.value.clone(),
-                values: p.values.iter().map(|v| v.value.json()).collect(),
+            .map(|p| {
+                let values = |v: &[serde_saphyr::Spanned<crate::scenario::sweep::Scalar>]| {
+                    v.iter().map(|v| v.value.json()).collect()
+                };
+                ManifestParameter {
+                    path: p.path.value.clone(),
+                    values: values(&p.values),
+                    fields: if p.linked() {
+                        p.fields
+                            .iter()
+                            .map(|f| ManifestParameter {
+                                path: f.path.value.clone(),
+                                values: values(&f.values),
+                                fields: Vec::new(),
+                            })
+                            .collect()
+                    } else {
+                        Vec::new()
+                    },
+                }
             })
             .collect();
         let seeds = match plan.seeds {

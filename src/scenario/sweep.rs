@@ -64,11 +64,73 @@ pub enum Seeds {
 #[derive(Clone, Debug, Default)]
 pub struct Parameters(pub Vec<Parameter>);
 
-/// One swept parameter: its path and its values.
+/// One swept parameter: its path and its values, or, linked, a name and several fields whose
+/// values go together (value i of each at once).
 #[derive(Clone, Debug)]
 pub struct Parameter {
+    /// The field path, or the name of linked fields.
+    pub path: Spanned<String>,
+    /// The values (of the first field, for linked fields): what `sweep.csv` and the charts show.
+    pub values: Vec<Spanned<Scalar>>,
+    /// The fields set: the path itself, or each linked field with its values.
+    pub fields: Vec<Field>,
+}
+
+/// A field a parameter sets, with its values.
+#[derive(Clone, Debug)]
+pub struct Field {
     pub path: Spanned<String>,
     pub values: Vec<Spanned<Scalar>>,
+}
+
+impl Parameter {
+    /// Whether this parameter sets several fields under a name of its own.
+    pub fn linked(&self) -> bool {
+        self.fields.len() != 1 || self.fields[0].path.value != self.path.value
+    }
+}
+
+/// A parameter's values as written: a list, or a mapping of field paths to lists.
+enum Written {
+    Values(Vec<Spanned<Scalar>>),
+    Linked(Vec<Field>),
+}
+
+impl<'de> Deserialize<'de> for Written {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Written;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(
+                    "a list of values, or a mapping of field paths to lists of values (fields \
+                     that move together)",
+                )
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Written, A::Error> {
+                let mut values = Vec::new();
+                while let Some(v) = seq.next_element::<Spanned<Scalar>>()? {
+                    values.push(v);
+                }
+                Ok(Written::Values(values))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Written, A::Error> {
+                let mut fields = Vec::new();
+                while let Some(path) = map.next_key::<Spanned<String>>()? {
+                    let values = map.next_value::<Vec<Spanned<Scalar>>>()?;
+                    fields.push(Field { path, values });
+                }
+                Ok(Written::Linked(fields))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 impl<'de> Deserialize<'de> for Parameters {
@@ -86,8 +148,25 @@ impl<'de> Deserialize<'de> for Parameters {
             ) -> Result<Parameters, A::Error> {
                 let mut list = Vec::new();
                 while let Some(path) = map.next_key::<Spanned<String>>()? {
-                    let values = map.next_value::<Vec<Spanned<Scalar>>>()?;
-                    list.push(Parameter { path, values });
+                    let (values, fields) = match map.next_value::<Written>()? {
+                        Written::Values(values) => {
+                            let field = Field {
+                                path: path.clone(),
+                                values: values.clone(),
+                            };
+                            (values, vec![field])
+                        }
+                        Written::Linked(fields) => {
+                            let values =
+                                fields.first().map(|f| f.values.clone()).unwrap_or_default();
+                            (values, fields)
+                        }
+                    };
+                    list.push(Parameter {
+                        path,
+                        values,
+                        fields,
+                    });
                 }
                 Ok(Parameters(list))
             }
@@ -290,7 +369,8 @@ pub struct Plan {
     pub parameters: Vec<Parameter>,
     pub replicates: u32,
     pub seeds: Seeds,
-    steps: Vec<Vec<Step>>,
+    /// Per parameter, per field: its path's steps.
+    steps: Vec<Vec<Vec<Step>>>,
     /// The scenario file as a tree, without its `sweep:` block.
     tree: Value,
     source: String,
@@ -374,18 +454,16 @@ impl Plan {
         let mut points: u64 = 1;
         for (i, p) in parameters.iter().enumerate() {
             let at = format!("sweep.parameters.{}", p.path.value);
-            if parameters[..i].iter().any(|q| q.path.value == p.path.value) {
+            let earlier = |path: &str| {
+                parameters[..i]
+                    .iter()
+                    .any(|q| q.path.value == path || q.fields.iter().any(|f| f.path.value == path))
+            };
+            if earlier(&p.path.value) || p.fields.iter().any(|f| earlier(&f.path.value)) {
                 problems.push(problem(
                     pos(&p.path.referenced),
                     at.clone(),
                     "swept twice".into(),
-                ));
-            }
-            if p.path.value == "sweep" || p.path.value.starts_with("sweep.") {
-                problems.push(problem(
-                    pos(&p.path.referenced),
-                    at.clone(),
-                    "the sweep cannot sweep itself".into(),
                 ));
             }
             if p.values.is_empty() {
@@ -396,21 +474,57 @@ impl Plan {
                 ));
             }
             points = points.saturating_mul(p.values.len() as u64);
-            match parse_path(&p.path.value) {
-                Ok(s) => {
-                    // The path must lead somewhere in the file (with its first value).
-                    if let Some(v) = p.values.first()
-                        && let Err(why) = set(&mut tree.clone(), &s, &v.value.json(), "")
-                    {
-                        problems.push(problem(pos(&p.path.referenced), at, why));
-                    }
-                    steps.push(s);
+            if p.linked() && p.fields.is_empty() {
+                problems.push(problem(
+                    pos(&p.path.referenced),
+                    at.clone(),
+                    "name at least one field that moves with this parameter".into(),
+                ));
+            }
+            let mut field_steps = Vec::new();
+            for f in &p.fields {
+                let f_at = if p.linked() {
+                    format!("{at}.{}", f.path.value)
+                } else {
+                    at.clone()
+                };
+                if f.values.len() != p.values.len() {
+                    problems.push(problem(
+                        pos(&f.path.referenced),
+                        f_at.clone(),
+                        format!(
+                            "has {} values, the first field of {} has {}: linked fields take \
+                             their values together, one of each",
+                            f.values.len(),
+                            p.path.value,
+                            p.values.len()
+                        ),
+                    ));
                 }
-                Err(why) => {
-                    problems.push(problem(pos(&p.path.referenced), at, why));
-                    steps.push(Vec::new());
+                if f.path.value == "sweep" || f.path.value.starts_with("sweep.") {
+                    problems.push(problem(
+                        pos(&f.path.referenced),
+                        f_at.clone(),
+                        "the sweep cannot sweep itself".into(),
+                    ));
+                }
+                match parse_path(&f.path.value) {
+                    Ok(s) => {
+                        // The path must lead somewhere in the file (with its first value).
+                        if let Some(v) = f.values.first()
+                            && let Err(why) = set(&mut tree.clone(), &s, &v.value.json(), "")
+                        {
+                            problems.push(problem(pos(&f.path.referenced), f_at, why));
+                        }
+                        field_steps.push(s);
+                    }
+                    Err(why) => {
+                        problems.push(problem(pos(&f.path.referenced), f_at, why));
+                        field_steps.push(Vec::new());
+                    }
                 }
             }
+            steps.push(field_steps);
         }
         if points > MAX_POINTS {
             problems.push(problem(
@@ -482,10 +596,12 @@ impl Plan {
         let idx = self.values_of(run.point);
         let mut tree = self.tree.clone();
         for ((p, steps), &i) in self.parameters.iter().zip(&self.steps).zip(&idx) {
-            // Checked with the first value in `new`; the others take the same path.
-            set(&mut tree, steps, &p.values[i].value.json(), "").map_err(|why| {
-                self.blame(run.point, &idx, vec![self.problem_at(&p.path.value, why)])
-            })?;
+            for (f, steps) in p.fields.iter().zip(steps) {
+                // Checked with the first value in `new`; the others take the same path.
+                set(&mut tree, steps, &f.values[i].value.json(), "").map_err(|why| {
+                    self.blame(run.point, &idx, vec![self.problem_at(&f.path.value, why)])
+                })?;
+            }
         }
         let point_seed = match &tree["seed"] {
             Value::Number(n) => n.as_u64(),
@@ -510,8 +626,9 @@ impl Plan {
             .parameters
             .iter()
             .zip(&idx)
-            .find(|(p, _)| p.path.value == "seed")
-            .and_then(|(p, &i)| match &p.values[i].value {
+            .flat_map(|(p, &i)| p.fields.iter().map(move |f| (f, i)))
+            .find(|(f, _)| f.path.value == "seed")
+            .and_then(|(f, i)| match &f.values[i].value {
                 Scalar::Int(n) => u64::try_from(*n).ok(),
                 Scalar::UInt(n) => Some(*n),
                 _ => None,
@@ -537,13 +654,27 @@ impl Plan {
         let problems = problems
             .into_iter()
             .map(|p| {
-                let who = self
+                // The parameter and field the problem lies under, else the last parameter's
+                // first field.
+                let (who, field) = self
                     .parameters
                     .iter()
-                    .position(|q| path_within(&p.path, &q.path.value))
-                    .unwrap_or(self.parameters.len() - 1);
+                    .enumerate()
+                    .find_map(|(j, q)| {
+                        q.fields
+                            .iter()
+                            .position(|f| path_within(&p.path, &f.path.value))
+                            .map(|k| (j, k))
+                    })
+                    .unwrap_or((self.parameters.len() - 1, 0));
                 let q = &self.parameters[who];
-                let v = &q.values[idx[who]];
+                let f = &q.fields[field];
+                let v = &f.values[idx[who]];
+                let at = if q.linked() {
+                    format!("{}.{}", q.path.value, f.path.value)
+                } else {
+                    q.path.value.clone()
+                };
                 let others: Vec<String> = self
                     .parameters
                     .iter()
@@ -566,7 +697,7 @@ impl Plan {
                     file: self.source.clone(),
                     line: v.referenced.line(),
                     column: v.referenced.column(),
-                    path: format!("sweep.parameters.{}[{}]", q.path.value, idx[who]),
+                    path: format!("sweep.parameters.{at}[{}]", idx[who]),
                     message: format!("{what} (point {point}{with})"),
                 }
             })
@@ -794,5 +925,53 @@ sweep:
             "services[0].replicas"
         ));
         assert!(!path_within("services[1].replicas", "services[0].replicas"));
+    }
+
+    #[test]
+    fn linked_fields_take_their_values_together() {
+        let text = GRID.replace(
+            "    cluster.zones[*].nodes: [7, 8]\n",
+            "    size:\n      cluster.zones[*].nodes: [7, 8]\n      watchers.coredns: [3, 4]\n",
+        );
+        let (sc, plan) = plan(&text);
+        assert_eq!(plan.points(), 6);
+        assert!(plan.parameters[1].linked());
+        let p = plan
+            .scenario(
+                sc.file.seed,
+                Run {
+                    point: 1,
+                    replicate: 0,
+                },
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(p.file.cluster.zones.value[1].nodes, 8);
+        assert_eq!(p.file.watchers.coredns, 4);
+        // A problem in a linked field is reported at its own value.
+        let bad = text.replace("watchers.coredns: [3, 4]", "watchers.coredns: [3, -4]");
+        let (sc, plan) = self::plan(&bad);
+        let err = plan
+            .scenario(
+                sc.file.seed,
+                Run {
+                    point: 1,
+                    replicate: 0,
+                },
+            )
+            .unwrap_err();
+        assert_eq!(
+            err.problems[0].path, "sweep.parameters.size.watchers.coredns[1]",
+            "{err}"
+        );
+        assert_eq!(err.problems[0].line, 13, "{err}");
+        // Linked fields of different lengths are refused.
+        let uneven = text.replace("watchers.coredns: [3, 4]", "watchers.coredns: [3]");
+        let err = Scenario::parse("x.yaml", "x", &uneven)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("sweep.parameters.size.watchers.coredns: has 1 values"),
+            "{err}"
+        );
     }
 }
