@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use slicesim::run::{self, RunOptions};
-use slicesim::scenario::Scenario;
+use slicesim::scenario::{SECOND, Scenario};
 use slicesim::sweep::{self, Ended, Keep, Shard};
 use slicesim::{charts, output, reproduce, size};
 
@@ -330,10 +330,31 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(EXIT_BAD_INPUT));
     }
+    // A bar of the simulated time the pod history has reached (the controllers follow it).
+    let reached = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let spinner = (!quiet && io::stderr().is_terminal()).then(|| {
-        let pb = indicatif::ProgressBar::new_spinner();
-        pb.set_message(format!("simulating {} ...", sc.name));
+        let end = sc.file.duration.value.0.max(1);
+        let pb = indicatif::ProgressBar::new(end);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} simulating {prefix}: pod history at {msg} {bar:30} ETA {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        pb.set_prefix(sc.name.clone());
         pb.enable_steady_tick(std::time::Duration::from_millis(100));
+        let (pb2, reached) = (pb.clone(), reached.clone());
+        let total = slicesim::scenario::Duration(end);
+        std::thread::spawn(move || {
+            while !pb2.is_finished() {
+                let at = reached.load(Ordering::Relaxed).min(end);
+                pb2.set_position(at);
+                // Whole seconds: `55m28s`, not `3328621.18ms`.
+                let shown = slicesim::scenario::Duration(at / SECOND * SECOND);
+                pb2.set_message(format!("{shown} of {total}"));
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        });
         pb
     });
     let result = run::run(
@@ -343,6 +364,7 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
             export_objects,
             export_trace,
             charts,
+            progress: spinner.is_some().then(|| reached.clone()),
         },
     );
     if let Some(pb) = spinner {

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustc_hash::FxHashMap as HashMap;
 
@@ -29,6 +30,8 @@ pub struct RunOptions {
     pub export_trace: Option<PathBuf>,
     /// Also draw the charts into `out/charts/` (`--no-charts` turns this off).
     pub charts: bool,
+    /// Set to the simulated time (ns) the pod history has reached, as it is generated.
+    pub progress: Option<std::sync::Arc<AtomicU64>>,
 }
 
 /// Why a run failed.
@@ -217,6 +220,28 @@ fn read_trace(
 /// watch replay, aggregation, object rows) runs on its own thread: they share only the
 /// history, which is generated while they read it (a trace is read first).
 pub fn simulate(sc: &Scenario) -> Result<Simulation, RunError> {
+    simulate_watched(sc, None)
+}
+
+/// A sink that also tells how far in simulated time the history has come.
+struct Reached<'a, S> {
+    sink: S,
+    at: &'a AtomicU64,
+}
+
+impl<S: cluster::Sink> cluster::Sink for Reached<'_, S> {
+    fn push(&mut self, t: Nanos, change: cluster::Change) {
+        self.at.store(t, Ordering::Relaxed);
+        self.sink.push(t, change);
+    }
+}
+
+/// [`simulate`], storing into `reached` the simulated time the history has reached (for a
+/// progress bar).
+pub fn simulate_watched(
+    sc: &Scenario,
+    reached: Option<&AtomicU64>,
+) -> Result<Simulation, RunError> {
     let topo = cluster::topology(sc);
     check_node_names(sc, &topo.nodes)?;
     let (history, [ep, slices]) = match &sc.file.churn {
@@ -242,7 +267,17 @@ pub fn simulate(sc: &Scenario) -> Result<Simulation, RunError> {
             // of a join that no idle thread takes runs after the other, on the same thread, when
             // the history is complete.
             let spare_core = rayon::current_num_threads() >= 3;
-            let generate = || cluster::play(sc, &topo, &mut stream.writer());
+            let generate = || match reached {
+                Some(at) => cluster::play(
+                    sc,
+                    &topo,
+                    &mut Reached {
+                        sink: stream.writer(),
+                        at,
+                    },
+                ),
+                None => cluster::play(sc, &topo, &mut stream.writer()),
+            };
             let outcomes = if spare_core {
                 let ((), (ep, slices)) = rayon::join(generate, || {
                     rayon::join(
@@ -536,7 +571,7 @@ fn check_exports(opts: &RunOptions) -> Result<(), OutError> {
 pub fn run(sc: &Scenario, opts: &RunOptions) -> Result<Simulation, RunError> {
     check_exports(opts)?;
     let staged = Staged::begin(&opts.out)?;
-    let sim = simulate(sc)?;
+    let sim = simulate_watched(sc, opts.progress.as_deref())?;
     let dir = staged.path();
     let files: Vec<(PathBuf, Vec<u8>)> = vec![
         (
