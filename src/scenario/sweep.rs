@@ -740,6 +740,12 @@ fn splitmix(x: u64) -> u64 {
 mod tests {
     use super::*;
 
+    /// The scenario of run (`point`, `replicate`), which must be valid.
+    fn point(sc: &Scenario, plan: &Plan, point: u64, replicate: u32) -> Scenario {
+        plan.scenario(sc.file.seed, Run { point, replicate })
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
     fn plan(text: &str) -> (Scenario, Plan) {
         let sc = Scenario::parse("x.yaml", "x", text).unwrap_or_else(|e| panic!("{e}"));
         let plan = sc.sweep.clone().expect("a sweep");
@@ -769,15 +775,7 @@ sweep:
         assert_eq!(plan.values_of(0), vec![0, 0, 0]);
         assert_eq!(plan.values_of(1), vec![0, 1, 0]);
         assert_eq!(plan.values_of(5), vec![2, 1, 0]);
-        let p = plan
-            .scenario(
-                sc.file.seed,
-                Run {
-                    point: 3,
-                    replicate: 1,
-                },
-            )
-            .unwrap_or_else(|e| panic!("{e}"));
+        let p = point(&sc, &plan, 3, 1);
         assert_eq!(p.file.services[0].replicas, 2);
         let nodes: Vec<u32> = p.file.cluster.zones.value.iter().map(|z| z.nodes).collect();
         assert_eq!(nodes, vec![8, 8]);
@@ -792,15 +790,7 @@ sweep:
     fn seeds_per_point_differ_and_shared_seeds_count_replicates() {
         let (sc, plan) = plan(GRID);
         let mut seeds: Vec<u64> = plan.runs().map(|r| plan.run_seed(1, r)).collect();
-        let p = plan
-            .scenario(
-                sc.file.seed,
-                Run {
-                    point: 4,
-                    replicate: 1,
-                },
-            )
-            .unwrap_or_else(|e| panic!("{e}"));
+        let p = point(&sc, &plan, 4, 1);
         assert_eq!(
             p.file.seed,
             plan.run_seed(
@@ -900,15 +890,7 @@ sweep:
     fn label_keys_with_dots_are_found_whole() {
         let text = "services:\n  - name: web\n    labels: {app.kubernetes.io/name: web}\nsweep:\n  parameters:\n    services[0].labels.app.kubernetes.io/name: [a, b]\n";
         let (sc, plan) = plan(text);
-        let p = plan
-            .scenario(
-                sc.file.seed,
-                Run {
-                    point: 1,
-                    replicate: 0,
-                },
-            )
-            .unwrap_or_else(|e| panic!("{e}"));
+        let p = point(&sc, &plan, 1, 0);
         assert_eq!(p.file.services[0].labels["app.kubernetes.io/name"], "b");
     }
 
@@ -936,15 +918,7 @@ sweep:
         let (sc, plan) = plan(&text);
         assert_eq!(plan.points(), 6);
         assert!(plan.parameters[1].linked());
-        let p = plan
-            .scenario(
-                sc.file.seed,
-                Run {
-                    point: 1,
-                    replicate: 0,
-                },
-            )
-            .unwrap_or_else(|e| panic!("{e}"));
+        let p = point(&sc, &plan, 1, 0);
         assert_eq!(p.file.cluster.zones.value[1].nodes, 8);
         assert_eq!(p.file.watchers.coredns, 4);
         // A problem in a linked field is reported at its own value.
