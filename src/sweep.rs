@@ -28,7 +28,7 @@ use crate::charts::{self, ChartError};
 use crate::outdir::{self, OutError, Staged};
 use crate::output::{self, SummaryRow};
 use crate::run::{self, RunError};
-use crate::scenario::sweep::{Plan, Run, Seeds};
+use crate::scenario::sweep::{self, Plan, Run, Seeds};
 use crate::scenario::{self, Problem, Scenario, ScenarioError};
 
 /// The file that makes a directory a sweep's.
@@ -214,21 +214,12 @@ impl Manifest {
         }
     }
 
-    fn runs(&self) -> impl Iterator<Item = Run> + '_ {
-        (0..self.points).flat_map(move |point| {
-            (0..self.replicates).map(move |replicate| Run { point, replicate })
-        })
+    fn runs(&self) -> impl Iterator<Item = Run> + use<> {
+        sweep::runs(self.points, self.replicates)
     }
 
     fn values_of(&self, point: u64) -> Vec<usize> {
-        let mut rest = point;
-        let mut idx = vec![0; self.parameters.len()];
-        for (i, p) in self.parameters.iter().enumerate().rev() {
-            let n = p.values.len().max(1) as u64;
-            idx[i] = (rest % n) as usize;
-            rest /= n;
-        }
-        idx
+        sweep::values_of(point, self.parameters.iter().map(|p| p.values.len()))
     }
 
     fn read(dir: &Path) -> Result<Manifest, SweepError> {

@@ -238,16 +238,6 @@ impl Scalar {
             Scalar::Text(s) => Value::String(s.clone()),
         }
     }
-
-    /// The value as a number, for chart axes.
-    pub fn number(&self) -> Option<f64> {
-        match self {
-            Scalar::Int(n) => Some(*n as f64),
-            Scalar::UInt(n) => Some(*n as f64),
-            Scalar::Float(x) => Some(*x),
-            Scalar::Bool(_) | Scalar::Text(_) => None,
-        }
-    }
 }
 
 /// One step of a parameter path.
@@ -563,21 +553,12 @@ impl Plan {
 
     /// Every run, point by point, replicates in order.
     pub fn runs(&self) -> impl Iterator<Item = Run> + '_ {
-        (0..self.points).flat_map(move |point| {
-            (0..self.replicates).map(move |replicate| Run { point, replicate })
-        })
+        runs(self.points, self.replicates)
     }
 
     /// The value index of each parameter at `point` (the last parameter varies fastest).
     pub fn values_of(&self, point: u64) -> Vec<usize> {
-        let mut rest = point;
-        let mut idx = vec![0; self.parameters.len()];
-        for (i, p) in self.parameters.iter().enumerate().rev() {
-            let n = p.values.len() as u64;
-            idx[i] = (rest % n) as usize;
-            rest /= n;
-        }
-        idx
+        values_of(point, self.parameters.iter().map(|p| p.values.len()))
     }
 
     /// The seed of a run, given the scenario's seed (`base`) or the point's own swept `seed`.
@@ -726,6 +707,28 @@ fn path_within(path: &str, param: &str) -> bool {
             _ => return false,
         }
     }
+}
+
+/// Every run of `points` points of `replicates` replicates, point by point.
+pub fn runs(points: u64, replicates: u32) -> impl Iterator<Item = Run> {
+    (0..points)
+        .flat_map(move |point| (0..replicates).map(move |replicate| Run { point, replicate }))
+}
+
+/// The value index of each parameter at `point`, given each parameter's number of values: the
+/// digits of `point` in that mixed radix, the last parameter varying fastest.
+pub fn values_of(
+    point: u64,
+    counts: impl DoubleEndedIterator<Item = usize> + ExactSizeIterator,
+) -> Vec<usize> {
+    let mut rest = point;
+    let mut idx = vec![0; counts.len()];
+    for (i, n) in counts.enumerate().rev() {
+        let n = n.max(1) as u64;
+        idx[i] = (rest % n) as usize;
+        rest /= n;
+    }
+    idx
 }
 
 /// SplitMix64's finaliser: a well-mixed 64-bit function of 64 bits.
