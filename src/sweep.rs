@@ -175,7 +175,7 @@ impl Manifest {
                 };
                 ManifestParameter {
                     path: p.path.value.clone(),
-                    values: values(&p.values),
+                    values: values(p.values()),
                     fields: if p.linked() {
                         p.fields
                             .iter()

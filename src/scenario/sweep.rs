@@ -70,8 +70,6 @@ pub struct Parameters(pub Vec<Parameter>);
 pub struct Parameter {
     /// The field path, or the name of linked fields.
     pub path: Spanned<String>,
-    /// The values (of the first field, for linked fields): what `sweep.csv` and the charts show.
-    pub values: Vec<Spanned<Scalar>>,
     /// The fields set: the path itself, or each linked field with its values.
     pub fields: Vec<Field>,
 }
@@ -84,6 +82,12 @@ pub struct Field {
 }
 
 impl Parameter {
+    /// The values (of the first field, for linked fields): what `sweep.csv` and the charts
+    /// show, and what the points count.
+    pub fn values(&self) -> &[Spanned<Scalar>] {
+        self.fields.first().map_or(&[], |f| &f.values)
+    }
+
     /// Whether this parameter sets several fields under a name of its own.
     pub fn linked(&self) -> bool {
         self.fields.len() != 1 || self.fields[0].path.value != self.path.value
@@ -148,25 +152,14 @@ impl<'de> Deserialize<'de> for Parameters {
             ) -> Result<Parameters, A::Error> {
                 let mut list = Vec::new();
                 while let Some(path) = map.next_key::<Spanned<String>>()? {
-                    let (values, fields) = match map.next_value::<Written>()? {
-                        Written::Values(values) => {
-                            let field = Field {
-                                path: path.clone(),
-                                values: values.clone(),
-                            };
-                            (values, vec![field])
-                        }
-                        Written::Linked(fields) => {
-                            let values =
-                                fields.first().map(|f| f.values.clone()).unwrap_or_default();
-                            (values, fields)
-                        }
+                    let fields = match map.next_value::<Written>()? {
+                        Written::Values(values) => vec![Field {
+                            path: path.clone(),
+                            values,
+                        }],
+                        Written::Linked(fields) => fields,
                     };
-                    list.push(Parameter {
-                        path,
-                        values,
-                        fields,
-                    });
+                    list.push(Parameter { path, fields });
                 }
                 Ok(Parameters(list))
             }
@@ -456,14 +449,14 @@ impl Plan {
                     "swept twice".into(),
                 ));
             }
-            if p.values.is_empty() {
+            if p.values().is_empty() {
                 problems.push(problem(
                     pos(&p.path.referenced),
                     at.clone(),
                     "give at least one value".into(),
                 ));
             }
-            points = points.saturating_mul(p.values.len() as u64);
+            points = points.saturating_mul(p.values().len() as u64);
             if p.linked() && p.fields.is_empty() {
                 problems.push(problem(
                     pos(&p.path.referenced),
@@ -478,7 +471,7 @@ impl Plan {
                 } else {
                     at.clone()
                 };
-                if f.values.len() != p.values.len() {
+                if f.values.len() != p.values().len() {
                     problems.push(problem(
                         pos(&f.path.referenced),
                         f_at.clone(),
@@ -487,7 +480,7 @@ impl Plan {
                              their values together, one of each",
                             f.values.len(),
                             p.path.value,
-                            p.values.len()
+                            p.values().len()
                         ),
                     ));
                 }
@@ -558,7 +551,7 @@ impl Plan {
 
     /// The value index of each parameter at `point` (the last parameter varies fastest).
     pub fn values_of(&self, point: u64) -> Vec<usize> {
-        values_of(point, self.parameters.iter().map(|p| p.values.len()))
+        values_of(point, self.parameters.iter().map(|p| p.values().len()))
     }
 
     /// The seed of a run, given the scenario's seed (`base`) or the point's own swept `seed`.
@@ -662,7 +655,7 @@ impl Plan {
                     .zip(idx)
                     .enumerate()
                     .filter(|(j, _)| *j != who)
-                    .map(|(_, (q, &i))| format!("{} = {}", q.path.value, q.values[i].value))
+                    .map(|(_, (q, &i))| format!("{} = {}", q.path.value, q.values()[i].value))
                     .collect();
                 let with = if others.is_empty() {
                     String::new()
