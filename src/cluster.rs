@@ -1000,6 +1000,11 @@ impl Sim<'_> {
         let Some(Action::Resize(r)) = actions.get(i).map(|a| &a.value) else {
             return;
         };
+        // A Service deleted before its turn stays deleted: its Deployment went with it.
+        let spec = &self.services[s as usize];
+        if spec.deleting || spec.gone {
+            return;
+        }
         // clusterloader2's MultiplyInt truncates; RandIntRange includes both ends.
         let x = f64::from(self.deployments[s as usize].written);
         let lo = (x * r.min_factor.value).floor() as u32;
@@ -1468,5 +1473,22 @@ mod tests {
         for t in first_change.values() {
             assert!((60 * SECOND..660 * SECOND).contains(t), "{t}");
         }
+    }
+
+    /// A Service deleted before a `resize` reaches it keeps no pods.
+    #[test]
+    fn a_resize_leaves_a_deleted_service_alone() {
+        let text = "duration: 10m\ncluster:\n  zones:\n    - {name: a, nodes: 10}\nservices:\n  - {name: web, replicas: 6}\n  - {name: gone, replicas: 6}\nchurn:\n  - service_delete: {service: gone, at: 1m}\n  - resize: {from: 2m, over: 1m, min_factor: 1, max_factor: 1.5}\n";
+        let sc = Scenario::parse("t.yaml", "t", text).unwrap_or_else(|e| panic!("{e}"));
+        let h = generate(&sc);
+        let made_after_resize = h
+            .events
+            .iter()
+            .filter(|(t, c)| {
+                *t >= 120 * SECOND
+                    && matches!(c, Change::Pod { pod, deleted: false } if pod.service == 1 && !pod.terminating)
+            })
+            .count();
+        assert_eq!(made_after_resize, 0);
     }
 }
