@@ -3,7 +3,10 @@
 # /usr/bin/time -v), pod events, writes and microseconds per pod event of release runs:
 #   default        the embedded default scenario (5,000 pods, 5,000 nodes, one rollout),
 #                  as shipped (truncate: false) and with truncate: true
-#   kep-0752       20,000 pods on 5,000 nodes, one rollout, truncate false and true
+#   kep-0752       20,000 pods on 5,000 nodes, one rollout, truncate false and true (etcd's
+#                  request limit lifted, so that the untruncated 3 MB object is written)
+#   rollout-egress scenarios/rollout-egress.yaml: a 5,000-pod rollout behind 3 API servers of
+#                  10 Gbps (the egress model: every write's delivery to every watcher group)
 #   rollout-N      one Service of N pods on 5,000 nodes, rolled out once (N = 1,000 / 100,000)
 #   cl2-load       the scale benchmark: scenarios/cl2-load.yaml, clusterloader2's load test
 #                  at 5,000 nodes (8,250 Services, 82,000 pods behind them, an hour of resizes
@@ -25,7 +28,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 sed 's/truncate: false/truncate: true/' scenarios/default.yaml >"$work/default-truncate.yaml"
-sed 's/truncate: false/truncate: true/' scenarios/kep-0752.yaml >"$work/kep-0752-truncate.yaml"
+{ cat scenarios/kep-0752.yaml; echo 'etcd: {max_request_bytes: off}'; } >"$work/kep-0752.yaml"
+sed 's/truncate: false/truncate: true/' "$work/kep-0752.yaml" >"$work/kep-0752-truncate.yaml"
 rollout() {
   cat <<YAML
 name: rollout-$1
@@ -56,10 +60,11 @@ rollout 100000 >"$work/rollout-100000.yaml"
 runs=(
   "default:"
   "default-truncate:$work/default-truncate.yaml"
-  "kep-0752:scenarios/kep-0752.yaml"
+  "kep-0752:$work/kep-0752.yaml"
   "kep-0752-truncate:$work/kep-0752-truncate.yaml"
   "rollout-1000:$work/rollout-1000.yaml"
   "rollout-100000:$work/rollout-100000.yaml"
+  "rollout-egress:scenarios/rollout-egress.yaml"
   "cl2-load-1k:$work/cl2-load-1k.yaml"
   "cl2-load:scenarios/cl2-load.yaml"
   "cluster-1k:scenarios/cluster-1k.yaml"

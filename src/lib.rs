@@ -6,11 +6,13 @@
 //! path proven equal to them. [`input`] reads objects as `kubectl` prints them, and [`size`]
 //! measures them (the `slicesim size` command).
 
+pub mod apiserver;
 pub mod charts;
 pub mod cluster;
 pub mod controllers;
 pub mod digits;
 pub mod engine;
+pub mod etcd;
 pub mod input;
 pub mod outdir;
 pub mod output;

@@ -380,10 +380,11 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     if !quiet {
         let mut stdout = io::stdout().lock();
+        // Refused writes count: they carried the addresses the Service has.
         let largest = sim.runs[0]
-            .final_objects
+            .writes
             .iter()
-            .map(|o| o.endpoint_count() as u64)
+            .map(|w| u64::from(w.endpoints))
             .max();
         let report = output::run_report(&sc, &sim.summary, largest.unwrap_or(0), &out);
         write!(stdout, "{report}")?;

@@ -25,7 +25,7 @@ pub fn csv_bytes<T: Serialize>(rows: &[T]) -> io::Result<Vec<u8>> {
 }
 
 /// One row of `summary.csv`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SummaryRow {
     pub scenario: String,
     pub seed: u64,
@@ -44,6 +44,23 @@ pub struct SummaryRow {
     pub bytes_delivered: u64,
     pub bytes_delivered_proto: u64,
     pub bytes_delivered_json: u64,
+    /// Writes etcd refused (their request passed `--max-request-bytes`); not in `creates`,
+    /// `updates` or `deletes`, never seen by watchers. Their requests are in `bytes_written`.
+    pub failed_writes: u64,
+    /// Object bytes etcd stored (protobuf), over the run.
+    pub etcd_bytes_written: u64,
+    /// Object bytes etcd holds at the end.
+    pub etcd_stored_bytes: u64,
+    /// Revisions etcd held at the fullest moment between two compactions.
+    pub etcd_history_revisions: u64,
+    /// Their object bytes.
+    pub etcd_history_bytes: u64,
+    /// From the pod change behind a write to a watcher receiving it, over every write and
+    /// watcher (seconds; nearest rank).
+    pub propagation_p50_s: f64,
+    pub propagation_p90_s: f64,
+    pub propagation_p99_s: f64,
+    pub propagation_max_s: f64,
 }
 
 /// One row of `timeseries.csv`.
@@ -57,6 +74,14 @@ pub struct TimeseriesRow {
     pub objects: u64,
     pub endpoints: u64,
     pub max_object_proto_bytes: u64,
+    /// Object bytes etcd stored in the bucket.
+    pub etcd_bytes_written: u64,
+    /// Propagation delays of the bucket's writes (seconds).
+    pub propagation_p50_s: f64,
+    pub propagation_p99_s: f64,
+    pub propagation_max_s: f64,
+    /// The share of the API servers' egress in use (0 without an `apiserver:` block).
+    pub egress_utilisation: f64,
 }
 
 /// One row of `objects.csv`.
@@ -89,7 +114,7 @@ pub fn comparison_table(rows: &[SummaryRow]) -> String {
     let count = thousands;
     type Line<'a> = (&'a str, u64, u64, fn(u64) -> String);
     let count: fn(u64) -> String = count;
-    let lines: [Line; 11] = [
+    let mut lines: Vec<Line> = vec![
         (
             "API writes (create+update+delete)",
             e.creates + e.updates + e.deletes,
@@ -142,6 +167,40 @@ pub fn comparison_table(rows: &[SummaryRow]) -> String {
             human_bytes,
         ),
     ];
+    if e.failed_writes + s.failed_writes > 0 {
+        lines.insert(
+            4,
+            (
+                "writes etcd refused (too large)",
+                e.failed_writes,
+                s.failed_writes,
+                count,
+            ),
+        );
+    }
+    let ms = |secs: f64| (secs * 1000.0).round() as u64;
+    if e.propagation_max_s + s.propagation_max_s > 0.0 {
+        let delay: fn(u64) -> String = human_millis;
+        for (name, a, b) in [
+            (
+                "propagation delay, median",
+                e.propagation_p50_s,
+                s.propagation_p50_s,
+            ),
+            (
+                "propagation delay, p99",
+                e.propagation_p99_s,
+                s.propagation_p99_s,
+            ),
+            (
+                "propagation delay, max",
+                e.propagation_max_s,
+                s.propagation_max_s,
+            ),
+        ] {
+            lines.push((name, ms(a), ms(b), delay));
+        }
+    }
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -171,9 +230,18 @@ pub fn comparison_table(rows: &[SummaryRow]) -> String {
     out
 }
 
+/// Milliseconds as `850 ms`, `12.3 s` or `18m 31s`.
+fn human_millis(ms: u64) -> String {
+    match ms {
+        0..1000 => format!("{ms} ms"),
+        1000..60_000 => format!("{:.1} s", ms as f64 / 1000.0),
+        _ => format!("{}m {:02}s", ms / 60_000, ms / 1000 % 60),
+    }
+}
+
 /// What `slicesim run` prints: the scenario, the comparison, a note on truncation when the
 /// Endpoints side runs without it, and where the files went.
-/// `largest_endpoints` is the largest Endpoints object's address count at the end.
+/// `largest_endpoints`: the most addresses an Endpoints write carried.
 pub fn run_report(
     sc: &Scenario,
     summary: &[SummaryRow],
@@ -197,6 +265,23 @@ pub fn run_report(
              which is what the published ~1 MB figures describe. With truncation the object would stay\n\
              at 1,000 addresses, but kube-proxy would then see only 1,000 of {} backends.",
             thousands(largest_endpoints)
+        );
+    }
+    for r in summary.iter().filter(|r| r.failed_writes > 0) {
+        let limit = sc.file.etcd.max_request_bytes.map_or(0, |b| b.0);
+        let _ = writeln!(
+            s,
+            "\netcd refused {} {} writes: the object passed its request limit ({} bytes, \
+             etcd.max_request_bytes).\nWatchers never saw those versions; the controller retried \
+             with backoff. objects.csv leaves out\nobjects whose last write was refused (etcd \
+             holds an older version of them, or none).",
+            thousands(r.failed_writes),
+            if r.api == "endpoints" {
+                "Endpoints"
+            } else {
+                "EndpointSlice"
+            },
+            thousands(limit),
         );
     }
     let _ = writeln!(

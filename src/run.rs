@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustc_hash::FxHashMap as HashMap;
 
+use crate::apiserver;
 use crate::charts::{self, ChartError};
 use crate::cluster::{self, History};
 use crate::controllers::{
@@ -14,9 +15,12 @@ use crate::controllers::{
     endpointslice::{SERVICE_NAME, SliceController},
 };
 use crate::engine;
+use crate::etcd;
 use crate::outdir::{OutError, Staged};
 use crate::output::{self, ObjectRow, SummaryRow, TimeseriesRow};
-use crate::scenario::{Action, Churn, Nanos, Problem, SECOND, Scenario, ScenarioError};
+use crate::scenario::{
+    Action, Churn, Nanos, Problem, RetryPolicy, SECOND, Scenario, ScenarioError,
+};
 use crate::stream::{Events, Recorded, Stream};
 use crate::trace::{self, TraceError};
 use crate::watch::{self, BucketDelivery};
@@ -360,6 +364,16 @@ impl<'s, 'h> Pipelines<'s, 'h> {
             managed_fields: sc.file.realism.managed_fields,
         };
         let c = &sc.file.controllers;
+        let limit = etcd::Limit {
+            api,
+            max_request_bytes: sc.file.etcd.max_request_bytes.map(|b| b.0),
+        };
+        let refuses = move |w: &controllers::Write| limit.refuses(w);
+        let storage = |retry: &crate::scenario::Retry, upstream| controllers::Storage {
+            expected_writes: self.room,
+            refuses: &refuses,
+            retry: retry.policy(upstream),
+        };
         let run = match api {
             Api::Endpoints => {
                 let ctl = EndpointsController::new(
@@ -369,7 +383,8 @@ impl<'s, 'h> Pipelines<'s, 'h> {
                     engine::rng(sc.file.seed, 2),
                 );
                 let batch = c.endpoints.batch_period.0;
-                controllers::drive_events(ctl, self.services, events, self.room, batch, end)
+                let storage = storage(&c.endpoints.retry, RetryPolicy::ENDPOINTS);
+                controllers::drive_admitted(ctl, self.services, events, storage, batch, end)
             }
             Api::EndpointSlices => {
                 let ctl = SliceController::new(
@@ -380,7 +395,8 @@ impl<'s, 'h> Pipelines<'s, 'h> {
                     engine::rng(sc.file.seed, 3),
                 );
                 let batch = c.endpointslices.batch_period.0;
-                controllers::drive_events(ctl, self.services, events, self.room, batch, end)
+                let storage = storage(&c.endpointslices.retry, RetryPolicy::ENDPOINTSLICES);
+                controllers::drive_admitted(ctl, self.services, events, storage, batch, end)
             }
         };
         outcome(sc, api, run, &self.groups, self.bucket, self.buckets)
@@ -411,7 +427,27 @@ fn outcome(
             source,
         }
     })?;
-    let (summary, timeseries) = aggregate(sc, api, &run, &delivered, bucket, buckets);
+    let delivery = apiserver::deliver(
+        &run.writes,
+        groups,
+        sc.file.apiserver.as_ref().map(|a| &a.value),
+        bucket,
+        buckets,
+    );
+    let (mut summary, mut timeseries) = aggregate(sc, api, &run, &delivered, bucket, buckets);
+    let (all, series) = apiserver::propagation(&run.writes, &delivery, bucket, buckets);
+    let seconds = |ns: Nanos| ns as f64 / SECOND as f64;
+    summary.propagation_p50_s = seconds(all.p50);
+    summary.propagation_p90_s = seconds(all.p90);
+    summary.propagation_p99_s = seconds(all.p99);
+    summary.propagation_max_s = seconds(all.max);
+    let utilisation = delivery.utilisation(bucket, buckets);
+    for ((row, p), u) in timeseries.iter_mut().zip(&series).zip(utilisation) {
+        row.propagation_p50_s = seconds(p.p50);
+        row.propagation_p99_s = seconds(p.p99);
+        row.propagation_max_s = seconds(p.max);
+        row.egress_utilisation = u;
+    }
     let truncate = sc.file.controllers.endpoints.truncate;
     let objects = run
         .final_objects
@@ -475,17 +511,26 @@ fn aggregate(
     let mut live: HashMap<(&str, &str), (u64, u64)> = HashMap::default();
     let mut by_size: BTreeMap<u64, u64> = BTreeMap::new();
     let mut endpoints_total: u64 = 0;
+    let mut stored_total: u64 = 0;
     let mut series = Vec::with_capacity(buckets);
     let mut writes_in_bucket = vec![0u64; buckets];
     let mut i = 0;
     let writes = &run.writes;
     for b in 0..buckets {
         let bucket_end = (b as u64 + 1) * bucket;
+        let mut etcd_bytes = 0;
         while i < writes.len() && (writes[i].time < bucket_end || b == buckets - 1) {
             let w = &writes[i];
             i += 1;
             writes_in_bucket[b] += 1;
             row.bytes_written += w.request_bytes;
+            if w.failed {
+                row.failed_writes += 1;
+                continue;
+            }
+            if !w.noop && w.op != Op::Delete {
+                etcd_bytes += w.sizes.proto;
+            }
             match w.op {
                 Op::Create => row.creates += 1,
                 Op::Update => row.updates += 1,
@@ -512,6 +557,8 @@ fn aggregate(
                 }
             }
             endpoints_total -= old.map_or(0, |o| o.1);
+            stored_total -= old.map_or(0, |o| o.0);
+            stored_total += new.map_or(0, |n| n.0);
             if let Some((_, eps)) = new {
                 endpoints_total += eps;
                 row.max_object_proto_bytes = row.max_object_proto_bytes.max(w.sizes.proto);
@@ -532,10 +579,28 @@ fn aggregate(
             objects: live.len() as u64,
             endpoints: endpoints_total,
             max_object_proto_bytes: by_size.keys().next_back().copied().unwrap_or(0),
+            etcd_bytes_written: etcd_bytes,
+            ..Default::default()
         });
+        row.etcd_bytes_written += etcd_bytes;
     }
     row.bytes_delivered = row.bytes_delivered_proto + row.bytes_delivered_json;
-    row.objects_final = run.final_objects.len() as u64;
+    row.etcd_stored_bytes = stored_total;
+    let revisions = writes
+        .iter()
+        .filter(|w| w.stored())
+        .map(|w| (w.time, if w.op == Op::Delete { 0 } else { w.sizes.proto }));
+    let held = etcd::history(revisions, sc.file.etcd.compaction_interval.0);
+    row.etcd_history_revisions = held.peak_revisions;
+    row.etcd_history_bytes = held.peak_bytes;
+    // What etcd holds. An object whose last write it refused is there in an older version
+    // (not among the final objects, which the controller no longer has): counted from the
+    // stored writes then.
+    row.objects_final = if row.failed_writes > 0 {
+        live.len()
+    } else {
+        run.final_objects.len()
+    } as u64;
     (row, series)
 }
 

@@ -30,7 +30,7 @@ pub struct WatcherGroup {
 }
 
 impl WatcherGroup {
-    fn matches(&self, w: &Write) -> bool {
+    pub fn matches(&self, w: &Write) -> bool {
         !(self.skip_headless && w.headless)
             && self
                 .namespace
@@ -122,7 +122,7 @@ pub fn replay(
         .par_iter()
         .map(|g| {
             let mut out = vec![BucketDelivery::default(); buckets];
-            for w in writes.iter().filter(|w| !w.noop && g.matches(w)) {
+            for w in writes.iter().filter(|w| w.stored() && g.matches(w)) {
                 let b = ((w.time / bucket) as usize).min(buckets - 1);
                 let e = event_type(w.op);
                 let d = &mut out[b];
@@ -175,6 +175,7 @@ mod tests {
             request_bytes: 0,
             endpoints: 1,
             noop: false,
+            failed: false,
         }
     }
 

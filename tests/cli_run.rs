@@ -21,7 +21,7 @@ fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
-const SUMMARY_HEADER: &str = "scenario,seed,api,pod_events,syncs,creates,updates,deletes,objects_final,objects_peak,max_object_proto_bytes,max_object_json_bytes,bytes_written,watch_events,bytes_delivered,bytes_delivered_proto,bytes_delivered_json";
+const SUMMARY_HEADER: &str = "scenario,seed,api,pod_events,syncs,creates,updates,deletes,objects_final,objects_peak,max_object_proto_bytes,max_object_json_bytes,bytes_written,watch_events,bytes_delivered,bytes_delivered_proto,bytes_delivered_json,failed_writes,etcd_bytes_written,etcd_stored_bytes,etcd_history_revisions,etcd_history_bytes,propagation_p50_s,propagation_p90_s,propagation_p99_s,propagation_max_s";
 
 fn run_to(name: &str, out: &Path, extra: &[&str]) {
     slicesim()
@@ -58,7 +58,7 @@ fn quickstart_writes_the_three_csvs_and_prints_the_table() {
     // Two Services of 30 and 12 pods: one Endpoints each, one slice each (< 100 endpoints).
     assert_eq!((rows[0][8], rows[1][8]), ("2", "2"));
     let ts = read(&dir.path().join("timeseries.csv"));
-    assert!(ts.starts_with("t_seconds,api,writes,watch_events,bytes_delivered,objects,endpoints,max_object_proto_bytes\n"));
+    assert!(ts.starts_with("t_seconds,api,writes,watch_events,bytes_delivered,objects,endpoints,max_object_proto_bytes,etcd_bytes_written,propagation_p50_s,propagation_p99_s,propagation_max_s,egress_utilisation\n"));
     // 5 minutes in 10 s buckets, for both APIs.
     assert_eq!(ts.lines().count(), 1 + 2 * 30);
     let objects = read(&dir.path().join("objects.csv"));
@@ -264,4 +264,99 @@ fn cl2_load_holds_the_counts_its_comments_give() {
     // 50 namespaces of 165 Services: the first and the last.
     assert!(objects.contains("endpoints,test-4lzbnq-1,big-service-0,"));
     assert!(objects.contains("endpoints,test-4lzbnq-50,small-service-149,"));
+}
+
+/// A Service scaled from 1,000 to 12,000 pods. Without truncation its Endpoints object passes
+/// etcd's 1.5 MiB request limit on the way (about 150 bytes an address in protobuf: near
+/// 10,000): etcd refuses those writes, the watchers never receive them, and no stored object
+/// passes the limit. With truncation (1,000 addresses) nothing is refused.
+#[test]
+fn etcd_refuses_endpoints_past_its_request_limit_and_watchers_never_see_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = |truncate: bool| {
+        let file = dir.path().join(format!("big-{truncate}.yaml"));
+        std::fs::write(
+            &file,
+            format!(
+                "duration: 4m\n\
+                 cluster: {{zones: [{{name: zone-a, nodes: 60}}, {{name: zone-b, nodes: 60}}]}}\n\
+                 services: [{{name: web, labels: {{app: web}}, replicas: 1000}}]\n\
+                 churn: [{{scale: {{service: web, at: 10s, replicas: 12000}}}}]\n\
+                 controllers: {{endpoints: {{truncate: {truncate}}}}}\n\
+                 watchers: {{coredns: 0}}\n"
+            ),
+        )
+        .unwrap();
+        let out = dir.path().join(format!("out-{truncate}"));
+        slicesim()
+            .arg("run")
+            .arg(&file)
+            .args(["--no-charts", "--quiet", "--out"])
+            .arg(&out)
+            .assert()
+            .success();
+        let row = summary_columns(&out).remove(0);
+        let col = |name: &str| row[name].parse::<u64>().unwrap();
+        (
+            col("failed_writes"),
+            col("max_object_proto_bytes"),
+            col("watch_events"),
+            col("creates") + col("updates"),
+        )
+    };
+    let (failed, largest, events, writes) = summary(false);
+    assert!(failed > 0, "no write refused");
+    assert!(largest < 1_572_864, "a stored object of {largest} bytes");
+    // 120 kube-proxies receive each stored write once; the refused ones are not in `updates`.
+    assert!(events <= 120 * writes);
+    let (failed, largest, _, _) = summary(true);
+    assert_eq!(failed, 0);
+    assert!(largest < 200_000);
+}
+
+/// A summary.csv's rows as column name → value, per API.
+fn summary_columns(dir: &Path) -> Vec<std::collections::BTreeMap<String, String>> {
+    let text = read(&dir.join("summary.csv"));
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    lines
+        .map(|l| {
+            header
+                .iter()
+                .zip(l.split(','))
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+/// The issue's acceptance case: 5,000 nodes, a 5,000-pod Service, 10 Gbps per API server
+/// replica, a rollout. An Endpoints write (about 140 kB to 1,667 kube-proxies per replica)
+/// takes 0.19 s of a replica's egress, so more than five a second queue up; a slice write takes
+/// 22 ms. Endpoints' p99 propagation delay is at least 10x that of EndpointSlices.
+#[test]
+fn limited_egress_delays_endpoints_far_more_than_slices() {
+    let dir = tempfile::tempdir().unwrap();
+    run_to("rollout-egress", dir.path(), &["--no-charts", "--quiet"]);
+    let rows = summary_columns(dir.path());
+    let p99 = |i: usize| rows[i]["propagation_p99_s"].parse::<f64>().unwrap();
+    assert!(p99(1) > 0.0);
+    assert!(p99(0) >= 10.0 * p99(1), "{} vs {}", p99(0), p99(1));
+    // The Endpoints side's egress is saturated while the rollout runs.
+    let ts = read(&dir.path().join("timeseries.csv"));
+    assert!(
+        ts.lines()
+            .any(|l| l.starts_with("300.0,endpoints,") && l.ends_with(",1.0"))
+    );
+}
+
+/// Without an `apiserver:` block nothing delays a watch event: the default scenario (no
+/// batching) propagates every write at once.
+#[test]
+fn without_an_apiserver_block_propagation_is_immediate() {
+    let dir = tempfile::tempdir().unwrap();
+    run_to("default", dir.path(), &["--no-charts", "--quiet"]);
+    for row in summary_columns(dir.path()) {
+        assert_eq!(row["propagation_max_s"], "0.0");
+    }
 }

@@ -192,6 +192,9 @@ struct State<'a> {
     fields: FieldsMemo,
     /// The object's labels for the Service as it is now.
     labels: LabelsMemo,
+    /// etcd refused the last write of `stored`, which etcd therefore does not hold: `Create`,
+    /// it holds none; `Update`, an older one. The next sync writes whatever it compares.
+    unstored: Option<Op>,
 }
 
 impl State<'_> {
@@ -416,7 +419,8 @@ impl<'a> Controller<'a> for EndpointsController<'a> {
         let family = spec.families[0];
         // The Service is gone: delete its Endpoints (`syncService`, "Service missing").
         if spec.gone {
-            if let Some(stored) = st.stored.take() {
+            // A never-stored object has nothing to delete (the DELETE is a tolerated NotFound).
+            if let Some(stored) = st.stored.take().filter(|_| st.unstored != Some(Op::Create)) {
                 log.push(Write {
                     time: t,
                     trigger: None,
@@ -429,6 +433,7 @@ impl<'a> Controller<'a> for EndpointsController<'a> {
                     request_bytes: 0,
                     endpoints: 0,
                     noop: false,
+                    failed: false,
                 });
             }
             *st = State::new(self.truncate);
@@ -477,8 +482,10 @@ impl<'a> Controller<'a> for EndpointsController<'a> {
         let over = self.truncate && st.desired.len() > MAX_CAPACITY;
 
         // 3. Skip check (endpoints_controller.go: subsets equal, labels equal, capacity
-        // annotation correctly absent).
-        if let Some(stored) = &st.stored {
+        // annotation correctly absent), against what etcd holds: after a refused write it
+        // differs from what this controller keeps, so it writes again.
+        let retry = st.unstored.take();
+        if let Some(stored) = st.stored.as_ref().filter(|_| retry.is_none()) {
             let same_content = !st.desired.has_changes() && !st.rebuild;
             if same_content
                 && stored.has_labels(labels, revision)
@@ -636,6 +643,7 @@ impl<'a> Controller<'a> for EndpointsController<'a> {
         let want_over = over.then_some(Annotation::Text("truncated"));
         let same_labels = stored.has_labels(labels, revision);
         if !creating
+            && retry.is_none()
             && !content_changed
             && !over
             && same_labels
@@ -648,14 +656,16 @@ impl<'a> Controller<'a> for EndpointsController<'a> {
         // An over-capacity PUT of identical content stores nothing (same bytes, same
         // resourceVersion, no watch event): the metadata stays as it is.
         let noop = !creating
+            && retry.is_none()
             && !content_changed
             && same_labels
             && stored.sized.annotation_is(TRIGGER_TIME, want_trigger)
             && stored.sized.annotation_is(OVER_CAPACITY, want_over);
         // The request body: no managedFields; a create none of the fields the API server sets.
+        let create = creating || retry == Some(Op::Create);
         let omit = Omit {
             managed_fields: true,
-            server_set: creating,
+            server_set: create,
             name: false,
         };
         let request = if noop {
@@ -708,7 +718,7 @@ impl<'a> Controller<'a> for EndpointsController<'a> {
         log.push(Write {
             time: t,
             trigger,
-            op: if creating { Op::Create } else { Op::Update },
+            op: if create { Op::Create } else { Op::Update },
             service,
             namespace: spec.namespace.clone(),
             name: spec.name.clone(),
@@ -717,13 +727,21 @@ impl<'a> Controller<'a> for EndpointsController<'a> {
             request_bytes: request.proto,
             endpoints: count as u32,
             noop,
+            failed: false,
         });
     }
 
+    fn rejected(&mut self, service: u32, write: &Write) {
+        self.states[service as usize].unstored = Some(write.op);
+    }
+
+    /// The objects at the end, but those whose last write etcd refused: etcd holds an older
+    /// version of those (or none), which this controller no longer keeps.
     fn finish(self) -> Vec<(Object, ObjectSizes)> {
         let mut out: Vec<(Object, ObjectSizes)> = self
             .states
             .into_iter()
+            .filter(|s| s.unstored.is_none())
             .filter_map(|s| {
                 s.stored.map(|s| {
                     let sizes = s.sized.sizes();

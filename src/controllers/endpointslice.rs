@@ -268,6 +268,7 @@ fn delete_write(t: Nanos, service: u32, spec: &ServiceSpec, s: &SliceRt) -> Writ
         request_bytes: 0,
         endpoints: 0,
         noop: false,
+        failed: false,
     }
 }
 
@@ -957,6 +958,7 @@ impl<'a> SliceController<'a> {
             request_bytes: request.proto,
             endpoints: s.keys.len() as u32,
             noop: false,
+            failed: false,
         });
     }
 }

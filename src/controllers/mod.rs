@@ -19,7 +19,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use crate::cluster::{Change, History, Pod, ServiceSpec};
 use crate::engine::{Nanos, Queue};
-use crate::scenario::SECOND;
+use crate::scenario::{RetryPolicy, SECOND};
 use crate::stream::{Events, Recorded};
 use crate::wire::ObjectSizes;
 use crate::wire::fast::{Annotation, Managed, MetaEdit};
@@ -134,6 +134,16 @@ pub struct Write {
     pub endpoints: u32,
     /// The API server stored nothing new (an identical PUT): no watch event.
     pub noop: bool,
+    /// etcd refused it (the request passed `--max-request-bytes`): nothing stored, no watch
+    /// event; the controller retries the sync.
+    pub failed: bool,
+}
+
+impl Write {
+    /// The write stored something new: watchers receive it.
+    pub fn stored(&self) -> bool {
+        !self.noop && !self.failed
+    }
 }
 
 /// What one controller did over a run.
@@ -702,6 +712,12 @@ pub trait Controller<'h> {
     /// A Node was deleted. Upstream enqueues nothing for it: its pods are re-derived at their
     /// Services' next syncs.
     fn node_gone(&mut self, _index: u32) {}
+    /// etcd refused `write` of the last sync of `service`: what the controller keeps is not
+    /// what is stored, and its next sync must write again even if nothing changed. (Upstream
+    /// the first error also aborts the rest of the sync's writes; only the Endpoints
+    /// controller, one write per sync, can pass the limit in practice: a slice holds at most
+    /// 1,000 endpoints, far below 1.5 MiB.)
+    fn rejected(&mut self, _service: u32, _write: &Write) {}
     /// The final objects, in (namespace, name) order, with their sizes.
     fn finish(self) -> Vec<(Object, ObjectSizes)>;
 }
@@ -767,13 +783,108 @@ pub fn drive<'h, C: Controller<'h>>(
 /// write log (address space only: pages are touched as writes fill them), so that it is not
 /// copied while it grows; a forced run too large for the room starts without it.
 pub fn drive_events<'h, C: Controller<'h>>(
-    mut c: C,
+    c: C,
     services: &[ServiceSpec],
     events: impl Events<'h>,
     expected_writes: usize,
     batch_period: Nanos,
     end: Nanos,
 ) -> ControllerRun {
+    drive_admitted(
+        c,
+        services,
+        events,
+        Storage {
+            expected_writes,
+            refuses: &|_| false,
+            retry: RetryPolicy::ENDPOINTS,
+        },
+        batch_period,
+        end,
+    )
+}
+
+/// Where a controller's writes go: room for them, which ones etcd refuses, and how the
+/// controller retries a sync that failed.
+pub struct Storage<'a> {
+    pub expected_writes: usize,
+    pub refuses: &'a (dyn Fn(&Write) -> bool + Sync),
+    pub retry: RetryPolicy,
+}
+
+/// The workqueue's rate limiter of failed syncs (client-go `default_rate_limiters.go`):
+/// `MaxOfRateLimiter(ItemExponentialFailureRateLimiter, BucketRateLimiter)`.
+struct RateLimiter {
+    policy: RetryPolicy,
+    /// Failures per Service since it was last forgotten (`NumRequeues`).
+    failures: Vec<u32>,
+    /// The bucket's tokens, in billionths (`rate.Limiter`: refilled at `qps` per second up to
+    /// `burst`, may go negative as reservations wait), at `last`.
+    tokens: i128,
+    last: Nanos,
+}
+
+impl RateLimiter {
+    fn new(policy: RetryPolicy, services: usize) -> Self {
+        RateLimiter {
+            policy,
+            failures: vec![0; services],
+            tokens: i128::from(policy.burst) * i128::from(SECOND),
+            last: 0,
+        }
+    }
+
+    /// `handleErr` after a failed sync of `s` at `t`: the delay of its retry
+    /// (`AddRateLimited`), or `None` when it has been retried `max_retries` times (then it is
+    /// forgotten, and dropped until its next event).
+    fn failed(&mut self, s: u32, t: Nanos) -> Option<Nanos> {
+        let p = self.policy;
+        let n = &mut self.failures[s as usize];
+        if *n >= p.max_retries {
+            *n = 0;
+            return None;
+        }
+        // `ItemExponentialFailureRateLimiter.When`: base × 2^failures, at most the maximum.
+        let exp = p
+            .backoff
+            .0
+            .saturating_mul(1u64.checked_shl(*n).unwrap_or(u64::MAX))
+            .min(p.max_backoff.0);
+        *n += 1;
+        // `BucketRateLimiter.When`: a reservation's delay.
+        let per_second = i128::from(SECOND);
+        let cap = i128::from(p.burst) * per_second;
+        let qps = i128::from(p.qps);
+        self.tokens = (self.tokens + i128::from(t - self.last) * qps).min(cap);
+        self.last = t;
+        self.tokens -= per_second;
+        let bucket = if self.tokens >= 0 {
+            0
+        } else if qps == 0 {
+            u64::MAX
+        } else {
+            u64::try_from((-self.tokens + qps - 1) / qps).unwrap_or(u64::MAX)
+        };
+        Some(exp.max(bucket))
+    }
+
+    /// A successful sync forgets the Service's failures (`queue.Forget`).
+    fn succeeded(&mut self, s: u32) {
+        self.failures[s as usize] = 0;
+    }
+}
+
+/// [`drive_events`] against storage that may refuse writes: a refused write is marked
+/// `failed`, the controller told, and the Service's sync retried with the rate limiter.
+pub fn drive_admitted<'h, C: Controller<'h>>(
+    mut c: C,
+    services: &[ServiceSpec],
+    events: impl Events<'h>,
+    storage: Storage<'_>,
+    batch_period: Nanos,
+    end: Nanos,
+) -> ControllerRun {
+    let expected_writes = storage.expected_writes;
     // The history is read in time order beside the queue, which holds only the workqueue's
     // own events: a history event goes first at equal times, as if it had been queued before
     // them all (a queue holding the whole history costs a cache miss per level per event).
@@ -788,6 +899,7 @@ pub fn drive_events<'h, C: Controller<'h>>(
     };
     let mut run = ControllerRun::default();
     let _ = run.writes.try_reserve(expected_writes);
+    let mut limiter = RateLimiter::new(storage.retry, n);
     // The controller starts before the run: the Service add events enqueue every Service.
     for s in 0..n as u32 {
         wq.add(&mut q, 0, s);
@@ -851,8 +963,23 @@ pub fn drive_events<'h, C: Controller<'h>>(
                 wq.ready[si] = false;
                 run.syncs += 1;
                 stores[si].settle();
+                let before = run.writes.len();
                 c.sync(t, s, &services[si], &mut stores[si], &mut run.writes);
                 stores[si].changed.clear();
+                let refused = run.writes[before..]
+                    .iter()
+                    .position(|w| (storage.refuses)(w));
+                match refused {
+                    Some(i) => {
+                        let w = &mut run.writes[before + i];
+                        w.failed = true;
+                        c.rejected(s, w);
+                        if let Some(delay) = limiter.failed(s, t) {
+                            wq.add_after(&mut q, t, delay.min(end), s);
+                        }
+                    }
+                    None => limiter.succeeded(s),
+                }
             }
         }
     }
@@ -1121,5 +1248,51 @@ mod tests {
         spec.namespace = "elsewhere".into();
         assert_eq!(get(&mut memo, &spec).1, 5);
         assert_eq!(derived, 5);
+    }
+
+    /// client-go's controller rate limiter by hand: the Endpoints controller's per-item delays
+    /// are 5 ms × 2^n (5, 10, 20, ... ms; 1000 s from the 19th failure on); after 15 retries
+    /// the Service is dropped and its count forgotten, so the 16th failure starts over.
+    #[test]
+    fn retries_back_off_exponentially_then_drop() {
+        let mut l = RateLimiter::new(RetryPolicy::ENDPOINTS, 2);
+        let ms = SECOND / 1000;
+        let delays: Vec<_> = (0..16).map(|_| l.failed(0, 0)).collect();
+        assert_eq!(delays[0], Some(5 * ms));
+        assert_eq!(delays[1], Some(10 * ms));
+        assert_eq!(delays[14], Some((5 * ms) << 14)); // 81.92 s
+        assert_eq!(delays[15], None, "dropped after 15 retries");
+        assert_eq!(l.failed(0, 0), Some(5 * ms), "forgotten: starts over");
+        // The maximum: the slice controller's 1 s base reaches 1000 s at the 11th failure
+        // (2^10 s = 1024 s).
+        let mut l = RateLimiter::new(RetryPolicy::ENDPOINTSLICES, 1);
+        let d: Vec<_> = (0..11).map(|_| l.failed(0, 0)).collect();
+        assert_eq!(d[9], Some(512 * SECOND));
+        assert_eq!(d[10], Some(1000 * SECOND));
+        // Success forgets.
+        l.succeeded(0);
+        assert_eq!(l.failed(0, 0), Some(SECOND));
+    }
+
+    /// The overall bucket (10 per second, burst 100): at one instant the first 100 retries
+    /// of distinct Services pass at once, the 101st waits 0.1 s, the 102nd 0.2 s; a second
+    /// later 10 more tokens are back.
+    #[test]
+    fn the_bucket_limits_retries_of_many_services() {
+        let policy = RetryPolicy {
+            backoff: crate::scenario::Duration(1),
+            ..RetryPolicy::ENDPOINTS
+        };
+        let mut l = RateLimiter::new(policy, 200);
+        for s in 0..100 {
+            assert_eq!(l.failed(s, 0), Some(1));
+        }
+        assert_eq!(l.failed(100, 0), Some(SECOND / 10));
+        assert_eq!(l.failed(101, 0), Some(2 * SECOND / 10));
+        // At 1 s: -2 + 10 = 8 tokens.
+        for s in 102..110 {
+            assert_eq!(l.failed(s, SECOND), Some(1));
+        }
+        assert_eq!(l.failed(110, SECOND), Some(SECOND / 10));
     }
 }

@@ -9,6 +9,7 @@
 //! The reference with every field, default and an example is the README's "Scenario reference".
 
 mod estimate;
+mod storage;
 pub mod sweep;
 mod units;
 mod validate;
@@ -22,7 +23,10 @@ use serde::{Deserialize, Deserializer};
 use serde_saphyr::Spanned;
 
 pub use estimate::{Estimate, check_memory, default_memory_limit, estimate, parse_memory};
-pub use units::{Count, Duration, IntOrPercent, Nanos, SECOND, human_bytes, thousands};
+pub use storage::{Apiserver, DEFAULT_MAX_REQUEST_BYTES, Etcd, Retry, RetryPolicy};
+pub use units::{
+    Bandwidth, Bytes, Count, Duration, IntOrPercent, Nanos, SECOND, human_bytes, thousands,
+};
 use units::{count, optional_count};
 use validate::validate;
 
@@ -77,6 +81,11 @@ pub struct ScenarioFile {
     pub controllers: Controllers,
     #[serde(default)]
     pub watchers: Watchers,
+    /// The API servers' egress; none: watch events arrive as they are written.
+    #[serde(default)]
+    pub apiserver: Option<Spanned<Apiserver>>,
+    #[serde(default)]
+    pub etcd: Etcd,
     #[serde(default)]
     pub realism: Realism,
     /// A grid of variants of this scenario (`slicesim run` runs them all).
@@ -659,6 +668,9 @@ pub struct EndpointsController {
     /// Truncate to 1,000 addresses (Kubernetes 1.22+); `false` models older clusters.
     #[serde(default = "yes")]
     pub truncate: bool,
+    /// How a failed sync is retried (default: upstream's [`RetryPolicy::ENDPOINTS`]).
+    #[serde(default)]
+    pub retry: Retry,
 }
 
 impl Default for EndpointsController {
@@ -666,6 +678,7 @@ impl Default for EndpointsController {
         EndpointsController {
             batch_period: Duration(0),
             truncate: true,
+            retry: Retry::default(),
         }
     }
 }
@@ -683,6 +696,9 @@ pub struct SliceController {
     /// `--endpointslice-updates-batch-period`.
     #[serde(default)]
     pub batch_period: Duration,
+    /// How a failed sync is retried (default: upstream's [`RetryPolicy::ENDPOINTSLICES`]).
+    #[serde(default)]
+    pub retry: Retry,
 }
 
 impl Default for SliceController {
@@ -690,6 +706,7 @@ impl Default for SliceController {
         SliceController {
             max_endpoints_per_slice: default_max_eps(),
             batch_period: Duration(0),
+            retry: Retry::default(),
         }
     }
 }

@@ -187,6 +187,123 @@ impl<'de> Deserialize<'de> for IntOrPercent {
     }
 }
 
+/// The largest byte quantity a scenario may write (1 PiB): sums of a few stay far below 2^64.
+pub const MAX_BYTES: u64 = 1 << 50;
+
+/// Splits `1.5MiB` into its number and its unit, the number finite and non-negative.
+fn number_and_unit(s: &str) -> Option<(f64, &str)> {
+    let end = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let n: f64 = s[..end].parse().ok()?;
+    (n.is_finite() && n >= 0.0).then(|| (n, s[end..].trim()))
+}
+
+/// A number of bytes: `1572864`, `1.5MiB`, `10MB`, `512KiB` (decimal `kB`/`MB`/`GB`, binary
+/// `KiB`/`MiB`/`GiB`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Bytes(pub u64);
+
+impl Bytes {
+    pub fn parse(s: &str) -> Result<Bytes, String> {
+        let bad = || format!("expected a size in bytes such as 1572864, 1.5MiB or 10MB, got {s:?}");
+        let (n, unit) = number_and_unit(s.trim()).ok_or_else(bad)?;
+        let scale: f64 = match unit {
+            "" | "B" => 1.0,
+            "kB" | "KB" => 1e3,
+            "MB" => 1e6,
+            "GB" => 1e9,
+            "KiB" => 1024.0,
+            "MiB" => 1024.0 * 1024.0,
+            "GiB" => 1024.0 * 1024.0 * 1024.0,
+            _ => return Err(bad()),
+        };
+        let v = (n * scale).round();
+        if v > MAX_BYTES as f64 {
+            return Err(format!("{s:?} is too large: at most 1 PiB"));
+        }
+        Ok(Bytes(v as u64))
+    }
+}
+
+impl<'de> Deserialize<'de> for Bytes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Int(u64),
+            Str(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Int(n) => Bytes::parse(&n.to_string()),
+            Raw::Str(s) => Bytes::parse(&s),
+        }
+        .map_err(serde::de::Error::custom)
+    }
+}
+
+/// A link's speed in bits per second: `10Gbps`, `100Mbps`, `1.25GB/s` (bytes per second).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Bandwidth(pub u64);
+
+impl Bandwidth {
+    /// At least 1 kbps (a slower link makes one object take days), at most 100 Pbps.
+    const RANGE: (f64, f64) = (1e3, 1e17);
+
+    pub fn parse(s: &str) -> Result<Bandwidth, String> {
+        let bad = || format!("expected a bandwidth such as 10Gbps, 100Mbps or 1.25GB/s, got {s:?}");
+        let (n, unit) = number_and_unit(s.trim()).ok_or_else(bad)?;
+        let bits: f64 = match unit {
+            "bps" => 1.0,
+            "kbps" | "Kbps" => 1e3,
+            "Mbps" => 1e6,
+            "Gbps" => 1e9,
+            "Tbps" => 1e12,
+            "B/s" => 8.0,
+            "kB/s" | "KB/s" => 8e3,
+            "MB/s" => 8e6,
+            "GB/s" => 8e9,
+            _ => return Err(bad()),
+        };
+        let v = (n * bits).round();
+        if !(Self::RANGE.0..=Self::RANGE.1).contains(&v) {
+            return Err(format!(
+                "{s:?} is out of range: a bandwidth is from 1kbps to 100Pbps"
+            ));
+        }
+        Ok(Bandwidth(v as u64))
+    }
+
+    /// Nanoseconds that `bytes` take at this speed, rounded up.
+    pub fn transfer(self, bytes: u64) -> Nanos {
+        let ns = (u128::from(bytes) * 8 * u128::from(SECOND)).div_ceil(u128::from(self.0));
+        u64::try_from(ns).unwrap_or(u64::MAX)
+    }
+
+    /// Bytes this speed carries in `ns` nanoseconds, rounded down.
+    pub fn bytes_in(self, ns: Nanos) -> u64 {
+        let b = u128::from(self.0) * u128::from(ns) / (8 * u128::from(SECOND));
+        u64::try_from(b).unwrap_or(u64::MAX)
+    }
+}
+
+impl fmt::Display for Bandwidth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let b = self.0 as f64;
+        match b {
+            b if b >= 1e9 => write!(f, "{}Gbps", b / 1e9),
+            b if b >= 1e6 => write!(f, "{}Mbps", b / 1e6),
+            b => write!(f, "{}kbps", b / 1e3),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Bandwidth {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Bandwidth::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
 /// `5000` as `5,000`.
 pub fn thousands(n: u64) -> String {
     let s = n.to_string();
@@ -240,6 +357,26 @@ mod tests {
         assert!(Duration::parse("5x").is_err());
         assert!(Duration::parse("").is_err());
         assert_eq!(Duration(5400 * SECOND).to_string(), "1h30m");
+    }
+
+    #[test]
+    fn byte_quantities_and_bandwidths() {
+        assert_eq!(Bytes::parse("1.5MiB"), Ok(Bytes(1_572_864)));
+        assert_eq!(Bytes::parse("1572864"), Ok(Bytes(1_572_864)));
+        assert_eq!(Bytes::parse("10MB"), Ok(Bytes(10_000_000)));
+        assert!(Bytes::parse("-1").is_err());
+        assert!(Bytes::parse("1.5 parsecs").is_err());
+        assert!(Bytes::parse("2PiB").is_err());
+        assert_eq!(Bandwidth::parse("10Gbps"), Ok(Bandwidth(10_000_000_000)));
+        assert_eq!(Bandwidth::parse("1.25GB/s"), Ok(Bandwidth(10_000_000_000)));
+        assert!(Bandwidth::parse("0Gbps").is_err());
+        assert!(Bandwidth::parse("10 furlongs").is_err());
+        // 1.25 GB at 10 Gbps: one second; 1 byte rounds up to a whole nanosecond.
+        let ten = Bandwidth(10_000_000_000);
+        assert_eq!(ten.transfer(1_250_000_000), SECOND);
+        assert_eq!(ten.transfer(1), 1);
+        assert_eq!(ten.bytes_in(SECOND), 1_250_000_000);
+        assert_eq!(ten.to_string(), "10Gbps");
     }
 
     #[test]

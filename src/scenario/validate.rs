@@ -72,6 +72,8 @@ pub const MAX_SERVICES: u32 = 1_000_000;
 pub const MAX_RESIZE_FACTOR: f64 = 100.0;
 /// Most namespaces of one Service entry (clusterloader2's 5,000-node test has 50).
 pub const MAX_NAMESPACES: u32 = 10_000;
+/// Most API server replicas (a cluster runs a handful).
+pub const MAX_REPLICAS: u32 = 1000;
 /// Most watchers in one custom group.
 pub const MAX_WATCHERS: u64 = 1_000_000;
 
@@ -577,6 +579,19 @@ pub(super) fn validate(
             format!(
                 "expected 1 to 1000 (kube-controller-manager's allowed range), got {}",
                 max_eps.value
+            ),
+        );
+    }
+
+    if let Some(a) = &sf.apiserver
+        && !(1..=MAX_REPLICAS).contains(&a.value.replicas)
+    {
+        p.at(
+            a,
+            "apiserver.replicas",
+            format!(
+                "expected 1 to {MAX_REPLICAS} replicas, got {}",
+                a.value.replicas
             ),
         );
     }
