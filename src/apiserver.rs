@@ -351,6 +351,7 @@ mod tests {
             encoding: Encoding::Json,
             namespace: None,
             skip_headless: false,
+            proxy: false,
         }
     }
 

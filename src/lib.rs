@@ -14,6 +14,7 @@ pub mod digits;
 pub mod engine;
 pub mod etcd;
 pub mod input;
+pub mod kubeproxy;
 pub mod outdir;
 pub mod output;
 pub mod rank;

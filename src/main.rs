@@ -380,12 +380,13 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     if !quiet {
         let mut stdout = io::stdout().lock();
-        // Refused writes count: they carried the addresses the Service has.
-        let largest = sim.runs[0]
-            .writes
-            .iter()
-            .map(|w| u64::from(w.endpoints))
-            .max();
+        // Each Service's last Endpoints write, refused or not: it carries the addresses the
+        // Service has at the end.
+        let mut last = std::collections::HashMap::new();
+        for w in &sim.runs[0].writes {
+            last.insert(w.service, u64::from(w.endpoints));
+        }
+        let largest = last.into_values().max();
         let report = output::run_report(&sc, &sim.summary, largest.unwrap_or(0), &out);
         write!(stdout, "{report}")?;
         if charts {

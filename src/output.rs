@@ -61,6 +61,13 @@ pub struct SummaryRow {
     pub propagation_p90_s: f64,
     pub propagation_p99_s: f64,
     pub propagation_max_s: f64,
+    /// Syncs of a kube-proxy per minute of the run (mean over kube-proxies).
+    pub proxy_syncs_per_minute: f64,
+    /// From the pod change behind a write to kube-proxy's sync that programs it (upstream's
+    /// `network_programming_duration_seconds`), over writes with a trigger time and
+    /// kube-proxies (seconds).
+    pub network_programming_p50_s: f64,
+    pub network_programming_p99_s: f64,
 }
 
 /// One row of `timeseries.csv`.
@@ -201,6 +208,31 @@ pub fn comparison_table(rows: &[SummaryRow]) -> String {
             lines.push((name, ms(a), ms(b), delay));
         }
     }
+    if e.proxy_syncs_per_minute + s.proxy_syncs_per_minute > 0.0 {
+        let tenths: fn(u64) -> String = |v| format!("{}.{}", thousands(v / 10), v % 10);
+        let per_min = |x: f64| (x * 10.0).round() as u64;
+        lines.push((
+            "kube-proxy syncs per minute",
+            per_min(e.proxy_syncs_per_minute),
+            per_min(s.proxy_syncs_per_minute),
+            tenths,
+        ));
+        let delay: fn(u64) -> String = human_millis;
+        for (name, a, b) in [
+            (
+                "network programming, median",
+                e.network_programming_p50_s,
+                s.network_programming_p50_s,
+            ),
+            (
+                "network programming, p99",
+                e.network_programming_p99_s,
+                s.network_programming_p99_s,
+            ),
+        ] {
+            lines.push((name, ms(a), ms(b), delay));
+        }
+    }
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -241,7 +273,7 @@ fn human_millis(ms: u64) -> String {
 
 /// What `slicesim run` prints: the scenario, the comparison, a note on truncation when the
 /// Endpoints side runs without it, and where the files went.
-/// `largest_endpoints`: the most addresses an Endpoints write carried.
+/// `largest_endpoints`: the most addresses a Service's last Endpoints write carried.
 pub fn run_report(
     sc: &Scenario,
     summary: &[SummaryRow],

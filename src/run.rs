@@ -16,6 +16,7 @@ use crate::controllers::{
 };
 use crate::engine;
 use crate::etcd;
+use crate::kubeproxy;
 use crate::outdir::{OutError, Staged};
 use crate::output::{self, ObjectRow, SummaryRow, TimeseriesRow};
 use crate::scenario::{
@@ -441,6 +442,16 @@ fn outcome(
     summary.propagation_p90_s = seconds(all.p90);
     summary.propagation_p99_s = seconds(all.p99);
     summary.propagation_max_s = seconds(all.max);
+    let sync = &sc.file.watchers.kube_proxy_sync;
+    let policy = kubeproxy::SyncPolicy {
+        min_sync_period: sync.min_sync_period.0,
+        burst: sync.burst_syncs,
+    };
+    let (syncs, programming) = kubeproxy::programming(&run.writes, &delivery, groups, policy);
+    let minutes = sc.file.duration.value.0 as f64 / (60 * SECOND) as f64;
+    summary.proxy_syncs_per_minute = if minutes > 0.0 { syncs / minutes } else { 0.0 };
+    summary.network_programming_p50_s = seconds(programming.p50);
+    summary.network_programming_p99_s = seconds(programming.p99);
     let utilisation = delivery.utilisation(bucket, buckets);
     for ((row, p), u) in timeseries.iter_mut().zip(&series).zip(utilisation) {
         row.propagation_p50_s = seconds(p.p50);

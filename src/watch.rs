@@ -27,6 +27,8 @@ pub struct WatcherGroup {
     pub encoding: Encoding,
     pub namespace: Option<String>,
     pub skip_headless: bool,
+    /// kube-proxies: they program the dataplane from what they receive ([`crate::kubeproxy`]).
+    pub proxy: bool,
 }
 
 impl WatcherGroup {
@@ -50,6 +52,7 @@ pub fn groups(sc: &Scenario, nodes: usize) -> Vec<WatcherGroup> {
             encoding: Encoding::Protobuf,
             namespace: None,
             skip_headless: true,
+            proxy: true,
         });
     }
     if w.coredns > 0 {
@@ -59,6 +62,7 @@ pub fn groups(sc: &Scenario, nodes: usize) -> Vec<WatcherGroup> {
             encoding: Encoding::Protobuf,
             namespace: None,
             skip_headless: false,
+            proxy: false,
         });
     }
     for c in w.custom.iter().map(|c| &c.value) {
@@ -68,6 +72,7 @@ pub fn groups(sc: &Scenario, nodes: usize) -> Vec<WatcherGroup> {
             encoding: c.encoding,
             namespace: c.namespace.clone(),
             skip_headless: false,
+            proxy: false,
         });
     }
     out
@@ -186,6 +191,7 @@ mod tests {
             encoding: Encoding::Json,
             namespace: None,
             skip_headless: false,
+            proxy: false,
         }
     }
 

@@ -726,6 +726,9 @@ pub struct Watchers {
     pub coredns: u32,
     #[serde(default)]
     pub custom: Vec<Spanned<CustomWatcher>>,
+    /// kube-proxy's sync loop.
+    #[serde(default)]
+    pub kube_proxy_sync: ProxySync,
 }
 
 impl Default for Watchers {
@@ -734,8 +737,38 @@ impl Default for Watchers {
             kube_proxy: true,
             coredns: default_coredns(),
             custom: Vec::new(),
+            kube_proxy_sync: ProxySync::default(),
         }
     }
+}
+
+/// kube-proxy's `BoundedFrequencyRunner` (see [`crate::kubeproxy`]).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxySync {
+    /// `--iptables-min-sync-period` (default 1s): syncs at most this often after a burst.
+    #[serde(default = "default_min_sync")]
+    pub min_sync_period: Duration,
+    /// `burstSyncs` (2, `pkg/proxy/iptables/proxier.go`).
+    #[serde(default = "default_burst_syncs", deserialize_with = "count")]
+    pub burst_syncs: u32,
+}
+
+impl Default for ProxySync {
+    fn default() -> Self {
+        ProxySync {
+            min_sync_period: default_min_sync(),
+            burst_syncs: default_burst_syncs(),
+        }
+    }
+}
+
+fn default_min_sync() -> Duration {
+    Duration(SECOND)
+}
+
+fn default_burst_syncs() -> u32 {
+    2
 }
 
 fn default_coredns() -> u32 {
