@@ -7,6 +7,8 @@
 #                  request limit lifted, so that the untruncated 3 MB object is written)
 #   rollout-egress scenarios/rollout-egress.yaml: a 5,000-pod rollout behind 3 API servers of
 #                  10 Gbps (the egress model: every write's delivery to every watcher group)
+#   cl2-load-restart  scenarios/cl2-load-restart.yaml: cl2-load behind 3 API servers of
+#                  25 Gbps, one restarting (terminations, re-lists)
 #   rollout-N      one Service of N pods on 5,000 nodes, rolled out once (N = 1,000 / 100,000)
 #   cl2-load       the scale benchmark: scenarios/cl2-load.yaml, clusterloader2's load test
 #                  at 5,000 nodes (8,250 Services, 82,000 pods behind them, an hour of resizes
@@ -67,6 +69,7 @@ runs=(
   "rollout-egress:scenarios/rollout-egress.yaml"
   "cl2-load-1k:$work/cl2-load-1k.yaml"
   "cl2-load:scenarios/cl2-load.yaml"
+  "cl2-load-restart:scenarios/cl2-load-restart.yaml"
   "cluster-1k:scenarios/cluster-1k.yaml"
   "cluster-5k:scenarios/cluster-5k.yaml"
 )

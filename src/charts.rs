@@ -708,6 +708,35 @@ pub fn run_figures(data: &RunData) -> Vec<Figure> {
             ],
         ),
     ];
+    // Where the API servers delay events (an `apiserver:` block, slow watchers, batching).
+    let delayed = data
+        .timeseries
+        .iter()
+        .any(|r| r.propagation_max_s > 0.0 || r.egress_utilisation > 0.0);
+    if delayed {
+        let count_axis = |label: &str| Axis {
+            label: label.into(),
+            quantity: Quantity::Count,
+            log: false,
+        };
+        figures.push(Figure::stack(
+            "delays",
+            vec![
+                chart(
+                    "delays",
+                    format!("{scenario}: propagation delay, p99 of the writes of each bucket"),
+                    count_axis("p99 delay (s)"),
+                    per_api(data, |r| r.propagation_p99_s),
+                ),
+                chart(
+                    "delays",
+                    format!("{scenario}: API servers' egress in use"),
+                    count_axis("egress in use (%)"),
+                    per_api(data, |r| 100.0 * r.egress_utilisation),
+                ),
+            ],
+        ));
+    }
     if let Some(f) = slice_fill_figure(data) {
         figures.push(f);
     }

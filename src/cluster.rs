@@ -1057,6 +1057,8 @@ impl Sim<'_> {
                     self.q.at(t + del.pod_gc_after.0, Ev::PodGc(node));
                 }
             }
+            // The API servers' business: no pod changes.
+            Action::ApiserverRestart(_) => {}
             Action::ServiceDelete(del) => {
                 // The application goes with its Service: the Deployment scales to zero.
                 for s in self.service_of(&del.service.value) {

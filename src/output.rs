@@ -68,6 +68,30 @@ pub struct SummaryRow {
     /// kube-proxies (seconds).
     pub network_programming_p50_s: f64,
     pub network_programming_p99_s: f64,
+    /// Watches the API servers closed as unresponsive (one per watcher closed).
+    pub watch_terminations: u64,
+    /// LISTs by watchers that could not resume their watch (or lost it in a restart).
+    pub relists: u64,
+    /// Their response bytes, in each watcher's encoding.
+    pub bytes_relist: u64,
+    /// The most bytes waiting in the API servers' egress at one moment (summed per replica).
+    pub peak_bytes_in_flight: u64,
+}
+
+/// One row of `watchers.csv`: one watcher class of one API.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WatcherRow {
+    pub api: String,
+    pub class: String,
+    pub watchers: u64,
+    pub terminations: u64,
+    pub relists: u64,
+    pub bytes_relist: u64,
+    /// The largest store one watcher held (the protobuf bytes of the objects it watches: a
+    /// lower bound of the memory a Go informer takes for them).
+    pub store_peak_bytes: u64,
+    /// The most one watcher held while re-listing: its store and the LIST being decoded.
+    pub relist_memory_peak_bytes: u64,
 }
 
 /// One row of `timeseries.csv`.

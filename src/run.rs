@@ -18,7 +18,7 @@ use crate::engine;
 use crate::etcd;
 use crate::kubeproxy;
 use crate::outdir::{OutError, Staged};
-use crate::output::{self, ObjectRow, SummaryRow, TimeseriesRow};
+use crate::output::{self, ObjectRow, SummaryRow, TimeseriesRow, WatcherRow};
 use crate::scenario::{
     Action, Churn, Nanos, Problem, RetryPolicy, SECOND, Scenario, ScenarioError,
 };
@@ -131,6 +131,8 @@ pub struct Simulation {
     pub summary: Vec<SummaryRow>,
     pub timeseries: Vec<TimeseriesRow>,
     pub objects: Vec<ObjectRow>,
+    /// Per API and watcher class: terminations, re-lists, memory (`watchers.csv`).
+    pub watchers: Vec<WatcherRow>,
 }
 
 /// The checks that need the built cluster (node names) or other files (a trace): part of
@@ -314,6 +316,8 @@ pub fn simulate_watched(
     timeseries.extend(slices.timeseries);
     let mut objects = ep.objects;
     objects.extend(slices.objects);
+    let mut watchers = ep.watchers;
+    watchers.extend(slices.watchers);
     Ok(Simulation {
         history,
         runs: [ep.run, slices.run],
@@ -321,6 +325,7 @@ pub fn simulate_watched(
         summary: vec![ep.summary, slices.summary],
         timeseries,
         objects,
+        watchers,
     })
 }
 
@@ -406,6 +411,7 @@ impl<'s, 'h> Pipelines<'s, 'h> {
 
 /// What one API's pipeline produced.
 struct Outcome {
+    watchers: Vec<WatcherRow>,
     run: ControllerRun,
     delivered: Vec<BucketDelivery>,
     summary: SummaryRow,
@@ -428,14 +434,64 @@ fn outcome(
             source,
         }
     })?;
-    let delivery = apiserver::deliver(
-        &run.writes,
-        groups,
-        sc.file.apiserver.as_ref().map(|a| &a.value),
-        bucket,
-        buckets,
-    );
+    let mut restarts: Vec<(Nanos, Option<u32>)> = match &sc.file.churn {
+        Churn::Actions(actions) => actions
+            .iter()
+            .filter_map(|a| match &a.value {
+                Action::ApiserverRestart(r) => Some((r.at.0, r.replica)),
+                _ => None,
+            })
+            .collect(),
+        Churn::Trace { .. } => Vec::new(),
+    };
+    restarts.sort_unstable();
+    let setup = apiserver::Setup {
+        api,
+        apiserver: sc.file.apiserver.as_ref().map(|a| &a.value),
+        receive: groups
+            .iter()
+            .map(|g| sc.file.watchers.receive.get(&g.name).map(|r| r.value))
+            .collect(),
+        restarts,
+    };
+    let delivery = apiserver::deliver(&run.writes, groups, &setup, bucket, buckets);
+
     let (mut summary, mut timeseries) = aggregate(sc, api, &run, &delivered, bucket, buckets);
+    summary.watch_terminations = delivery.total(|s| s.terminations);
+    summary.relists = delivery.total(|s| s.relists);
+    summary.bytes_relist = delivery.total(|s| s.relist_bytes);
+    summary.peak_bytes_in_flight = delivery.peak_in_flight;
+    let watchers = groups
+        .iter()
+        .enumerate()
+        .map(|(g, group)| {
+            let mine = || {
+                delivery
+                    .cohorts
+                    .iter()
+                    .zip(&delivery.stats)
+                    .filter(move |(c, _)| c.group == g)
+            };
+            let sum = |f: fn(&apiserver::CohortStats) -> u64| {
+                mine().fold(0u64, |a, (c, s)| {
+                    a.saturating_add(c.members.saturating_mul(f(s)))
+                })
+            };
+            WatcherRow {
+                api: api.as_str().into(),
+                class: group.name.clone(),
+                watchers: group.count,
+                terminations: sum(|s| s.terminations),
+                relists: sum(|s| s.relists),
+                bytes_relist: sum(|s| s.relist_bytes),
+                store_peak_bytes: mine().map(|(_, s)| s.store_peak).max().unwrap_or(0),
+                relist_memory_peak_bytes: mine()
+                    .map(|(_, s)| s.relist_memory_peak)
+                    .max()
+                    .unwrap_or(0),
+            }
+        })
+        .collect();
     let (all, series) = apiserver::propagation(&run.writes, &delivery, bucket, buckets);
     let seconds = |ns: Nanos| ns as f64 / SECOND as f64;
     summary.propagation_p50_s = seconds(all.p50);
@@ -494,6 +550,7 @@ fn outcome(
         })
         .collect();
     Ok(Outcome {
+        watchers,
         run,
         delivered,
         summary,
@@ -661,6 +718,10 @@ pub fn run(sc: &Scenario, opts: &RunOptions) -> Result<Simulation, RunError> {
         (
             dir.join("objects.csv"),
             output::csv_bytes(&sim.objects).map_err(io_err(dir))?,
+        ),
+        (
+            dir.join("watchers.csv"),
+            output::csv_bytes(&sim.watchers).map_err(io_err(dir))?,
         ),
     ];
     let mut exports: Vec<(PathBuf, Vec<u8>)> = Vec::new();

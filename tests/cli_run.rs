@@ -21,7 +21,7 @@ fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
-const SUMMARY_HEADER: &str = "scenario,seed,api,pod_events,syncs,creates,updates,deletes,objects_final,objects_peak,max_object_proto_bytes,max_object_json_bytes,bytes_written,watch_events,bytes_delivered,bytes_delivered_proto,bytes_delivered_json,failed_writes,etcd_bytes_written,etcd_stored_bytes,etcd_history_revisions,etcd_history_bytes,propagation_p50_s,propagation_p90_s,propagation_p99_s,propagation_max_s,proxy_syncs_per_minute,network_programming_p50_s,network_programming_p99_s";
+const SUMMARY_HEADER: &str = "scenario,seed,api,pod_events,syncs,creates,updates,deletes,objects_final,objects_peak,max_object_proto_bytes,max_object_json_bytes,bytes_written,watch_events,bytes_delivered,bytes_delivered_proto,bytes_delivered_json,failed_writes,etcd_bytes_written,etcd_stored_bytes,etcd_history_revisions,etcd_history_bytes,propagation_p50_s,propagation_p90_s,propagation_p99_s,propagation_max_s,proxy_syncs_per_minute,network_programming_p50_s,network_programming_p99_s,watch_terminations,relists,bytes_relist,peak_bytes_in_flight";
 
 fn run_to(name: &str, out: &Path, extra: &[&str]) {
     slicesim()
@@ -359,4 +359,49 @@ fn without_an_apiserver_block_propagation_is_immediate() {
     for row in summary_columns(dir.path()) {
         assert_eq!(row["propagation_max_s"], "0.0");
     }
+}
+
+/// An API server restart makes the watchers it served re-list, on both APIs: here one
+/// replica of three restarts, so a third of the 60 kube-proxies and one of the 2 CoreDNS
+/// replicas (watcher k is on replica k mod 3: replica 0 has 20 kube-proxies and CoreDNS 0).
+#[test]
+fn an_apiserver_restart_shows_relists_for_both_apis() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("restart.yaml");
+    std::fs::write(
+        &file,
+        "duration: 3m\n\
+         cluster: {zones: [{name: zone-a, nodes: 60}]}\n\
+         services: [{name: web, labels: {app: web}, replicas: 300}]\n\
+         churn: [{readiness_flaps: {per_hour: 3600, down: 10s}}, {apiserver_restart: {at: 1m, replica: 0}}]\n\
+         apiserver: {replicas: 3, egress: 1Gbps}\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    slicesim()
+        .arg("run")
+        .arg(&file)
+        .args(["--no-charts", "--quiet", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    for row in summary_columns(&out) {
+        assert_eq!(row["relists"], "21", "{}", row["api"]);
+        assert!(row["bytes_relist"].parse::<u64>().unwrap() > 0);
+    }
+    let watchers = read(&out.join("watchers.csv"));
+    assert!(watchers.starts_with(
+        "api,class,watchers,terminations,relists,bytes_relist,store_peak_bytes,relist_memory_peak_bytes\n"
+    ));
+}
+
+/// scenarios/slow-watchers.yaml: the 50 Mbps watchers cannot keep up with the Endpoints
+/// object's updates and are closed; with slices they keep up.
+#[test]
+fn slow_watchers_are_closed_on_the_endpoints_side_only() {
+    let dir = tempfile::tempdir().unwrap();
+    run_to("slow-watchers", dir.path(), &["--no-charts", "--quiet"]);
+    let rows = summary_columns(dir.path());
+    assert!(rows[0]["watch_terminations"].parse::<u64>().unwrap() > 0);
+    assert_eq!(rows[1]["watch_terminations"], "0");
 }

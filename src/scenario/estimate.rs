@@ -124,6 +124,7 @@ pub fn estimate(sc: &Scenario) -> Estimate {
                     (pods * EVENTS_PER_FAILURE, a.value.kind())
                 }
                 Action::ServiceUpdate(u) => (replicas_of(&u.service.value), "service_update"),
+                Action::ApiserverRestart(_) => (0.0, "apiserver_restart"),
                 Action::Resize(r) => {
                     let before = r.service.as_ref().map_or(pods, |s| replicas_of(&s.value));
                     // At most every pod replaced at the largest size, or the change of size.

@@ -23,7 +23,9 @@ use serde::{Deserialize, Deserializer};
 use serde_saphyr::Spanned;
 
 pub use estimate::{Estimate, check_memory, default_memory_limit, estimate, parse_memory};
-pub use storage::{Apiserver, DEFAULT_MAX_REQUEST_BYTES, Etcd, Retry, RetryPolicy};
+pub use storage::{
+    Apiserver, ApiserverRestart, DEFAULT_MAX_REQUEST_BYTES, Etcd, Receive, Retry, RetryPolicy,
+};
 pub use units::{
     Bandwidth, Bytes, Count, Duration, IntOrPercent, Nanos, SECOND, human_bytes, thousands,
 };
@@ -432,6 +434,7 @@ pub enum Action {
     ServiceDelete(ServiceDelete),
     NodeDelete(NodeDelete),
     Resize(Resize),
+    ApiserverRestart(ApiserverRestart),
 }
 
 impl Action {
@@ -448,6 +451,7 @@ impl Action {
             Action::ServiceDelete(d) => d.at,
             Action::NodeDelete(d) => d.at,
             Action::Resize(r) => r.from,
+            Action::ApiserverRestart(r) => r.at,
         }
     }
 
@@ -464,6 +468,7 @@ impl Action {
             Action::ServiceDelete(_) => "service_delete",
             Action::NodeDelete(_) => "node_delete",
             Action::Resize(_) => "resize",
+            Action::ApiserverRestart(_) => "apiserver_restart",
         }
     }
 }
@@ -729,6 +734,10 @@ pub struct Watchers {
     /// kube-proxy's sync loop.
     #[serde(default)]
     pub kube_proxy_sync: ProxySync,
+    /// How fast each class of watchers (`kube-proxy`, `coredns`, a custom name) takes its
+    /// events; unlisted classes take them as fast as they come.
+    #[serde(default)]
+    pub receive: BTreeMap<String, Spanned<Receive>>,
 }
 
 impl Default for Watchers {
@@ -738,6 +747,7 @@ impl Default for Watchers {
             coredns: default_coredns(),
             custom: Vec::new(),
             kube_proxy_sync: ProxySync::default(),
+            receive: BTreeMap::new(),
         }
     }
 }

@@ -17,10 +17,52 @@ pub struct Apiserver {
     /// Each replica's network egress: every watch event occupies it for its bytes, shared
     /// fairly among the replica's watchers that have events to receive.
     pub egress: Bandwidth,
+    /// Bytes a watch stream takes beyond the API server's channels before the client has
+    /// acknowledged them: the HTTP/2 stream window client-go's transport opens (Go's
+    /// `transportDefaultStreamFlow`, 4 MiB).
+    #[serde(default = "default_send_window")]
+    pub send_window: Bytes,
+}
+
+fn default_send_window() -> Bytes {
+    Bytes(4 << 20)
 }
 
 fn default_replicas() -> u32 {
     3
+}
+
+/// How fast a watcher takes its events: a bandwidth (`100Mbps`) or a time per object (`2ms`,
+/// its decoding and handling).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Receive {
+    Bandwidth(Bandwidth),
+    PerObject(Duration),
+}
+
+impl<'de> Deserialize<'de> for Receive {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if let Ok(b) = Bandwidth::parse(&s) {
+            return Ok(Receive::Bandwidth(b));
+        }
+        match Duration::parse(&s) {
+            Ok(t) if t.0 > 0 => Ok(Receive::PerObject(t)),
+            _ => Err(serde::de::Error::custom(format!(
+                "expected a bandwidth such as 100Mbps or a time per object such as 2ms, got {s:?}"
+            ))),
+        }
+    }
+}
+
+/// `apiserver_restart`: the API server replica `replica` (every replica when absent)
+/// restarts; every watcher it served re-lists.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiserverRestart {
+    pub at: Duration,
+    #[serde(default, deserialize_with = "super::units::optional_count")]
+    pub replica: Option<u32>,
 }
 
 /// etcd behind the API server (`etcd:`).

@@ -739,7 +739,35 @@ pub(super) fn validate(
                 }
                 Action::NodeDelete(d) => check_nodes(&mut p, d.count, &d.nodes, "delete"),
                 Action::NodeDrain(d) => check_nodes(&mut p, d.count, &d.nodes, "drain"),
+                Action::ApiserverRestart(r) => {
+                    let replicas = sf.apiserver.as_ref().map_or(1, |a| a.value.replicas);
+                    if let Some(n) = r.replica
+                        && n >= replicas
+                    {
+                        here(
+                            &mut p,
+                            "replica",
+                            format!(
+                                "no replica {n}: replicas are numbered 0 to {} (apiserver.replicas)",
+                                replicas.saturating_sub(1)
+                            ),
+                        );
+                    }
+                }
             }
+        }
+    }
+    let classes: Vec<&str> = ["kube-proxy", "coredns"]
+        .into_iter()
+        .chain(sf.watchers.custom.iter().map(|c| c.value.name.as_str()))
+        .collect();
+    for (name, r) in &sf.watchers.receive {
+        if !classes.contains(&name.as_str()) {
+            p.at(
+                r,
+                format!("watchers.receive.{name}"),
+                format!("unknown watcher class (classes: {})", classes.join(", ")),
+            );
         }
     }
     for (i, w) in sf.watchers.custom.iter().enumerate() {
