@@ -130,7 +130,7 @@ impl Delivery {
 }
 
 /// Bytes of write `w`'s watch event in a group's encoding.
-fn event_bytes(g: &WatcherGroup, w: &Write) -> u64 {
+pub fn event_bytes(g: &WatcherGroup, w: &Write) -> u64 {
     let e = event_type(w.op);
     match g.encoding {
         Encoding::Protobuf => w.sizes.proto_watch_for(e),
@@ -537,11 +537,12 @@ impl Replica {
             if !g.matches(w) {
                 continue;
             }
+            // (Saturating: an object whose headlessness changed was not counted before.)
             if let Some((p, j, s)) = old {
-                lane.items -= 1;
-                lane.list_proto -= p;
-                lane.list_json -= j;
-                lane.store -= s;
+                lane.items = lane.items.saturating_sub(1);
+                lane.list_proto = lane.list_proto.saturating_sub(p);
+                lane.list_json = lane.list_json.saturating_sub(j);
+                lane.store = lane.store.saturating_sub(s);
             }
             if w.op != Op::Delete {
                 lane.items += 1;

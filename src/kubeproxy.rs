@@ -13,7 +13,7 @@
 //! to the sync (`network_programming_duration_seconds`, observed at the end of
 //! `syncProxyRules`). Syncs are taken as instant; the hourly resync is left out.
 
-use crate::apiserver::{Delivery, Percentiles, Received};
+use crate::apiserver::{Delivery, Received};
 use crate::controllers::Write;
 use crate::engine::Nanos;
 use crate::watch::WatcherGroup;
@@ -83,16 +83,24 @@ pub fn syncs_of(received: &Received, policy: SyncPolicy) -> Syncs {
     out
 }
 
-/// Over every kube-proxy: the mean number of syncs per kube-proxy, and the network
-/// programming latencies of the writes that carry a trigger time.
+/// What every kube-proxy did: the mean number of syncs per kube-proxy, the changes received
+/// (summed over kube-proxies), and the network programming latencies of the writes that carry
+/// a trigger time (latency, kube-proxies).
+pub struct Programming {
+    pub syncs_per_proxy: f64,
+    pub changes: u64,
+    pub samples: Vec<(Nanos, u64)>,
+}
+
+/// [`Programming`] over every kube-proxy.
 pub fn programming(
     writes: &[Write],
     d: &Delivery,
     groups: &[WatcherGroup],
     policy: SyncPolicy,
-) -> (f64, Percentiles) {
+) -> Programming {
     let mut samples: Vec<(Nanos, u64)> = Vec::new();
-    let (mut syncs, mut proxies) = (0u128, 0u128);
+    let (mut syncs, mut proxies, mut changes) = (0u128, 0u128, 0u64);
     for (c, received) in d.cohorts.iter().zip(&d.received) {
         if !groups[c.group].proxy {
             continue;
@@ -100,6 +108,7 @@ pub fn programming(
         let s = syncs_of(received, policy);
         syncs += u128::from(s.count) * u128::from(c.members);
         proxies += u128::from(c.members);
+        changes = changes.saturating_add(c.members.saturating_mul(received.len() as u64));
         for (&(i, _), &at) in received.iter().zip(&s.programmed) {
             if let Some(trigger) = writes[i as usize].trigger {
                 samples.push((at.saturating_sub(trigger), c.members));
@@ -111,7 +120,11 @@ pub fn programming(
     } else {
         syncs as f64 / proxies as f64
     };
-    (mean, Percentiles::of(&mut samples))
+    Programming {
+        syncs_per_proxy: mean,
+        changes,
+        samples,
+    }
 }
 
 #[cfg(test)]

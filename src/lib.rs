@@ -15,6 +15,7 @@ pub mod engine;
 pub mod etcd;
 pub mod input;
 pub mod kubeproxy;
+pub mod metrics;
 pub mod outdir;
 pub mod output;
 pub mod rank;

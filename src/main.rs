@@ -52,6 +52,7 @@ Examples:
   slicesim run                                        the embedded default scenario
   slicesim run scenarios/zone-outage.yaml --seed 3
   slicesim run scenarios/quickstart.yaml --out /tmp/qs --export-objects /tmp/qs/objects
+  slicesim run scenarios/rollout-egress.yaml --metrics /tmp/egress.prom
   slicesim run scenarios/sweep-replicas.yaml --jobs 2      every point of a sweep
   slicesim run scenarios/sweep-replicas.yaml --list        the sweep's runs, as CSV
   slicesim run scenarios/sweep-replicas.yaml --shard 1/4   one machine's share of it
@@ -61,9 +62,11 @@ Before it runs, the scenario's memory and pod events are estimated; a run over t
 
 Outputs (built in a temporary directory beside DIR and swapped in whole when the run is
 complete; the previous run stays until then): DIR/summary.csv (one row per API),
-DIR/timeseries.csv (per time bucket and API), DIR/objects.csv (the final objects), and
+DIR/timeseries.csv (per time bucket and API), DIR/objects.csv (the final objects),
+DIR/watchers.csv (per API and watcher class: closed watches, re-lists, memory), and
 DIR/charts/*.svg + *.png (cumulative bytes, bytes per bucket, objects and largest object,
-endpoints per slice) unless --no-charts.
+endpoints per slice; propagation delay and egress when something delays watch events)
+unless --no-charts. --metrics FILE adds the run's metrics in the Prometheus text format.
 
 A scenario with a `sweep:` block runs every point (each replicate) instead, --jobs at once:
 DIR/sweep.csv (one row per point, replicate and API), DIR/points/<point>-<replicate>/ (each
@@ -86,6 +89,10 @@ joins the shards' directories.")]
         /// Also write the pod history that drove the run as CSV (replay with `churn: {trace: FILE}`).
         #[arg(long, value_name = "FILE")]
         export_trace: Option<PathBuf>,
+        /// Also write the run's metrics in the Prometheus text format, under upstream's names
+        /// (EndpointSlice controller, API server, kube-proxy), with an `api` label.
+        #[arg(long, value_name = "FILE")]
+        metrics: Option<PathBuf>,
         /// Do not draw the charts (CSV files only).
         #[arg(long)]
         no_charts: bool,
@@ -252,6 +259,7 @@ struct RunArgs {
     seed: Option<u64>,
     export_objects: Option<PathBuf>,
     export_trace: Option<PathBuf>,
+    metrics: Option<PathBuf>,
     charts: bool,
     quiet: bool,
     /// The resource guard's limit in bytes; `None`: no limit (`--force`).
@@ -291,6 +299,7 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
         seed,
         export_objects,
         export_trace,
+        metrics,
         charts,
         quiet,
         max_memory,
@@ -314,10 +323,10 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     let out = out.unwrap_or_else(|| PathBuf::from("results").join(&sc.name));
     if sc.sweep.is_some() {
-        if export_objects.is_some() || export_trace.is_some() {
+        if export_objects.is_some() || export_trace.is_some() || metrics.is_some() {
             eprintln!(
-                "slicesim: error: --export-objects and --export-trace take one run, and this \
-                 scenario is a sweep (keep each run's objects.csv with --keep objects)"
+                "slicesim: error: --export-objects, --export-trace and --metrics take one run, \
+                 and this scenario is a sweep (keep each run's objects.csv with --keep objects)"
             );
             return Ok(ExitCode::from(EXIT_BAD_INPUT));
         }
@@ -363,6 +372,7 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
             out: out.clone(),
             export_objects,
             export_trace,
+            metrics: metrics.clone(),
             charts,
             progress: spinner.is_some().then(|| reached.clone()),
         },
@@ -389,6 +399,9 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
         let largest = last.into_values().max();
         let report = output::run_report(&sc, &sim.summary, largest.unwrap_or(0), &out);
         write!(stdout, "{report}")?;
+        if let Some(path) = &metrics {
+            writeln!(stdout, "Wrote {} (Prometheus text).", path.display())?;
+        }
         if charts {
             writeln!(
                 stdout,
@@ -637,6 +650,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             seed: None,
             export_objects: None,
             export_trace: None,
+            metrics: None,
             charts: true,
             quiet: false,
             max_memory: Some(slicesim::scenario::default_memory_limit()),
@@ -650,6 +664,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             seed,
             export_objects,
             export_trace,
+            metrics,
             no_charts,
             quiet,
             max_memory,
@@ -665,6 +680,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             seed,
             export_objects,
             export_trace,
+            metrics,
             charts: !no_charts,
             quiet,
             max_memory: (!force)

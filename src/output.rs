@@ -342,7 +342,7 @@ pub fn run_report(
     }
     let _ = writeln!(
         s,
-        "\nWrote {}/summary.csv, timeseries.csv, objects.csv.",
+        "\nWrote {}/summary.csv, timeseries.csv, objects.csv, watchers.csv.",
         out.display()
     );
     s

@@ -17,6 +17,7 @@ use crate::controllers::{
 use crate::engine;
 use crate::etcd;
 use crate::kubeproxy;
+use crate::metrics;
 use crate::outdir::{OutError, Staged};
 use crate::output::{self, ObjectRow, SummaryRow, TimeseriesRow, WatcherRow};
 use crate::scenario::{
@@ -33,6 +34,8 @@ pub struct RunOptions {
     pub out: PathBuf,
     pub export_objects: Option<PathBuf>,
     pub export_trace: Option<PathBuf>,
+    /// Also write the run's metrics in the Prometheus text format here (`--metrics`).
+    pub metrics: Option<PathBuf>,
     /// Also draw the charts into `out/charts/` (`--no-charts` turns this off).
     pub charts: bool,
     /// Set to the simulated time (ns) the pod history has reached, as it is generated.
@@ -133,6 +136,8 @@ pub struct Simulation {
     pub objects: Vec<ObjectRow>,
     /// Per API and watcher class: terminations, re-lists, memory (`watchers.csv`).
     pub watchers: Vec<WatcherRow>,
+    /// Per API, as in `runs`: what `--metrics` writes.
+    pub metrics: Vec<metrics::ApiMetrics>,
 }
 
 /// The checks that need the built cluster (node names) or other files (a trace): part of
@@ -318,6 +323,7 @@ pub fn simulate_watched(
     objects.extend(slices.objects);
     let mut watchers = ep.watchers;
     watchers.extend(slices.watchers);
+    let metrics = vec![ep.metrics, slices.metrics];
     Ok(Simulation {
         history,
         runs: [ep.run, slices.run],
@@ -326,6 +332,7 @@ pub fn simulate_watched(
         timeseries,
         objects,
         watchers,
+        metrics,
     })
 }
 
@@ -411,6 +418,7 @@ impl<'s, 'h> Pipelines<'s, 'h> {
 
 /// What one API's pipeline produced.
 struct Outcome {
+    metrics: metrics::ApiMetrics,
     watchers: Vec<WatcherRow>,
     run: ControllerRun,
     delivered: Vec<BucketDelivery>,
@@ -503,11 +511,20 @@ fn outcome(
         min_sync_period: sync.min_sync_period.0,
         burst: sync.burst_syncs,
     };
-    let (syncs, programming) = kubeproxy::programming(&run.writes, &delivery, groups, policy);
+    let mut proxies = kubeproxy::programming(&run.writes, &delivery, groups, policy);
     let minutes = sc.file.duration.value.0 as f64 / (60 * SECOND) as f64;
-    summary.proxy_syncs_per_minute = if minutes > 0.0 { syncs / minutes } else { 0.0 };
-    summary.network_programming_p50_s = seconds(programming.p50);
-    summary.network_programming_p99_s = seconds(programming.p99);
+    summary.proxy_syncs_per_minute = if minutes > 0.0 {
+        proxies.syncs_per_proxy / minutes
+    } else {
+        0.0
+    };
+    let mut programming = metrics::Histogram::new(metrics::programming_buckets());
+    for &(latency, proxies) in &proxies.samples {
+        programming.observe(seconds(latency), proxies);
+    }
+    let latency = apiserver::Percentiles::of(&mut proxies.samples);
+    summary.network_programming_p50_s = seconds(latency.p50);
+    summary.network_programming_p99_s = seconds(latency.p99);
     let utilisation = delivery.utilisation(bucket, buckets);
     for ((row, p), u) in timeseries.iter_mut().zip(&series).zip(utilisation) {
         row.propagation_p50_s = seconds(p.p50);
@@ -516,7 +533,7 @@ fn outcome(
         row.egress_utilisation = u;
     }
     let truncate = sc.file.controllers.endpoints.truncate;
-    let objects = run
+    let objects: Vec<ObjectRow> = run
         .final_objects
         .iter()
         .zip(&run.final_sizes)
@@ -549,7 +566,26 @@ fn outcome(
             }
         })
         .collect();
+    let mut metrics = metrics::controller_metrics(
+        api,
+        &run.writes,
+        run.syncs,
+        &objects,
+        sc.max_endpoints_per_slice as u64,
+    );
+    metrics.watch_events = summary.watch_events;
+    metrics.terminated_watchers = summary.watch_terminations;
+    metrics.proxy_endpoint_changes = proxies.changes;
+    metrics.network_programming = programming;
+    for w in run.writes.iter().filter(|w| w.stored()) {
+        for g in groups.iter().filter(|g| g.matches(w)) {
+            metrics
+                .event_sizes
+                .observe(apiserver::event_bytes(g, w) as f64, g.count);
+        }
+    }
     Ok(Outcome {
+        metrics,
         watchers,
         run,
         delivered,
@@ -687,6 +723,11 @@ fn check_exports(opts: &RunOptions) -> Result<(), OutError> {
             "exists and is not a directory (--export-objects)",
         ));
     }
+    if let Some(path) = &opts.metrics
+        && path.is_dir()
+    {
+        return Err(refuse(path, "is a directory, expected a file (--metrics)"));
+    }
     if let Some(path) = &opts.export_trace
         && path.is_dir()
     {
@@ -736,6 +777,9 @@ pub fn run(sc: &Scenario, opts: &RunOptions) -> Result<Simulation, RunError> {
                 output::objects_yaml(&run.final_objects)?.into_bytes(),
             ));
         }
+    }
+    if let Some(path) = &opts.metrics {
+        exports.push((path.clone(), metrics::exposition(&sim.metrics).into_bytes()));
     }
     if let Some(path) = &opts.export_trace {
         let mut buf = Vec::new();

@@ -274,10 +274,10 @@ fn cl2_load_holds_the_counts_its_comments_give() {
 fn etcd_refuses_endpoints_past_its_request_limit_and_watchers_never_see_them() {
     let dir = tempfile::tempdir().unwrap();
     let summary = |truncate: bool| {
-        let file = dir.path().join(format!("big-{truncate}.yaml"));
-        std::fs::write(
-            &file,
-            format!(
+        let out = run_yaml(
+            dir.path(),
+            &format!("big-{truncate}"),
+            &format!(
                 "duration: 4m\n\
                  cluster: {{zones: [{{name: zone-a, nodes: 60}}, {{name: zone-b, nodes: 60}}]}}\n\
                  services: [{{name: web, labels: {{app: web}}, replicas: 1000}}]\n\
@@ -285,16 +285,7 @@ fn etcd_refuses_endpoints_past_its_request_limit_and_watchers_never_see_them() {
                  controllers: {{endpoints: {{truncate: {truncate}}}}}\n\
                  watchers: {{coredns: 0}}\n"
             ),
-        )
-        .unwrap();
-        let out = dir.path().join(format!("out-{truncate}"));
-        slicesim()
-            .arg("run")
-            .arg(&file)
-            .args(["--no-charts", "--quiet", "--out"])
-            .arg(&out)
-            .assert()
-            .success();
+        );
         let row = summary_columns(&out).remove(0);
         let col = |name: &str| row[name].parse::<u64>().unwrap();
         (
@@ -312,6 +303,21 @@ fn etcd_refuses_endpoints_past_its_request_limit_and_watchers_never_see_them() {
     let (failed, largest, _, _) = summary(true);
     assert_eq!(failed, 0);
     assert!(largest < 200_000);
+}
+
+/// Runs the scenario `yaml` (written to `dir/NAME.yaml`) into `dir/out-NAME`, without charts.
+fn run_yaml(dir: &Path, name: &str, yaml: &str) -> PathBuf {
+    let file = dir.join(format!("{name}.yaml"));
+    std::fs::write(&file, yaml).unwrap();
+    let out = dir.join(format!("out-{name}"));
+    slicesim()
+        .arg("run")
+        .arg(&file)
+        .args(["--no-charts", "--quiet", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    out
 }
 
 /// A summary.csv's rows as column name → value, per API.
@@ -367,24 +373,15 @@ fn without_an_apiserver_block_propagation_is_immediate() {
 #[test]
 fn an_apiserver_restart_shows_relists_for_both_apis() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("restart.yaml");
-    std::fs::write(
-        &file,
+    let out = run_yaml(
+        dir.path(),
+        "restart",
         "duration: 3m\n\
          cluster: {zones: [{name: zone-a, nodes: 60}]}\n\
          services: [{name: web, labels: {app: web}, replicas: 300}]\n\
          churn: [{readiness_flaps: {per_hour: 3600, down: 10s}}, {apiserver_restart: {at: 1m, replica: 0}}]\n\
          apiserver: {replicas: 3, egress: 1Gbps}\n",
-    )
-    .unwrap();
-    let out = dir.path().join("out");
-    slicesim()
-        .arg("run")
-        .arg(&file)
-        .args(["--no-charts", "--quiet", "--out"])
-        .arg(&out)
-        .assert()
-        .success();
+    );
     for row in summary_columns(&out) {
         assert_eq!(row["relists"], "21", "{}", row["api"]);
         assert!(row["bytes_relist"].parse::<u64>().unwrap() > 0);
@@ -404,4 +401,114 @@ fn slow_watchers_are_closed_on_the_endpoints_side_only() {
     let rows = summary_columns(dir.path());
     assert!(rows[0]["watch_terminations"].parse::<u64>().unwrap() > 0);
     assert_eq!(rows[1]["watch_terminations"], "0");
+}
+
+/// `--metrics` writes Prometheus text that a real parser reads, under upstream's names, and
+/// its values agree with summary.csv.
+#[test]
+fn metrics_parse_as_prometheus_text_and_agree_with_the_summary() {
+    use prometheus_parse::{Scrape, Value};
+    let dir = tempfile::tempdir().unwrap();
+    let prom = dir.path().join("metrics.prom");
+    run_to(
+        "slow-watchers",
+        &dir.path().join("out"),
+        &[
+            "--no-charts",
+            "--quiet",
+            "--metrics",
+            prom.to_str().unwrap(),
+        ],
+    );
+    let text = read(&prom);
+    let scrape = Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
+    let value = |name: &str, api: &str, extra: Option<(&str, &str)>| -> f64 {
+        let s = scrape
+            .samples
+            .iter()
+            .find(|s| {
+                s.metric == name
+                    && s.labels.get("api") == Some(api)
+                    && extra.is_none_or(|(k, v)| s.labels.get(k) == Some(v))
+            })
+            .unwrap_or_else(|| panic!("no {name} for {api}"));
+        match &s.value {
+            Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => *v,
+            Value::Histogram(h) => h.last().map_or(0.0, |b| b.count),
+            Value::Summary(_) => panic!("{name} is a summary"),
+        }
+    };
+    for name in [
+        "endpoint_slice_controller_syncs",
+        "endpoint_slice_controller_changes",
+        "endpoint_slice_controller_endpointslices_changed_per_sync",
+        "endpoint_slice_controller_endpoints_desired",
+        "endpoint_slice_controller_num_endpoint_slices",
+        "endpoint_slice_controller_desired_endpoint_slices",
+        "apiserver_watch_events_total",
+        "apiserver_watch_events_sizes",
+        "apiserver_terminated_watchers_total",
+        "kubeproxy_sync_proxy_rules_endpoint_changes_total",
+        "kubeproxy_network_programming_duration_seconds",
+    ] {
+        assert!(
+            scrape.samples.iter().any(|s| s.metric == name),
+            "{name} missing"
+        );
+    }
+    let rows = summary_columns(&dir.path().join("out"));
+    for row in &rows {
+        let api = row["api"].as_str();
+        let n = |col: &str| row[col].parse::<f64>().unwrap();
+        assert_eq!(
+            value("apiserver_watch_events_total", api, None),
+            n("watch_events")
+        );
+        assert_eq!(
+            value("apiserver_terminated_watchers_total", api, None),
+            n("watch_terminations")
+        );
+        assert_eq!(
+            value("apiserver_watch_events_sizes", api, None),
+            n("watch_events")
+        );
+        let sum = format!("apiserver_watch_events_sizes_sum{{api=\"{api}\"");
+        let line = text.lines().find(|l| l.starts_with(&sum)).unwrap();
+        assert_eq!(
+            line.rsplit(' ').next().unwrap().parse::<f64>().unwrap(),
+            n("bytes_delivered")
+        );
+    }
+    let slices = &rows[1];
+    let n = |col: &str| slices[col].parse::<f64>().unwrap();
+    for (op, col) in [
+        ("create", "creates"),
+        ("update", "updates"),
+        ("delete", "deletes"),
+    ] {
+        assert_eq!(
+            value(
+                "endpoint_slice_controller_changes",
+                "endpointslices",
+                Some(("operation", op))
+            ),
+            n(col)
+        );
+    }
+    assert_eq!(
+        value(
+            "endpoint_slice_controller_syncs",
+            "endpointslices",
+            Some(("result", "success"))
+        ),
+        n("syncs")
+    );
+    assert_eq!(
+        value(
+            "endpoint_slice_controller_num_endpoint_slices",
+            "endpointslices",
+            None
+        ),
+        n("objects_final")
+    );
 }
