@@ -866,27 +866,38 @@ impl Percentiles {
     /// delay whose cumulative weight reaches p of the total. Sorts `samples`.
     pub fn of(samples: &mut [(Nanos, u64)]) -> Percentiles {
         samples.sort_unstable();
+        Percentiles::of_sorted(samples)
+    }
+
+    /// [`Percentiles::of`] samples already in order.
+    fn of_sorted(samples: &[(Nanos, u64)]) -> Percentiles {
         let total: u128 = samples.iter().map(|s| u128::from(s.1)).sum();
+        let Some(&(max, _)) = samples.last() else {
+            return Percentiles::default();
+        };
         if total == 0 {
             return Percentiles::default();
         }
-        let at = |p: u128| {
-            // The least rank r (1-based) with r >= p% of total.
-            let rank = (total * p).div_ceil(100).max(1);
-            let mut seen = 0u128;
-            for &(d, w) in samples.iter() {
-                seen += u128::from(w);
-                if seen >= rank {
-                    return d;
-                }
+        // The least rank r (1-based) with r >= p% of the total, for p = 50, 90, 99.
+        let ranks = [50u128, 90, 99].map(|p| (total * p).div_ceil(100).max(1));
+        let mut found = [max; 3];
+        let mut next = 0;
+        let mut seen = 0u128;
+        for &(d, w) in samples {
+            seen += u128::from(w);
+            while next < 3 && seen >= ranks[next] {
+                found[next] = d;
+                next += 1;
             }
-            samples.last().map_or(0, |s| s.0)
-        };
+            if next == 3 {
+                break;
+            }
+        }
         Percentiles {
-            p50: at(50),
-            p90: at(90),
-            p99: at(99),
-            max: samples.last().map_or(0, |s| s.0),
+            p50: found[0],
+            p90: found[1],
+            p99: found[2],
+            max,
         }
     }
 }
@@ -901,20 +912,32 @@ pub fn propagation(
     buckets: usize,
 ) -> (Percentiles, Vec<Percentiles>) {
     let mut per_bucket: Vec<Vec<(Nanos, u64)>> = vec![Vec::new(); buckets];
+    // Zero delays (every write, when nothing delays them) are counted, not listed.
+    let mut zeros = vec![0u64; buckets];
     for (c, received) in d.cohorts.iter().zip(&d.received) {
         for &(i, at) in received {
             let w = &writes[i as usize];
             let from = w.trigger.unwrap_or(w.time).min(w.time);
             let b = ((w.time / bucket.max(1)) as usize).min(buckets - 1);
-            per_bucket[b].push((at.saturating_sub(from), c.members));
+            match at.saturating_sub(from) {
+                0 => zeros[b] = zeros[b].saturating_add(c.members),
+                delay => per_bucket[b].push((delay, c.members)),
+            }
+        }
+    }
+    for (samples, zeros) in per_bucket.iter_mut().zip(zeros) {
+        if zeros > 0 {
+            samples.push((0, zeros));
         }
     }
     let series: Vec<Percentiles> = per_bucket
         .par_iter_mut()
         .map(|s| Percentiles::of(s))
         .collect();
+    // The buckets' samples are sorted runs: a stable sort merges them.
     let mut all: Vec<(Nanos, u64)> = per_bucket.into_iter().flatten().collect();
-    (Percentiles::of(&mut all), series)
+    all.sort();
+    (Percentiles::of_sorted(&all), series)
 }
 
 #[cfg(test)]
