@@ -106,6 +106,8 @@ pub struct Delivery {
     pub busy: Vec<f64>,
     /// The most bytes waiting to be sent on a replica, summed over the replicas.
     pub peak_in_flight: u64,
+    /// Per time bucket, the bytes of the LISTs re-listing watchers asked for (every watcher).
+    pub relist_bytes: Vec<u64>,
     pub replicas: u32,
 }
 
@@ -223,7 +225,12 @@ pub fn deliver(
     let mut stats = vec![CohortStats::default(); cohorts.len()];
     let mut busy = vec![0.0; buckets];
     let mut peak_in_flight = 0u64;
+    let mut relist_bytes = vec![0u64; buckets];
     for rep in per_replica {
+        relist_bytes
+            .iter_mut()
+            .zip(&rep.relist_bytes)
+            .for_each(|(x, y)| *x = x.saturating_add(*y));
         for lane in rep.lanes {
             received[lane.cohort] = lane.received;
             stats[lane.cohort] = lane.stats;
@@ -241,6 +248,7 @@ pub fn deliver(
             Vec::new()
         },
         peak_in_flight,
+        relist_bytes,
         replicas,
     }
 }
@@ -472,6 +480,8 @@ struct Replica {
     bucket: f64,
     busy: Vec<f64>,
     peak_in_flight: u64,
+    /// Per bucket, LIST bytes asked for (members × bytes).
+    relist_bytes: Vec<u64>,
     /// Live objects and their sizes ([`list_item`]).
     live: HashMap<ObjectKey, (u64, u64, u64)>,
 }
@@ -516,6 +526,7 @@ impl Replica {
             bucket: bucket as f64,
             busy: vec![0.0; buckets],
             peak_in_flight: 0,
+            relist_bytes: vec![0; buckets],
             live: HashMap::default(),
         }
     }
@@ -655,6 +666,10 @@ impl Replica {
         lane.stats.relists += 1;
         lane.stats.relist_bytes = lane.stats.relist_bytes.saturating_add(bytes);
         lane.stats.relist_memory_peak = lane.stats.relist_memory_peak.max(lane.store + bytes);
+        let b = ((self.now / self.bucket) as usize).min(self.relist_bytes.len().saturating_sub(1));
+        if let Some(slot) = self.relist_bytes.get_mut(b) {
+            *slot = slot.saturating_add(bytes.saturating_mul(lane.members));
+        }
         let covers = std::mem::take(&mut lane.covered);
         lane.push(Job {
             bytes,

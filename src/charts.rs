@@ -713,29 +713,39 @@ pub fn run_figures(data: &RunData) -> Vec<Figure> {
         .timeseries
         .iter()
         .any(|r| r.propagation_max_s > 0.0 || r.egress_utilisation > 0.0);
-    if delayed {
+    let relisted = data.timeseries.iter().any(|r| r.bytes_relist > 0);
+    if delayed || relisted {
         let count_axis = |label: &str| Axis {
             label: label.into(),
             quantity: Quantity::Count,
             log: false,
         };
-        figures.push(Figure::stack(
-            "delays",
-            vec![
-                chart(
-                    "delays",
-                    format!("{scenario}: propagation delay, p99 of the writes of each bucket"),
-                    count_axis("p99 delay (s)"),
-                    per_api(data, |r| r.propagation_p99_s),
+        let mut panels = vec![
+            chart(
+                "delays",
+                format!("{scenario}: propagation delay, p99 of the writes of each bucket"),
+                count_axis("p99 delay (s)"),
+                per_api(data, |r| r.propagation_p99_s),
+            ),
+            chart(
+                "delays",
+                format!("{scenario}: API servers' egress in use"),
+                count_axis("egress in use (%)"),
+                per_api(data, |r| 100.0 * r.egress_utilisation),
+            ),
+        ];
+        if relisted {
+            panels.push(chart(
+                "delays",
+                format!(
+                    "{scenario}: bytes of the LISTs of re-listing watchers, per {} s",
+                    number(bucket)
                 ),
-                chart(
-                    "delays",
-                    format!("{scenario}: API servers' egress in use"),
-                    count_axis("egress in use (%)"),
-                    per_api(data, |r| 100.0 * r.egress_utilisation),
-                ),
-            ],
-        ));
+                bytes_axis("bytes re-listed", false),
+                per_api(data, |r| r.bytes_relist as f64),
+            ));
+        }
+        figures.push(Figure::stack("delays", panels));
     }
     if let Some(f) = slice_fill_figure(data) {
         figures.push(f);

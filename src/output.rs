@@ -113,6 +113,8 @@ pub struct TimeseriesRow {
     pub propagation_max_s: f64,
     /// The share of the API servers' egress in use (0 without an `apiserver:` block).
     pub egress_utilisation: f64,
+    /// Bytes of the LISTs that re-listing watchers asked for in the bucket.
+    pub bytes_relist: u64,
 }
 
 /// One row of `objects.csv`.

@@ -532,6 +532,9 @@ fn outcome(
         row.propagation_max_s = seconds(p.max);
         row.egress_utilisation = u;
     }
+    for (row, b) in timeseries.iter_mut().zip(&delivery.relist_bytes) {
+        row.bytes_relist = *b;
+    }
     let truncate = sc.file.controllers.endpoints.truncate;
     let objects: Vec<ObjectRow> = run
         .final_objects

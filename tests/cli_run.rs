@@ -58,7 +58,7 @@ fn quickstart_writes_the_three_csvs_and_prints_the_table() {
     // Two Services of 30 and 12 pods: one Endpoints each, one slice each (< 100 endpoints).
     assert_eq!((rows[0][8], rows[1][8]), ("2", "2"));
     let ts = read(&dir.path().join("timeseries.csv"));
-    assert!(ts.starts_with("t_seconds,api,writes,watch_events,bytes_delivered,objects,endpoints,max_object_proto_bytes,etcd_bytes_written,propagation_p50_s,propagation_p99_s,propagation_max_s,egress_utilisation\n"));
+    assert!(ts.starts_with("t_seconds,api,writes,watch_events,bytes_delivered,objects,endpoints,max_object_proto_bytes,etcd_bytes_written,propagation_p50_s,propagation_p99_s,propagation_max_s,egress_utilisation,bytes_relist\n"));
     // 5 minutes in 10 s buckets, for both APIs.
     assert_eq!(ts.lines().count(), 1 + 2 * 30);
     let objects = read(&dir.path().join("objects.csv"));
@@ -350,10 +350,12 @@ fn limited_egress_delays_endpoints_far_more_than_slices() {
     assert!(p99(0) >= 10.0 * p99(1), "{} vs {}", p99(0), p99(1));
     // The Endpoints side's egress is saturated while the rollout runs.
     let ts = read(&dir.path().join("timeseries.csv"));
-    assert!(
-        ts.lines()
-            .any(|l| l.starts_with("300.0,endpoints,") && l.ends_with(",1.0"))
-    );
+    let at_5m = ts
+        .lines()
+        .find(|l| l.starts_with("300.0,endpoints,"))
+        .unwrap();
+    // egress_utilisation, before bytes_relist.
+    assert_eq!(at_5m.split(',').rev().nth(1), Some("1.0"), "{at_5m}");
 }
 
 /// Without an `apiserver:` block nothing delays a watch event: the default scenario (no
