@@ -42,7 +42,7 @@ use rustc_hash::FxHashMap as HashMap;
 use crate::controllers::{Api, Op, Write};
 use crate::engine::Nanos;
 use crate::scenario::{Apiserver, Encoding, Receive, SECOND};
-use crate::watch::{WatcherGroup, event_type};
+use crate::watch::WatcherGroup;
 use crate::wire::fast::{enveloped_len, varint_len};
 
 /// The identical watchers of one group on one replica.
@@ -128,15 +128,6 @@ impl Delivery {
         (0..buckets)
             .map(|b| self.busy.get(b).map_or(0.0, |busy| busy / capacity))
             .collect()
-    }
-}
-
-/// Bytes of write `w`'s watch event in a group's encoding.
-pub fn event_bytes(g: &WatcherGroup, w: &Write) -> u64 {
-    let e = event_type(w.op);
-    match g.encoding {
-        Encoding::Protobuf => w.sizes.proto_watch_for(e),
-        Encoding::Json => w.sizes.json_watch_for(e),
     }
 }
 
@@ -566,7 +557,7 @@ impl Replica {
                 State::Waiting { .. } => lane.covered.push(index),
                 State::Listing => {
                     lane.push(Job {
-                        bytes: event_bytes(g, w),
+                        bytes: g.event_bytes(w),
                         items: 1,
                         kind: JobKind::Event(index),
                     });
@@ -579,7 +570,7 @@ impl Replica {
                         blocked.push(l);
                     }
                     lane.push(Job {
-                        bytes: event_bytes(g, w),
+                        bytes: g.event_bytes(w),
                         items: 1,
                         kind: JobKind::Event(index),
                     });

@@ -584,7 +584,7 @@ fn outcome(
         for g in groups.iter().filter(|g| g.matches(w)) {
             metrics
                 .event_sizes
-                .observe(apiserver::event_bytes(g, w) as f64, g.count);
+                .observe(g.event_bytes(w) as f64, g.count);
         }
     }
     Ok(Outcome {

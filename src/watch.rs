@@ -32,6 +32,15 @@ pub struct WatcherGroup {
 }
 
 impl WatcherGroup {
+    /// Bytes of write `w`'s watch event in this group's encoding.
+    pub fn event_bytes(&self, w: &Write) -> u64 {
+        let e = event_type(w.op);
+        match self.encoding {
+            Encoding::Protobuf => w.sizes.proto_watch_for(e),
+            Encoding::Json => w.sizes.json_watch_for(e),
+        }
+    }
+
     pub fn matches(&self, w: &Write) -> bool {
         !(self.skip_headless && w.headless)
             && self
@@ -129,12 +138,12 @@ pub fn replay(
             let mut out = vec![BucketDelivery::default(); buckets];
             for w in writes.iter().filter(|w| w.stored() && g.matches(w)) {
                 let b = ((w.time / bucket) as usize).min(buckets - 1);
-                let e = event_type(w.op);
                 let d = &mut out[b];
                 d.events = d.events.checked_add(g.count).ok_or(Overflow)?;
-                let (total, size) = match g.encoding {
-                    Encoding::Protobuf => (&mut d.bytes_proto, w.sizes.proto_watch_for(e)),
-                    Encoding::Json => (&mut d.bytes_json, w.sizes.json_watch_for(e)),
+                let size = g.event_bytes(w);
+                let total = match g.encoding {
+                    Encoding::Protobuf => &mut d.bytes_proto,
+                    Encoding::Json => &mut d.bytes_json,
                 };
                 *total = g
                     .count
