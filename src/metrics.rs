@@ -10,7 +10,9 @@
 //! * EndpointSlice controller (`pkg/controller/endpointslice/metrics/metrics.go`, subsystem
 //!   `endpoint_slice_controller`; `../shared/spec/k8s-controllers.md` §2, counters without
 //!   `_total`): `syncs{result}`, `changes{operation}`, `endpointslices_changed_per_sync`
-//!   (default buckets, `topology="Disabled"`, `traffic_distribution=""`), and the gauges
+//!   (default buckets, `topology="Disabled"`, `traffic_distribution=""`),
+//!   `endpoints_added_per_sync` and `endpoints_removed_per_sync` (2 .. 32768, once per sync
+//!   and address type), and the gauges
 //!   `endpoints_desired`, `num_endpoint_slices`, `desired_endpoint_slices` at the end.
 //! * API server: `apiserver_watch_events_total` and `apiserver_watch_events_sizes` (buckets
 //!   1 KiB × 2^k, k < 8; labels `group`, `version`, `resource`;
@@ -23,7 +25,7 @@
 
 use std::fmt::Write as _;
 
-use crate::controllers::{Api, Op, Write};
+use crate::controllers::{Api, Op, PerSync, Write};
 use crate::output::ObjectRow;
 
 /// A histogram: upper bounds, and per bound the observations at or below it (not
@@ -62,6 +64,11 @@ pub fn default_buckets() -> Vec<f64> {
     ]
 }
 
+/// `ExponentialBuckets(2, 2, 15)`: 2 to 32,768 endpoints.
+pub fn endpoint_count_buckets() -> Vec<f64> {
+    (1..=15).map(|k| f64::from(1u32 << k)).collect()
+}
+
 /// `ExponentialBuckets(1024, 2.0, 8)`: 1 KiB to 128 KiB.
 pub fn event_size_buckets() -> Vec<f64> {
     (0..8).map(|k| 1024.0 * f64::from(1u32 << k)).collect()
@@ -91,6 +98,8 @@ pub struct ApiMetrics {
     /// Successful creates, updates, deletes.
     pub changes: [u64; 3],
     pub changed_per_sync: Histogram,
+    pub added_per_sync: Histogram,
+    pub removed_per_sync: Histogram,
     pub endpoints_desired: u64,
     pub num_slices: u64,
     pub desired_slices: u64,
@@ -102,6 +111,7 @@ pub fn controller_metrics(
     api: Api,
     writes: &[Write],
     syncs: u64,
+    per_sync: &PerSync,
     objects: &[ObjectRow],
     max_per_slice: u64,
 ) -> ApiMetrics {
@@ -142,6 +152,13 @@ pub fn controller_metrics(
             .entry((&o.namespace, &o.service, &o.address_type))
             .or_default() += o.endpoints;
     }
+    let endpoint_counts = |m: &std::collections::BTreeMap<u32, u64>| {
+        let mut h = Histogram::new(endpoint_count_buckets());
+        for (v, n) in m {
+            h.observe(f64::from(*v), *n);
+        }
+        h
+    };
     ApiMetrics {
         api,
         watch_events: 0,
@@ -153,6 +170,8 @@ pub fn controller_metrics(
         failed_syncs: failed,
         changes,
         changed_per_sync,
+        added_per_sync: endpoint_counts(&per_sync.added),
+        removed_per_sync: endpoint_counts(&per_sync.removed),
         endpoints_desired: slices.iter().map(|o| o.endpoints).sum(),
         num_slices: slices.len() as u64,
         desired_slices: per_service
@@ -261,6 +280,24 @@ pub fn exposition(apis: &[ApiMetrics]) -> String {
             }
         },
     );
+    for (name, help, h) in [
+        (
+            "endpoint_slice_controller_endpoints_added_per_sync",
+            "[BETA] Number of endpoints added on each Service sync",
+            (|m: &ApiMetrics| &m.added_per_sync) as fn(&ApiMetrics) -> &Histogram,
+        ),
+        (
+            "endpoint_slice_controller_endpoints_removed_per_sync",
+            "[BETA] Number of endpoints removed on each Service sync",
+            |m| &m.removed_per_sync,
+        ),
+    ] {
+        family(name, "histogram", help, &|out| {
+            for m in &slices {
+                histogram(out, name, &api_label(m), h(m));
+            }
+        });
+    }
     for (name, help, value) in [
         (
             "endpoint_slice_controller_endpoints_desired",
@@ -375,6 +412,8 @@ mod tests {
     #[test]
     fn upstream_buckets() {
         assert_eq!(default_buckets().len(), 11);
+        let counts = endpoint_count_buckets();
+        assert_eq!((counts.len(), counts[0], counts[14]), (15, 2.0, 32_768.0));
         let sizes = event_size_buckets();
         assert_eq!((sizes[0], sizes[7]), (1024.0, 131_072.0));
         let p = programming_buckets();

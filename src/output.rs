@@ -84,6 +84,9 @@ pub struct WatcherRow {
     pub api: String,
     pub class: String,
     pub watchers: u64,
+    /// What the class's watchers received, all of them together.
+    pub watch_events: u64,
+    pub bytes_delivered: u64,
     pub terminations: u64,
     pub relists: u64,
     pub bytes_relist: u64,

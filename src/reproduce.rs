@@ -27,7 +27,7 @@ use crate::output::{self, SummaryRow};
 use crate::run::{self, RunError};
 use crate::scenario::{Encoding, SECOND, Scenario, ScenarioError};
 use crate::size::human_bytes;
-use crate::watch;
+use crate::watch::{self, WatcherGroup};
 
 /// etcd's default `--max-request-bytes`: 1.5 MiB (`DefaultMaxRequestBytes`, etcd
 /// `server/embed/config.go`).
@@ -36,7 +36,7 @@ pub const ETCD_MAX_REQUEST_BYTES: u64 = crate::scenario::DEFAULT_MAX_REQUEST_BYT
 pub const TRUNCATION: u64 = 1000;
 
 /// The built-in scenarios, by name.
-pub const SCENARIOS: [(&str, &str); 6] = [
+pub const SCENARIOS: [(&str, &str); 10] = [
     (
         "seed-5k",
         include_str!("../scenarios/reproduce/seed-5k.yaml"),
@@ -55,6 +55,22 @@ pub const SCENARIOS: [(&str, &str); 6] = [
         "truncation",
         include_str!("../scenarios/reproduce/truncation.yaml"),
     ),
+    (
+        "openai-7500",
+        include_str!("../scenarios/reproduce/openai-7500.yaml"),
+    ),
+    (
+        "cl2-5k-batch0",
+        include_str!("../scenarios/reproduce/cl2-5k-batch0.yaml"),
+    ),
+    (
+        "cl2-5k-batch500",
+        include_str!("../scenarios/reproduce/cl2-5k-batch500.yaml"),
+    ),
+    (
+        "cilium-1k",
+        include_str!("../scenarios/reproduce/cilium-1k.yaml"),
+    ),
 ];
 
 /// The phases of a reproduce scenario.
@@ -64,7 +80,7 @@ pub enum Phase {
     Creation,
     /// [1m, 2m): one pod removed.
     SingleUpdate,
-    /// [2m, end): a rolling update.
+    /// [2m, end): the churn — a rolling update, pod replacements, a resize.
     Rollout,
 }
 
@@ -94,6 +110,65 @@ pub enum Measure {
     EndpointsSizeAt(u32),
     /// The most addresses any Endpoints object held.
     MostEndpoints,
+    /// Bytes the watchers received from Endpoints over those from EndpointSlices in a phase.
+    BytesRatio(Phase),
+    /// One watcher class's share of the watch bytes next to another's in a phase, in
+    /// percent: part / (part + other), each an (API, class) pair.
+    Share {
+        part: (Api, &'static str),
+        other: (Api, &'static str),
+        phase: Phase,
+    },
+    /// Watch events per second over a phase, all watchers together.
+    EventsPerSecond(Api, Phase),
+}
+
+/// What a claim's numbers are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unit {
+    Bytes,
+    Count,
+    Ratio,
+    Percent,
+    PerSecond,
+}
+
+impl Measure {
+    pub fn unit(self) -> Unit {
+        match self {
+            Measure::LargestObject(..)
+            | Measure::BytesDelivered(..)
+            | Measure::BytesPerWrite(..)
+            | Measure::EndpointsSizeAt(_) => Unit::Bytes,
+            Measure::FitsInEtcd | Measure::MostEndpoints => Unit::Count,
+            Measure::BytesRatio(_) => Unit::Ratio,
+            Measure::Share { .. } => Unit::Percent,
+            Measure::EventsPerSecond(..) => Unit::PerSecond,
+        }
+    }
+
+    /// What the two simulated columns hold.
+    fn encoding(self) -> &'static str {
+        match self {
+            Measure::FitsInEtcd | Measure::MostEndpoints => "counts of endpoints",
+            Measure::LargestObject(..) | Measure::EndpointsSizeAt(_) => {
+                "object bytes: protobuf as etcd stores it (k8s\\0 envelope), compact JSON"
+            }
+            Measure::EventsPerSecond(..) => "watch events per second (the same in either encoding)",
+            Measure::BytesRatio(_) => {
+                "ratio of watch-event bytes, rounded: protobuf frames, and JSON lines had every \
+                 watcher used JSON"
+            }
+            Measure::Share { .. } => {
+                "percent of watch-event bytes, rounded: protobuf frames, and JSON lines had \
+                 every watcher used JSON"
+            }
+            _ => {
+                "watch-event bytes: protobuf frames (length + WatchEvent + envelope), JSON \
+                 lines; no HTTP/TLS"
+            }
+        }
+    }
 }
 
 /// How a claim is stated.
@@ -367,6 +442,73 @@ pub fn claims() -> Vec<Claim> {
             "Service of 1,500 pods, Kubernetes 1.22+ truncation",
             None,
         ),
+        c(
+            "EndpointSlices brought the watch load of Services every node is in down 1000x",
+            "OpenAI, Scaling Kubernetes to 7,500 nodes (2021)",
+            1000.0,
+            About,
+            "openai-7500",
+            BytesRatio(Rollout),
+            "node churn as replacements of a one-pod-per-node Service's pods (a node leaving \
+             removes its endpoint, one joining adds one), 10 per minute; Kubernetes before \
+             1.22 (no truncation); the ratio of bytes, Endpoints to EndpointSlices, while nodes \
+             come and go",
+            None,
+        ),
+        c(
+            "~300 kube-dns on Endpoints are a significant part of watch traffic next to 5,000 \
+             kube-proxies on EndpointSlices (batch period 0)",
+            "kubernetes/test-infra#22446",
+            10.0,
+            AtLeast,
+            "cl2-5k-batch0",
+            Share {
+                part: (EP, "coredns"),
+                other: (SL, "kube-proxy"),
+                phase: Rollout,
+            },
+            "'significant' read as at least 10% of the two together; clusterloader2's load \
+             test at 5,000 nodes, its scaling phase",
+            None,
+        ),
+        c(
+            "~300 kube-dns on Endpoints are a significant part of watch traffic next to 5,000 \
+             kube-proxies on EndpointSlices (--endpoint-updates-batch-period=500ms)",
+            "kubernetes/test-infra#22446",
+            10.0,
+            AtLeast,
+            "cl2-5k-batch500",
+            Share {
+                part: (EP, "coredns"),
+                other: (SL, "kube-proxy"),
+                phase: Rollout,
+            },
+            "the flag batches the Endpoints controller only (the slice controller's is \
+             --endpointslice-updates-batch-period); 'significant' read as at least 10%",
+            None,
+        ),
+        c(
+            "30 pod changes/s on 1,000 nodes ~ 90,000 watch events/s: Endpoints",
+            "cilium/cilium#15153",
+            90_000.0,
+            About,
+            "cilium-1k",
+            EventsPerSecond(EP, Rollout),
+            "the issue's 3 writes per pod are CiliumEndpoint writes; here the same churn's \
+             Endpoints writes, to one kube-proxy per node",
+            None,
+        ),
+        c(
+            "30 pod changes/s on 1,000 nodes ~ 90,000 watch events/s: EndpointSlices",
+            "cilium/cilium#15153",
+            90_000.0,
+            About,
+            "cilium-1k",
+            EventsPerSecond(SL, Rollout),
+            "the issue's 3 writes per pod are CiliumEndpoint writes; here the same churn's \
+             EndpointSlice writes, to one kube-proxy per node",
+            None,
+        ),
     ]
 }
 
@@ -382,6 +524,8 @@ pub struct ClaimRow {
     pub ratio: String,
     pub assumptions: String,
     pub verdict: String,
+    #[serde(skip)]
+    pub unit: Unit,
 }
 
 /// One point of the size curve (`sizes.csv`): the object written with this many endpoints.
@@ -419,13 +563,17 @@ struct Outcome {
     writes: [Vec<Write>; 2],
     /// Per API and minute: (protobuf bytes, JSON bytes) delivered.
     delivered: [Vec<(u64, u64)>; 2],
-    replicas: u32,
+    /// Pods and Services at the start.
+    pods: u64,
+    services: u64,
     /// Pods deleted during the rollout phase (the pods it replaced).
     replaced: u64,
     /// Nodes of the simulated cluster.
     nodes: usize,
     /// Watchers receiving every event: (protobuf, JSON).
     watchers: (u64, u64),
+    /// The watcher groups.
+    groups: Vec<WatcherGroup>,
 }
 
 fn api_index(api: Api) -> usize {
@@ -453,7 +601,15 @@ fn simulate(name: &str, text: &str) -> Result<Outcome, ReproduceError> {
         .delivered
         .each_ref()
         .map(|d| d.iter().map(|d| (d.bytes_proto, d.bytes_json)).collect());
-    let replicas = sc.file.services.first().map_or(0, |s| s.replicas);
+    let instances =
+        |s: &crate::scenario::Service| u64::from(s.copies) * u64::from(s.namespaces.unwrap_or(1));
+    let services = sc.file.services.iter().map(instances).sum();
+    let pods = sc
+        .file
+        .services
+        .iter()
+        .map(|s| u64::from(s.replicas) * instances(s))
+        .sum();
     let (from, _) = Phase::Rollout.window();
     let replaced = sim
         .history
@@ -478,10 +634,12 @@ fn simulate(name: &str, text: &str) -> Result<Outcome, ReproduceError> {
         sc,
         writes,
         delivered,
-        replicas,
+        pods,
+        services,
         replaced,
         nodes,
         watchers,
+        groups,
     })
 }
 
@@ -504,6 +662,33 @@ impl Outcome {
                 t >= from && t < to
             })
             .fold((0, 0), |(p, j), (_, d)| (p + d.0, j + d.1))
+    }
+
+    /// The end of a phase: the run's end for the last one.
+    fn seconds(&self, phase: Phase) -> f64 {
+        let (from, to) = phase.window();
+        let to = to.min(self.sc.file.duration.value.0);
+        to.saturating_sub(from) as f64 / SECOND as f64
+    }
+
+    /// Bytes a watcher class received in a phase, all its watchers together: (as protobuf,
+    /// as JSON).
+    fn class_bytes(&self, (api, class): (Api, &str), phase: Phase) -> Result<(u64, u64), String> {
+        let g = self
+            .groups
+            .iter()
+            .find(|g| g.name == class)
+            .ok_or_else(|| format!("the scenario has no watcher class {class:?}"))?;
+        Ok(self
+            .in_phase(api, phase)
+            .filter(|w| g.matches(w))
+            .fold((0, 0), |(p, j), w| {
+                let e = watch::event_type(w.op);
+                (
+                    p + g.count * w.sizes.proto_watch_for(e),
+                    j + g.count * w.sizes.json_watch_for(e),
+                )
+            }))
     }
 
     /// (protobuf, JSON) value of a measure, and what it depended on.
@@ -591,6 +776,77 @@ impl Outcome {
                     format!("first Endpoints write with {} endpoints", w.endpoints),
                 )
             }
+            Measure::BytesRatio(phase) => {
+                let (ep, sl) = (self.delivered(EP, phase), self.delivered(SL, phase));
+                if sl.0 == 0 || sl.1 == 0 {
+                    return Err(none());
+                }
+                let ratio = |a: u64, b: u64| (a as f64 / b as f64).round() as u64;
+                (
+                    ratio(ep.0, sl.0),
+                    ratio(ep.1, sl.1),
+                    format!(
+                        "Endpoints {} / EndpointSlices {} protobuf ({} / {} writes), {to_watchers}",
+                        human_bytes(ep.0),
+                        human_bytes(sl.0),
+                        output::thousands(self.in_phase(EP, phase).count() as u64),
+                        output::thousands(self.in_phase(SL, phase).count() as u64),
+                    ),
+                )
+            }
+            Measure::Share { part, other, phase } => {
+                let (a, b) = (
+                    self.class_bytes(part, phase)?,
+                    self.class_bytes(other, phase)?,
+                );
+                let pct = |a: u64, b: u64| {
+                    if a + b == 0 {
+                        0
+                    } else {
+                        (100.0 * a as f64 / (a + b) as f64).round() as u64
+                    }
+                };
+                let who = |(api, class): (Api, &str)| {
+                    let n = self
+                        .groups
+                        .iter()
+                        .find(|g| g.name == class)
+                        .map_or(0, |g| g.count);
+                    format!("{} {class} on {}", output::thousands(n), api_name(api))
+                };
+                (
+                    pct(a.0, b.0),
+                    pct(a.1, b.1),
+                    format!(
+                        "{} receive {}, {} receive {} (protobuf)",
+                        who(part),
+                        human_bytes(a.0),
+                        who(other),
+                        human_bytes(b.0)
+                    ),
+                )
+            }
+            Measure::EventsPerSecond(api, phase) => {
+                let events: u64 = self.groups.iter().fold(0, |n, g| {
+                    n + g.count * self.in_phase(api, phase).filter(|w| g.matches(w)).count() as u64
+                });
+                let secs = self.seconds(phase);
+                if secs <= 0.0 {
+                    return Err(none());
+                }
+                let rate = (events as f64 / secs).round() as u64;
+                let writes = self.in_phase(api, phase).count() as f64;
+                let churn = match phase {
+                    Phase::Rollout => format!(
+                        "{:.1} pods replaced/s, {:.2} {} writes per replaced pod",
+                        self.replaced as f64 / secs,
+                        writes / self.replaced.max(1) as f64,
+                        api_name(api)
+                    ),
+                    _ => format!("{:.1} {} writes/s", writes / secs, api_name(api)),
+                };
+                (rate, rate, format!("{churn}, {to_watchers}"))
+            }
             Measure::MostEndpoints => {
                 let most = self.writes[0]
                     .iter()
@@ -614,15 +870,24 @@ impl Outcome {
             crate::scenario::NodeNaming::Cloud => "cloud-style node names (ip-10-...internal)",
             crate::scenario::NodeNaming::Short => "short node names",
         };
-        let (namespace, service) = f.services.first().map_or(("default", ""), |s| {
-            (s.namespace.as_str(), s.name.value.as_str())
-        });
+        let services = match f.services.as_slice() {
+            [s] if self.services == 1 => {
+                let name = &s.name.value;
+                format!(
+                    "Service {}/{name}, pods named {name}-<10-char hash>-<5 chars>",
+                    s.namespace
+                )
+            }
+            _ => format!(
+                "{} Services, pods named <Service>-<10-char hash>-<5 chars>",
+                output::thousands(self.services)
+            ),
+        };
         format!(
-            "scenario {}: {} pods on {} nodes in {zones} zones, {naming}; Service \
-             {namespace}/{service}, pods named {service}-<10-char hash>-<5 chars>; IPv4, 1 port; \
-             managedFields {}; all pods ready at creation",
+            "scenario {}: {} pods on {} nodes in {zones} zones, {naming}; {services}; IPv4, 1 \
+             port; managedFields {}; all pods ready at creation",
             self.sc.name,
-            output::thousands(u64::from(self.replicas)),
+            output::thousands(self.pods),
             output::thousands(self.nodes as u64),
             if f.realism.managed_fields {
                 "included"
@@ -698,17 +963,7 @@ pub fn reproduce(progress: &(dyn Fn(&str) + Sync)) -> Result<Reproduction, Repro
             .get(c.scenario)
             .ok_or_else(|| err(format!("no built-in scenario {:?}", c.scenario)))?;
         let (proto, json, detail) = o.measure(c.measure).map_err(err)?;
-        let encoding = match c.measure {
-            Measure::FitsInEtcd | Measure::MostEndpoints => "counts of endpoints",
-            Measure::LargestObject(..) | Measure::EndpointsSizeAt(_) => {
-                "object bytes: protobuf as etcd stores it (k8s\\0 envelope), compact JSON"
-            }
-            _ => {
-                "watch-event bytes: protobuf frames (length + WatchEvent + envelope), JSON \
-                 lines; no HTTP/TLS"
-            }
-        };
-        let mut assumptions = format!("{encoding}; {detail}; {}", o.setting());
+        let mut assumptions = format!("{}; {detail}; {}", c.measure.encoding(), o.setting());
         if !c.note.is_empty() {
             assumptions.push_str("; ");
             assumptions.push_str(c.note);
@@ -727,6 +982,7 @@ pub fn reproduce(progress: &(dyn Fn(&str) + Sync)) -> Result<Reproduction, Repro
             ratio,
             assumptions,
             verdict: verdict(c.stated, proto as f64, c.bound),
+            unit: c.measure.unit(),
         });
     }
     let growth = by_name.get("growth").ok_or_else(|| ReproduceError::Claim {
@@ -907,12 +1163,14 @@ pub fn write(rep: &Reproduction, dir: &Path) -> Result<Vec<PathBuf>, ReproduceEr
     Ok(written)
 }
 
-/// A claim's value for people: a count, or bytes in decimal units.
-fn display(claim: &str, v: u64) -> String {
-    if claim.ends_with("(count)") {
-        output::thousands(v)
-    } else {
-        human_bytes(v)
+/// A claim's value for people: bytes in decimal units, a count, a ratio, a percentage, a rate.
+fn display(unit: Unit, v: u64) -> String {
+    match unit {
+        Unit::Bytes => human_bytes(v),
+        Unit::Count => output::thousands(v),
+        Unit::Ratio => format!("x{}", output::thousands(v)),
+        Unit::Percent => format!("{v}%"),
+        Unit::PerSecond => format!("{}/s", output::thousands(v)),
     }
 }
 
@@ -927,9 +1185,9 @@ pub fn markdown(rows: &[ClaimRow]) -> String {
             "| {} | {} | {} | {} | {} | {} | {} |\n",
             r.claim,
             r.source,
-            display(&r.claim, r.stated),
-            display(&r.claim, r.simulated_proto),
-            display(&r.claim, r.simulated_json),
+            display(r.unit, r.stated),
+            display(r.unit, r.simulated_proto),
+            display(r.unit, r.simulated_json),
             r.ratio,
             r.verdict
         ));
@@ -950,9 +1208,9 @@ pub fn table(rows: &[ClaimRow]) -> String {
     for r in rows {
         lines.push([
             r.claim.clone(),
-            display(&r.claim, r.stated),
-            display(&r.claim, r.simulated_proto),
-            display(&r.claim, r.simulated_json),
+            display(r.unit, r.stated),
+            display(r.unit, r.simulated_proto),
+            display(r.unit, r.simulated_json),
             r.ratio.clone(),
             r.verdict.clone(),
         ]);

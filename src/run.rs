@@ -327,7 +327,7 @@ pub fn simulate_watched(
     Ok(Simulation {
         history,
         runs: [ep.run, slices.run],
-        delivered: [ep.delivered, slices.delivered],
+        delivered: [ep.delivered.total, slices.delivered.total],
         summary: vec![ep.summary, slices.summary],
         timeseries,
         objects,
@@ -421,7 +421,7 @@ struct Outcome {
     metrics: metrics::ApiMetrics,
     watchers: Vec<WatcherRow>,
     run: ControllerRun,
-    delivered: Vec<BucketDelivery>,
+    delivered: watch::Replay,
     summary: SummaryRow,
     timeseries: Vec<TimeseriesRow>,
     objects: Vec<ObjectRow>,
@@ -464,7 +464,7 @@ fn outcome(
     };
     let delivery = apiserver::deliver(&run.writes, groups, &setup, bucket, buckets);
 
-    let (mut summary, mut timeseries) = aggregate(sc, api, &run, &delivered, bucket, buckets);
+    let (mut summary, mut timeseries) = aggregate(sc, api, &run, &delivered.total, bucket, buckets);
     summary.watch_terminations = delivery.total(|s| s.terminations);
     summary.relists = delivery.total(|s| s.relists);
     summary.bytes_relist = delivery.total(|s| s.relist_bytes);
@@ -485,10 +485,13 @@ fn outcome(
                     a.saturating_add(c.members.saturating_mul(f(s)))
                 })
             };
+            let received = watch::sum(&delivered.by_group[g]);
             WatcherRow {
                 api: api.as_str().into(),
                 class: group.name.clone(),
                 watchers: group.count,
+                watch_events: received.events,
+                bytes_delivered: received.bytes(),
                 terminations: sum(|s| s.terminations),
                 relists: sum(|s| s.relists),
                 bytes_relist: sum(|s| s.relist_bytes),
@@ -573,6 +576,7 @@ fn outcome(
         api,
         &run.writes,
         run.syncs,
+        &run.per_sync,
         &objects,
         sc.max_endpoints_per_slice as u64,
     );

@@ -123,6 +123,14 @@ pub fn event_type(op: Op) -> EventType {
 )]
 pub struct Overflow;
 
+/// What the watchers received per time bucket, in all and per group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Replay {
+    pub total: Vec<BucketDelivery>,
+    /// Per group, in the order of the groups given.
+    pub by_group: Vec<Vec<BucketDelivery>>,
+}
+
 /// What the watchers received per time bucket: each group computed once (`count` identical
 /// watchers) and in parallel, then summed. Every product and sum is checked; the grand total
 /// over all buckets and groups must fit in 64 bits too, so no sum of these values can wrap.
@@ -131,7 +139,7 @@ pub fn replay(
     groups: &[WatcherGroup],
     bucket: Nanos,
     buckets: usize,
-) -> Result<Vec<BucketDelivery>, Overflow> {
+) -> Result<Replay, Overflow> {
     let per_group: Vec<Vec<BucketDelivery>> = groups
         .par_iter()
         .map(|g| {
@@ -168,7 +176,19 @@ pub fn replay(
             t.add(d);
         }
     }
-    Ok(total)
+    Ok(Replay {
+        total,
+        by_group: per_group,
+    })
+}
+
+/// The sum of some buckets.
+pub fn sum<'a>(buckets: impl IntoIterator<Item = &'a BucketDelivery>) -> BucketDelivery {
+    let mut s = BucketDelivery::default();
+    for d in buckets {
+        s.add(d);
+    }
+    s
 }
 
 #[cfg(test)]
@@ -208,9 +228,17 @@ mod tests {
     /// (`{"type":"MODIFIED","object":` + `}` + newline); 3 watchers, two writes of 100 bytes.
     #[test]
     fn deliveries_multiply_by_the_group_size() {
-        let d = replay(&[write(0, 100), write(5, 100)], &[group(3)], 10, 1).unwrap();
-        assert_eq!(d[0].events, 6);
-        assert_eq!(d[0].bytes_json, 6 * 130);
+        let r = replay(
+            &[write(0, 100), write(5, 100)],
+            &[group(3), group(1)],
+            10,
+            1,
+        )
+        .unwrap();
+        assert_eq!(r.total[0].events, 8);
+        assert_eq!(r.total[0].bytes_json, 8 * 130);
+        assert_eq!(r.by_group[0][0].bytes_json, 6 * 130);
+        assert_eq!(r.by_group[1][0].events, 2);
     }
 
     /// Totals past 2^64 are an error, whether one product, one bucket or only the grand total

@@ -390,8 +390,23 @@ fn an_apiserver_restart_shows_relists_for_both_apis() {
     }
     let watchers = read(&out.join("watchers.csv"));
     assert!(watchers.starts_with(
-        "api,class,watchers,terminations,relists,bytes_relist,store_peak_bytes,relist_memory_peak_bytes\n"
+        "api,class,watchers,watch_events,bytes_delivered,terminations,relists,bytes_relist,\
+         store_peak_bytes,relist_memory_peak_bytes\n"
     ));
+    // The classes' bytes add up to the API's.
+    for row in summary_columns(&out) {
+        let classes: u64 = watchers
+            .lines()
+            .filter(|l| l.starts_with(&format!("{},", row["api"])))
+            .map(|l| l.split(',').nth(4).unwrap().parse::<u64>().unwrap())
+            .sum();
+        assert_eq!(
+            classes.to_string(),
+            row["bytes_delivered"],
+            "{}",
+            row["api"]
+        );
+    }
 }
 
 /// scenarios/slow-watchers.yaml: the 50 Mbps watchers cannot keep up with the Endpoints
@@ -444,6 +459,8 @@ fn metrics_parse_as_prometheus_text_and_agree_with_the_summary() {
         "endpoint_slice_controller_syncs",
         "endpoint_slice_controller_changes",
         "endpoint_slice_controller_endpointslices_changed_per_sync",
+        "endpoint_slice_controller_endpoints_added_per_sync",
+        "endpoint_slice_controller_endpoints_removed_per_sync",
         "endpoint_slice_controller_endpoints_desired",
         "endpoint_slice_controller_num_endpoint_slices",
         "endpoint_slice_controller_desired_endpoint_slices",
@@ -513,4 +530,16 @@ fn metrics_parse_as_prometheus_text_and_agree_with_the_summary() {
         ),
         n("objects_final")
     );
+    // One observation per sync (one address type); readiness flaps add and remove no
+    // endpoint, so the sums differ by the Service's 3,000 pods.
+    let sum = |name: &str| -> f64 {
+        let prefix = format!("{name}_sum{{api=\"endpointslices\"}} ");
+        let line = text.lines().find(|l| l.starts_with(&prefix)).unwrap();
+        line[prefix.len()..].parse().unwrap()
+    };
+    let added = "endpoint_slice_controller_endpoints_added_per_sync";
+    let removed = "endpoint_slice_controller_endpoints_removed_per_sync";
+    assert_eq!(value(added, "endpointslices", None), n("syncs"));
+    assert_eq!(value(removed, "endpointslices", None), n("syncs"));
+    assert_eq!(sum(added) - sum(removed), 3000.0);
 }

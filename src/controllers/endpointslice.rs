@@ -30,7 +30,7 @@ use serde_json::json;
 
 use super::endpoints::{HEADLESS, TRIGGER_TIME, resolve_ports};
 use super::{
-    Controller, Desired, FieldsMemo, Key, LabelsMemo, MetaContext, Op, PodStore, PortSets,
+    Controller, Desired, FieldsMemo, Key, LabelsMemo, MetaContext, Op, PerSync, PodStore, PortSets,
     StableMeta, TriggerTracker, Write, fields_of_keys, fill_pod_ref, set_str,
 };
 use crate::cluster::{Node, Phase, Pod, ServiceSpec, random_suffix, random_uid};
@@ -161,6 +161,7 @@ pub struct SliceController<'a> {
     changed: Vec<Key>,
     /// The set of slices the previous sync updated, reused.
     update: IdSet,
+    per_sync: PerSync,
 }
 
 impl<'a> SliceController<'a> {
@@ -192,6 +193,7 @@ impl<'a> SliceController<'a> {
             scratch: Endpoint::default(),
             changed: Vec::new(),
             update: IdSet::default(),
+            per_sync: PerSync::default(),
         }
     }
 }
@@ -531,6 +533,10 @@ impl<'a> Controller<'a> for SliceController<'a> {
         self.states[service as usize].labels = memo;
     }
 
+    fn per_sync(&mut self) -> PerSync {
+        std::mem::take(&mut self.per_sync)
+    }
+
     fn node_gone(&mut self, index: u32) {
         if let Some(g) = self.gone_nodes.get_mut(index as usize) {
             *g = true;
@@ -652,6 +658,9 @@ impl<'a> SliceController<'a> {
         if spec_changed {
             fam.seen = Some((labels.clone(), spec.ports.clone()));
         }
+        // Endpoints leaving a slice of a port set still desired: `numRemoved` (those of
+        // obsolete slices are not counted, as upstream).
+        let mut removed = 0u32;
         for key in changed.drain(..) {
             let want = fam.desired.get(&key);
             let Some(id) = fam.loc.get(&key).copied() else {
@@ -669,6 +678,7 @@ impl<'a> SliceController<'a> {
                 .expect("slice holds its keys");
             match want {
                 Some((ports, _)) if **ports != *s.sized.ports() => {
+                    removed += 1;
                     s.keys.remove(i);
                     self.spare.push(s.sized.remove_endpoint(i));
                     fam.loc.remove(&key);
@@ -684,6 +694,7 @@ impl<'a> SliceController<'a> {
                     }
                 }
                 None => {
+                    removed += 1;
                     s.keys.remove(i);
                     self.spare.push(s.sized.remove_endpoint(i));
                     fam.loc.remove(&key);
@@ -709,9 +720,12 @@ impl<'a> SliceController<'a> {
         }
         let mut creates: Vec<(Ports, Vec<Key>)> = Vec::new();
         let deleting: BTreeSet<u64> = delete.iter().copied().collect();
+        // Endpoints in no slice of their port set after step 1: `numAdded`.
+        let mut added = 0u32;
         for (ports, mut keys) in by_group {
             keys.sort();
             keys.dedup();
+            added = added.saturating_add(keys.len() as u32);
             let updating: Vec<(u64, usize)> = update
                 .iter()
                 .filter(|id| !deleting.contains(id))
@@ -743,6 +757,8 @@ impl<'a> SliceController<'a> {
                 creates.push((ports.clone(), placing.by_ref().take(n).collect()));
             }
         }
+
+        self.per_sync.observe(added, removed);
 
         // Placeholder: nothing left and nothing to create.
         let remaining = fam.slices.len() - delete.len();
@@ -1172,6 +1188,33 @@ mod vectors {
         assert_eq!(ops(&writes[3..]), (0, 3, 0));
         assert_eq!(slice_sizes(&objects), vec![50, 100, 100]);
         assert!(slices(&objects).iter().all(|s| s.ports[0].port == Some(81)));
+    }
+
+    /// The histogram sums of `endpoints_added_per_sync` and `endpoints_removed_per_sync`.
+    fn per_sync_sums(h: &History) -> (u64, u64) {
+        let c = SliceController::new(ctx(), 100, &h.nodes, &h.services, crate::engine::rng(1, 3));
+        let p = drive(c, h, 0, 3600 * SECOND).per_sync;
+        let sum = |m: &BTreeMap<u32, u64>| m.iter().map(|(v, n)| u64::from(*v) * n).sum();
+        (sum(&p.added), sum(&p.removed))
+    }
+
+    /// The per-sync metrics, as upstream's `expectMetrics` sums them over a test's reconciles:
+    /// a port change re-adds every endpoint and removes none (`…Recycling`: 300 added, 0
+    /// removed after a no-op sync; here 250 at creation, 250 again); a removal counts what
+    /// left the slices (20 added, then 10 removed).
+    #[test]
+    fn per_sync_endpoints_added_and_removed() {
+        let mut h = history(250, true, service());
+        let mut spec = service();
+        spec.ports[0].target_port = TargetPort::Number(81);
+        h.events.push(service_change(SECOND, spec));
+        assert_eq!(per_sync_sums(&h), (500, 0));
+
+        let mut h = history(20, false, service());
+        for i in 10..20 {
+            h.events.push(pod_change(SECOND, pod(i, true), true));
+        }
+        assert_eq!(per_sync_sums(&h), (20, 10));
     }
 
     /// V8: a new Service label → 3 updates carrying it; only reserved labels → no write.

@@ -157,6 +157,25 @@ pub struct ControllerRun {
     /// The sizes of `final_objects`, index for index, as the controller kept them (no object
     /// is measured again).
     pub final_sizes: Vec<ObjectSizes>,
+    /// What the EndpointSlice controller observed per sync (empty for Endpoints).
+    pub per_sync: PerSync,
+}
+
+/// The endpoints one reconcile of an address type added and removed, as the EndpointSlice
+/// reconciler observes them in `endpoints_added_per_sync` and `endpoints_removed_per_sync`
+/// (`reconciler.go`, `reconcileByAddressType` and `reconcileByPortMapping`): value → how
+/// many reconciles observed it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PerSync {
+    pub added: BTreeMap<u32, u64>,
+    pub removed: BTreeMap<u32, u64>,
+}
+
+impl PerSync {
+    pub fn observe(&mut self, added: u32, removed: u32) {
+        *self.added.entry(added).or_default() += 1;
+        *self.removed.entry(removed).or_default() += 1;
+    }
 }
 
 /// Object metadata shared by both controllers.
@@ -718,6 +737,10 @@ pub trait Controller<'h> {
     /// controller, one write per sync, can pass the limit in practice: a slice holds at most
     /// 1,000 endpoints, far below 1.5 MiB.)
     fn rejected(&mut self, _service: u32, _write: &Write) {}
+    /// What the controller observed per sync, taken at the end of the run.
+    fn per_sync(&mut self) -> PerSync {
+        PerSync::default()
+    }
     /// The final objects, in (namespace, name) order, with their sizes.
     fn finish(self) -> Vec<(Object, ObjectSizes)>;
 }
@@ -983,6 +1006,7 @@ pub fn drive_admitted<'h, C: Controller<'h>>(
             }
         }
     }
+    run.per_sync = c.per_sync();
     (run.final_objects, run.final_sizes) = c.finish().into_iter().unzip();
     run
 }
