@@ -63,6 +63,8 @@ pub fn random_uid(rng: &mut Rng) -> String {
 pub struct Node {
     pub name: Arc<str>,
     pub zone: Arc<str>,
+    /// `status.allocatable.cpu`, in millicores.
+    pub cpu_milli: u64,
 }
 
 /// One concrete Service (a scenario entry with `copies: N` gives N of them).
@@ -77,10 +79,40 @@ pub struct ServiceSpec {
     pub families: Vec<IpFamily>,
     pub headless: bool,
     pub publish_not_ready_addresses: bool,
+    /// Which hints the EndpointSlice controller gives its endpoints.
+    pub hints: Hints,
     /// The Service has a deletionTimestamp (a finalizer still holds it).
     pub deleting: bool,
     /// The Service is gone.
     pub gone: bool,
+}
+
+/// The hints a Service's slices carry (`reconciler.go`, `reconcileByAddressType`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Hints {
+    #[default]
+    Off,
+    /// The topology-mode annotation is `Auto`: proportional zone hints (it wins over
+    /// trafficDistribution).
+    Auto,
+    /// trafficDistribution: each ready endpoint hinted for its own zone, and for its own node
+    /// too when `same_node`.
+    Close { same_node: bool },
+}
+
+impl Hints {
+    pub fn of(
+        topology_mode: Option<&str>,
+        traffic_distribution: Option<scenario::TrafficDistribution>,
+    ) -> Hints {
+        use scenario::TrafficDistribution as T;
+        match (topology_mode, traffic_distribution) {
+            (Some("Auto" | "auto"), _) => Hints::Auto,
+            (_, Some(T::PreferClose | T::PreferSameZone)) => Hints::Close { same_node: false },
+            (_, Some(T::PreferSameNode)) => Hints::Close { same_node: true },
+            (_, None) => Hints::Off,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -203,6 +235,7 @@ pub fn build_topology(sc: &Scenario, rng: &mut Rng) -> (Vec<Node>, Vec<ServiceSp
             nodes.push(Node {
                 name: name.into(),
                 zone: zone.clone(),
+                cpu_milli: (z.cpu * 1000.0).round() as u64,
             });
             n += 1;
         }
@@ -220,6 +253,7 @@ pub fn build_topology(sc: &Scenario, rng: &mut Rng) -> (Vec<Node>, Vec<ServiceSp
                 families: s.ip_families.value.clone(),
                 headless: s.headless,
                 publish_not_ready_addresses: s.publish_not_ready_addresses,
+                hints: Hints::of(s.topology_mode.as_deref(), s.traffic_distribution),
                 deleting: false,
                 gone: false,
             });

@@ -601,14 +601,12 @@ fn simulate(name: &str, text: &str) -> Result<Outcome, ReproduceError> {
         .delivered
         .each_ref()
         .map(|d| d.iter().map(|d| (d.bytes_proto, d.bytes_json)).collect());
-    let instances =
-        |s: &crate::scenario::Service| u64::from(s.copies) * u64::from(s.namespaces.unwrap_or(1));
-    let services = sc.file.services.iter().map(instances).sum();
+    let services = sc.file.services.iter().map(|s| s.count()).sum();
     let pods = sc
         .file
         .services
         .iter()
-        .map(|s| u64::from(s.replicas) * instances(s))
+        .map(|s| u64::from(s.replicas) * s.count())
         .sum();
     let (from, _) = Phase::Rollout.window();
     let replaced = sim

@@ -29,11 +29,12 @@ use rustc_hash::FxHashMap as HashMap;
 use serde_json::json;
 
 use super::endpoints::{HEADLESS, TRIGGER_TIME, resolve_ports};
+use super::topology::{self, Disabled, Hint, HintEvent, NodeInfo, Seen};
 use super::{
     Controller, Desired, FieldsMemo, Key, LabelsMemo, MetaContext, Op, PerSync, PodStore, PortSets,
     StableMeta, TriggerTracker, Write, fields_of_keys, fill_pod_ref, set_str,
 };
-use crate::cluster::{Node, Phase, Pod, ServiceSpec, random_suffix, random_uid};
+use crate::cluster::{Hints, Node, Phase, Pod, ServiceSpec, random_suffix, random_uid};
 use crate::engine::{Nanos, Rng};
 use crate::scenario::IpFamily;
 use crate::wire::ObjectSizes;
@@ -99,6 +100,13 @@ struct Family<'a> {
     seen: Option<(BTreeMap<String, String>, Vec<crate::scenario::ServicePort>)>,
     /// The `fieldsV1` texts of its writes, per key set.
     fields: FieldsMemo,
+    /// The hints of the last sync: while it stays the same, a slice the sync does not write
+    /// keeps hints that are still right for trafficDistribution.
+    hints_mode: Hints,
+    /// Some slice may carry hints.
+    hinted: bool,
+    /// Auto hints were in effect after the last evaluation (`None`: never evaluated).
+    auto_on: Option<bool>,
 }
 
 /// Slice ids in ascending order, each once: the set of slices a sync updates, kept (empty)
@@ -162,6 +170,9 @@ pub struct SliceController<'a> {
     /// The set of slices the previous sync updated, reused.
     update: IdSet,
     per_sync: PerSync,
+    /// Each zone's share of the ready Nodes' CPU (`TopologyCache.SetNodes`).
+    cpu_ratios: Option<BTreeMap<String, f64>>,
+    hint_events: Vec<HintEvent>,
 }
 
 impl<'a> SliceController<'a> {
@@ -194,6 +205,8 @@ impl<'a> SliceController<'a> {
             changed: Vec::new(),
             update: IdSet::default(),
             per_sync: PerSync::default(),
+            cpu_ratios: node_ratios(nodes, &[]),
+            hint_events: Vec::new(),
         }
     }
 }
@@ -490,6 +503,67 @@ fn slice_to_fill_in(unchanged: &[(u64, usize)], n: usize, max: usize) -> Option<
         .map(|(id, _)| *id)
 }
 
+/// The hint logic's view of the endpoints of some slices.
+fn views<'f>(fam: &'f Family<'_>, ids: &[u64]) -> Vec<Vec<Seen<'f>>> {
+    ids.iter()
+        .map(|id| {
+            let s = &fam.slices[id].sized;
+            (0..s.len())
+                .map(|i| {
+                    let e = s.endpoint(i);
+                    Seen {
+                        ready: is_ready(e),
+                        zone: e.zone.as_deref(),
+                        hinted: e.hints.as_ref().map_or(&[][..], |h| &h.for_zones),
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// `EndpointReady`: the ready condition is set and true.
+fn is_ready(e: &Endpoint) -> bool {
+    e.conditions.ready == Some(true)
+}
+
+/// The hints trafficDistribution gives a ready endpoint (`trafficdist.go`): its own zone, and
+/// with `PreferSameNode` its own node; none without either.
+fn close_hints(e: &Endpoint, same_node: bool) -> Option<EndpointHints> {
+    let one = |name: &Option<String>| {
+        name.iter()
+            .filter(|n| !n.is_empty())
+            .map(|n| ForName { name: n.clone() })
+            .collect::<Vec<_>>()
+    };
+    let for_zones = one(&e.zone);
+    let for_nodes = if same_node {
+        one(&e.node_name)
+    } else {
+        Vec::new()
+    };
+    (!for_zones.is_empty() || !for_nodes.is_empty()).then_some(EndpointHints {
+        for_zones,
+        for_nodes,
+    })
+}
+
+/// The CPU ratios of the Nodes not deleted (`SetNodes`; every Node ready and a worker).
+fn node_ratios(nodes: &[Node], gone: &[bool]) -> Option<BTreeMap<String, f64>> {
+    topology::cpu_ratios(
+        nodes
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !gone.get(*i).copied().unwrap_or(false))
+            .map(|(_, n)| NodeInfo {
+                zone: Some(&*n.zone),
+                cpu_milli: n.cpu_milli,
+                ready: true,
+                control_plane: false,
+            }),
+    )
+}
+
 impl<'a> Controller<'a> for SliceController<'a> {
     fn sync(
         &mut self,
@@ -541,6 +615,11 @@ impl<'a> Controller<'a> for SliceController<'a> {
         if let Some(g) = self.gone_nodes.get_mut(index as usize) {
             *g = true;
         }
+        self.cpu_ratios = node_ratios(self.nodes, &self.gone_nodes);
+    }
+
+    fn hint_events(&mut self) -> Vec<HintEvent> {
+        std::mem::take(&mut self.hint_events)
     }
 
     fn finish(self) -> Vec<(Object, ObjectSizes)> {
@@ -786,6 +865,7 @@ impl<'a> SliceController<'a> {
         // Creates.
         // finalize skips creates while the Service has a deletionTimestamp.
         let creates = if spec.deleting { Vec::new() } else { creates };
+        let mut created: Vec<u64> = Vec::with_capacity(creates.len());
         for (ports, keys) in creates {
             self.next_id += 1;
             let id = self.next_id;
@@ -815,18 +895,7 @@ impl<'a> SliceController<'a> {
             };
             fam.slices.insert(id, s);
             fam.reindex(id);
-            self.write(
-                t,
-                service,
-                spec,
-                fam,
-                id,
-                Op::Create,
-                trigger,
-                labels,
-                revision,
-                log,
-            );
+            created.push(id);
         }
         // Updates: recycled slices first take their new content.
         let mut updates: Vec<u64> = Vec::new();
@@ -856,6 +925,24 @@ impl<'a> SliceController<'a> {
             .collect();
         updates.extend(extra);
         self.update = update;
+        // Hints, once the content of every slice written is known; unchanged slices whose
+        // hints must change are written too.
+        let rewrite = self.hint(t, service, spec, fam, &created, &updates, &delete);
+        updates.extend(rewrite);
+        for id in created {
+            self.write(
+                t,
+                service,
+                spec,
+                fam,
+                id,
+                Op::Create,
+                trigger,
+                labels,
+                revision,
+                log,
+            );
+        }
         for id in updates {
             if let Some(s) = fam.slices.get_mut(&id) {
                 s.generation += 1;
@@ -889,6 +976,123 @@ impl<'a> SliceController<'a> {
                 log.push(delete_write(t, service, spec, &s));
             }
         }
+    }
+
+    /// Topology hints (`reconcileByAddressType` after packing, §3 of the spec notes): sets the
+    /// hints of the slices this sync creates and updates, and returns the unchanged slices
+    /// that must be written for theirs (hints turned off, invalid Auto hints, a new mode).
+    #[allow(clippy::too_many_arguments)]
+    fn hint(
+        &mut self,
+        t: Nanos,
+        service: u32,
+        spec: &ServiceSpec,
+        fam: &mut Family<'_>,
+        created: &[u64],
+        updated: &[u64],
+        deleting: &[u64],
+    ) -> Vec<u64> {
+        let mode = spec.hints;
+        let was = std::mem::replace(&mut fam.hints_mode, mode);
+        if mode == Hints::Off && !fam.hinted {
+            return Vec::new();
+        }
+        // Leaving Auto while its hints were in effect (`HasPopulatedHints`).
+        if mode != Hints::Auto && fam.auto_on.take() == Some(true) {
+            self.hint_events.push(HintEvent {
+                time: t,
+                service,
+                disabled: Some(Disabled::AnnotationChanged),
+            });
+        }
+        let written: Vec<u64> = created.iter().chain(updated).copied().collect();
+        let unchanged: Vec<u64> = fam
+            .slices
+            .keys()
+            .copied()
+            .filter(|id| !written.contains(id) && !deleting.contains(id))
+            .collect();
+        let (rewrite, hints): (Vec<u64>, Vec<Vec<Hint>>) = match mode {
+            Hints::Off => {
+                let seen = |ids: &[u64]| views(fam, ids);
+                let d = topology::remove_hints(
+                    &seen(&written),
+                    &seen(&unchanged),
+                    &[],
+                    Disabled::AnnotationChanged,
+                );
+                fam.hinted = false;
+                (d.rewrite.iter().map(|i| unchanged[*i]).collect(), d.hints)
+            }
+            Hints::Close { same_node } => {
+                // Unchanged slices were hinted when last written, unless the mode changed.
+                let stale: Vec<u64> = if was == mode {
+                    Vec::new()
+                } else {
+                    unchanged
+                        .iter()
+                        .copied()
+                        .filter(|id| {
+                            let s = &fam.slices[id].sized;
+                            (0..s.len()).any(|i| {
+                                let e = s.endpoint(i);
+                                is_ready(e) && e.hints != close_hints(e, same_node)
+                            })
+                        })
+                        .collect()
+                };
+                fam.hinted = true;
+                let hints = written
+                    .iter()
+                    .chain(&stale)
+                    .map(|id| {
+                        let s = &fam.slices[id].sized;
+                        (0..s.len()).map(|_| Hint::Keep).collect()
+                    })
+                    .collect();
+                (stale, hints)
+            }
+            Hints::Auto => {
+                let d = topology::add_hints(
+                    self.cpu_ratios.as_ref(),
+                    topology::OVERLOAD_THRESHOLD,
+                    &views(fam, &written),
+                    &views(fam, &unchanged),
+                );
+                let on = d.disabled.is_none();
+                if fam.auto_on != Some(on) {
+                    self.hint_events.push(HintEvent {
+                        time: t,
+                        service,
+                        disabled: d.disabled.clone(),
+                    });
+                }
+                fam.auto_on = Some(on);
+                fam.hinted = on || fam.hinted;
+                (d.rewrite.iter().map(|i| unchanged[*i]).collect(), d.hints)
+            }
+        };
+        for (id, row) in written.iter().chain(&rewrite).zip(hints) {
+            let s = &mut fam.slices.get_mut(id).expect("a live slice").sized;
+            for (i, hint) in row.into_iter().enumerate() {
+                let e = s.endpoint(i);
+                let want = match (mode, hint) {
+                    (Hints::Close { same_node }, _) if is_ready(e) => close_hints(e, same_node),
+                    (_, Hint::Keep) => continue,
+                    (_, Hint::None) => None,
+                    (_, Hint::Zone(z)) => Some(EndpointHints {
+                        for_zones: vec![ForName { name: z }],
+                        for_nodes: Vec::new(),
+                    }),
+                };
+                if e.hints != want {
+                    let mut e = e.clone();
+                    e.hints = want;
+                    let _ = s.replace_endpoint(i, e);
+                }
+            }
+        }
+        rewrite
     }
 
     /// Logs a create or update of slice `id`. The stored metadata is edited in place to what
@@ -1190,6 +1394,146 @@ mod vectors {
         assert!(slices(&objects).iter().all(|s| s.ports[0].port == Some(81)));
     }
 
+    /// 30 nodes, 10 per zone (`zone-a`, `-b`, `-c`) of 100 m CPU each, and one ready pod per
+    /// entry of `zones` (0, 1, 2: a, b, c) on a node of that zone, behind a Service with
+    /// `hints`.
+    fn zoned(zones: &[usize], hints: Hints) -> History {
+        let nodes: Vec<Node> = (0..30)
+            .map(|i| Node {
+                name: format!("node-{i}").into(),
+                zone: format!("zone-{}", ["a", "b", "c"][i / 10]).into(),
+                cpu_milli: 100,
+            })
+            .collect();
+        let mut spec = service();
+        spec.hints = hints;
+        let events = zones
+            .iter()
+            .enumerate()
+            .map(|(i, z)| {
+                let mut p = pod(i as u32, true);
+                p.node = (z * 10 + i % 10) as u32;
+                p.node_name = nodes[p.node as usize].name.clone();
+                pod_change(0, p, false)
+            })
+            .collect();
+        History {
+            nodes,
+            services: vec![spec],
+            events,
+        }
+    }
+
+    /// (zone hints, node hints) of the final slices' endpoints, in endpoint order.
+    fn hints_of(objects: &[Object]) -> Vec<(Vec<String>, Vec<String>)> {
+        slices(objects)
+            .iter()
+            .flat_map(|s| &s.endpoints)
+            .map(|e| {
+                let names = |v: &[ForName]| v.iter().map(|n| n.name.clone()).collect();
+                e.hints.as_ref().map_or((vec![], vec![]), |h| {
+                    (names(&h.for_zones), names(&h.for_nodes))
+                })
+            })
+            .collect()
+    }
+
+    /// Endpoints hinted for a zone other than their own.
+    fn cross_zone(objects: &[Object]) -> usize {
+        slices(objects)
+            .iter()
+            .flat_map(|s| &s.endpoints)
+            .filter(|e| {
+                e.hints
+                    .as_ref()
+                    .is_some_and(|h| h.for_zones.iter().any(|z| Some(&z.name) != e.zone.as_ref()))
+            })
+            .count()
+    }
+
+    /// V19 (`TestReconcileTopology`): 3 equal zones, Auto, 3 endpoints all in zone-c → one
+    /// write, hints a 1, b 1, c 1: two endpoints hinted across zones.
+    #[test]
+    fn v19_auto_hints_across_three_equal_zones() {
+        let (writes, objects) = run(&zoned(&[2, 2, 2], Hints::Auto), 0, 100);
+        assert_eq!(ops(&writes), (1, 0, 0));
+        let mut zones: Vec<String> = hints_of(&objects).into_iter().flat_map(|h| h.0).collect();
+        zones.sort();
+        assert_eq!(zones, ["zone-a", "zone-b", "zone-c"]);
+        assert_eq!(cross_zone(&objects), 2);
+    }
+
+    /// V20: 4 endpoints (2 in a, 2 in c) over 3 zones: minimum 2 per zone, 6 > 4 → no hints.
+    #[test]
+    fn v20_overload_threshold_makes_hints_impossible() {
+        let h = zoned(&[0, 0, 2, 2], Hints::Auto);
+        let c = SliceController::new(ctx(), 100, &h.nodes, &h.services, crate::engine::rng(1, 3));
+        let r = drive(c, &h, 0, 3600 * SECOND);
+        assert!(hints_of(&r.final_objects).iter().all(|h| h.0.is_empty()));
+        assert_eq!(
+            r.hint_events[0].disabled,
+            Some(Disabled::MinAllocationExceedsOverloadThreshold {
+                endpoints: 4,
+                zones: 3
+            })
+        );
+    }
+
+    /// V22 (`TestReconcile_TrafficDistribution`): 6 pods (a 1, b 3, c 2). PreferClose → each
+    /// endpoint hinted for its own zone; Auto wins → 2 / 2 / 2 with one endpoint of b hinted
+    /// for a; none → no hints; PreferSameNode → zone and node hints.
+    #[test]
+    fn v22_traffic_distribution() {
+        let pods = [0, 1, 1, 1, 2, 2];
+        let (_, objects) = run(&zoned(&pods, Hints::Close { same_node: false }), 0, 100);
+        let h = hints_of(&objects);
+        assert!(h.iter().all(|(z, n)| z.len() == 1 && n.is_empty()));
+        assert_eq!(cross_zone(&objects), 0);
+
+        let (_, objects) = run(&zoned(&pods, Hints::Auto), 0, 100);
+        let mut tally = BTreeMap::new();
+        for (z, _) in hints_of(&objects) {
+            *tally.entry(z[0].clone()).or_insert(0) += 1;
+        }
+        assert_eq!(tally.values().copied().collect::<Vec<_>>(), [2, 2, 2]);
+        assert_eq!(cross_zone(&objects), 1);
+
+        let (_, objects) = run(&zoned(&pods, Hints::Off), 0, 100);
+        assert!(hints_of(&objects).iter().all(|h| h.0.is_empty()));
+
+        let (_, objects) = run(&zoned(&pods, Hints::Close { same_node: true }), 0, 100);
+        assert!(
+            hints_of(&objects)
+                .iter()
+                .all(|(z, n)| z.len() == 1 && n.len() == 1)
+        );
+    }
+
+    /// Turning hints off rewrites every slice that has them, once; turning trafficDistribution
+    /// on rewrites every slice once, and pod churn afterwards no more than without hints.
+    #[test]
+    fn turning_hints_on_and_off_costs_one_write_per_slice() {
+        let mut h = zoned(&[0; 250], Hints::Close { same_node: false });
+        let mut off = h.services[0].clone();
+        off.hints = Hints::Off;
+        h.events.push(service_change(SECOND, off.clone()));
+        let (writes, objects) = run(&h, 0, 100);
+        assert_eq!(ops(&writes), (3, 3, 0));
+        assert!(hints_of(&objects).iter().all(|h| h.0.is_empty()));
+
+        let mut h = zoned(&[0; 250], Hints::Off);
+        let mut on = h.services[0].clone();
+        on.hints = Hints::Close { same_node: false };
+        h.events.push(service_change(SECOND, on));
+        let mut gone = pod(3, true);
+        gone.node = 3;
+        gone.node_name = "node-3".into();
+        h.events.push(pod_change(2 * SECOND, gone, true));
+        let (writes, objects) = run(&h, 0, 100);
+        assert_eq!(ops(&writes), (3, 4, 0));
+        assert!(hints_of(&objects).iter().all(|h| h.0 == ["zone-a"]));
+    }
+
     /// The histogram sums of `endpoints_added_per_sync` and `endpoints_removed_per_sync`.
     fn per_sync_sums(h: &History) -> (u64, u64) {
         let c = SliceController::new(ctx(), 100, &h.nodes, &h.services, crate::engine::rng(1, 3));
@@ -1315,6 +1659,7 @@ mod vectors {
                 .map(|i| Node {
                     name: format!("node-{i}").into(),
                     zone: "".into(),
+                    cpu_milli: 1000,
                 })
                 .collect()
         };
@@ -1531,10 +1876,12 @@ mod vectors {
         let node = Node {
             name: "n1".into(),
             zone: "zone-a".into(),
+            cpu_milli: 1000,
         };
         let bare = Node {
             name: "n2".into(),
             zone: "".into(),
+            cpu_milli: 1000,
         };
         for (ready, terminating, node_name, node) in [
             (true, false, "n1", Some(&node)),

@@ -11,6 +11,7 @@
 
 pub mod endpoints;
 pub mod endpointslice;
+pub mod topology;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -159,6 +160,8 @@ pub struct ControllerRun {
     pub final_sizes: Vec<ObjectSizes>,
     /// What the EndpointSlice controller observed per sync (empty for Endpoints).
     pub per_sync: PerSync,
+    /// When Services' topology hints went on or off, and why (empty for Endpoints).
+    pub hint_events: Vec<topology::HintEvent>,
 }
 
 /// The endpoints one reconcile of an address type added and removed, as the EndpointSlice
@@ -741,6 +744,10 @@ pub trait Controller<'h> {
     fn per_sync(&mut self) -> PerSync {
         PerSync::default()
     }
+    /// The changes of the Services' topology hints, taken at the end of the run.
+    fn hint_events(&mut self) -> Vec<topology::HintEvent> {
+        Vec::new()
+    }
     /// The final objects, in (namespace, name) order, with their sizes.
     fn finish(self) -> Vec<(Object, ObjectSizes)>;
 }
@@ -1007,6 +1014,7 @@ pub fn drive_admitted<'h, C: Controller<'h>>(
         }
     }
     run.per_sync = c.per_sync();
+    run.hint_events = c.hint_events();
     (run.final_objects, run.final_sizes) = c.finish().into_iter().unzip();
     run
 }
@@ -1057,6 +1065,7 @@ pub(crate) mod testutil {
             families: vec![IpFamily::IPv4],
             headless: true,
             publish_not_ready_addresses: false,
+            hints: Default::default(),
             deleting: false,
             gone: false,
         }
@@ -1066,6 +1075,7 @@ pub(crate) mod testutil {
         vec![Node {
             name: "node-1".into(),
             zone: "".into(),
+            cpu_milli: 1000,
         }]
     }
 

@@ -196,6 +196,15 @@ fn default_cpu() -> f64 {
     4.0
 }
 
+/// `spec.trafficDistribution`: every ready endpoint hinted for its own zone (and, for
+/// `PreferSameNode`, its node). `PreferClose` is `PreferSameZone`'s deprecated alias.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+pub enum TrafficDistribution {
+    PreferClose,
+    PreferSameZone,
+    PreferSameNode,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
 pub enum IpFamily {
     IPv4,
@@ -235,6 +244,13 @@ pub struct Service {
     pub headless: bool,
     #[serde(default)]
     pub publish_not_ready_addresses: bool,
+    /// The `service.kubernetes.io/topology-mode` annotation: `Auto` (or `auto`) turns on
+    /// topology-aware hints; any other value leaves them off.
+    #[serde(default)]
+    pub topology_mode: Option<String>,
+    /// `spec.trafficDistribution`.
+    #[serde(default)]
+    pub traffic_distribution: Option<TrafficDistribution>,
     /// Relative weight of each zone for this Service's pods (default: even over all zones).
     #[serde(default)]
     pub zone_weights: Option<Spanned<BTreeMap<String, f64>>>,

@@ -262,11 +262,15 @@ pub(super) fn validate(
                 "a zone needs at least one node",
             );
         }
-        if z.cpu.is_nan() || z.cpu <= 0.0 {
+        // Millicores of a node: the hint ratios sum them over the cluster.
+        if !(z.cpu > 0.0 && z.cpu <= 1e6) {
             p.at(
                 &z.name,
                 format!("cluster.zones[{i}].cpu"),
-                format!("expected a positive number of cores, got {}", z.cpu),
+                format!(
+                    "expected a positive number of cores up to 1,000,000, got {}",
+                    z.cpu
+                ),
             );
         }
         nodes_total += u64::from(z.nodes);
