@@ -101,16 +101,13 @@ pub enum Hints {
 }
 
 impl Hints {
-    pub fn of(
-        topology_mode: Option<&str>,
-        traffic_distribution: Option<scenario::TrafficDistribution>,
-    ) -> Hints {
+    pub fn of(s: &scenario::Service) -> Hints {
         use scenario::TrafficDistribution as T;
-        match (topology_mode, traffic_distribution) {
-            (Some("Auto" | "auto"), _) => Hints::Auto,
-            (_, Some(T::PreferClose | T::PreferSameZone)) => Hints::Close { same_node: false },
-            (_, Some(T::PreferSameNode)) => Hints::Close { same_node: true },
-            (_, None) => Hints::Off,
+        match s.traffic_distribution {
+            _ if s.auto_hints() => Hints::Auto,
+            Some(T::PreferClose | T::PreferSameZone) => Hints::Close { same_node: false },
+            Some(T::PreferSameNode) => Hints::Close { same_node: true },
+            None => Hints::Off,
         }
     }
 }
@@ -206,6 +203,17 @@ pub struct History {
     pub events: Vec<(Nanos, Change)>,
 }
 
+/// The zones of these Nodes, in the order their first Node comes.
+pub fn zone_names(nodes: &[Node]) -> Vec<Arc<str>> {
+    let mut zones: Vec<Arc<str>> = Vec::new();
+    for n in nodes {
+        if !zones.contains(&n.zone) {
+            zones.push(n.zone.clone());
+        }
+    }
+    zones
+}
+
 /// Builds the nodes and Services of a scenario.
 pub fn build_topology(sc: &Scenario, rng: &mut Rng) -> (Vec<Node>, Vec<ServiceSpec>) {
     let mut nodes = Vec::new();
@@ -253,7 +261,7 @@ pub fn build_topology(sc: &Scenario, rng: &mut Rng) -> (Vec<Node>, Vec<ServiceSp
                 families: s.ip_families.value.clone(),
                 headless: s.headless,
                 publish_not_ready_addresses: s.publish_not_ready_addresses,
-                hints: Hints::of(s.topology_mode.as_deref(), s.traffic_distribution),
+                hints: Hints::of(s),
                 deleting: false,
                 gone: false,
             });

@@ -26,6 +26,7 @@ pub mod size;
 pub mod stream;
 pub mod sweep;
 pub mod trace;
+pub mod traffic;
 pub mod watch;
 pub mod wire;
 pub mod yaml;

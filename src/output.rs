@@ -76,6 +76,31 @@ pub struct SummaryRow {
     pub bytes_relist: u64,
     /// The most bytes waiting in the API servers' egress at one moment (summed per replica).
     pub peak_bytes_in_flight: u64,
+    /// Of the Services' requests (`traffic`), the fraction kube-proxy sent to another zone.
+    pub cross_zone_fraction: f64,
+    /// Their request and response bytes.
+    pub cross_zone_bytes: u64,
+    /// What those bytes cost, in USD (`cross_zone_price_per_gb`, both directions).
+    pub cross_zone_cost: f64,
+    /// The busiest endpoint's load over the mean, per Service and moment, averaged over the
+    /// requests.
+    pub max_endpoint_load_ratio: f64,
+    /// The fraction of requests routed by topology hints.
+    pub hints_active_fraction: f64,
+}
+
+/// One row of `hints.csv`: a Service's topology hints going on or off.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HintRow {
+    pub t_seconds: f64,
+    /// `namespace/name`.
+    pub service: String,
+    pub api: String,
+    /// `on` or `off`.
+    pub state: String,
+    /// The controller's event: `TopologyAwareHintsEnabled`, or `TopologyAwareHintsDisabled:`
+    /// and its message.
+    pub reason: String,
 }
 
 /// One row of `watchers.csv`: one watcher class of one API.
@@ -118,6 +143,10 @@ pub struct TimeseriesRow {
     pub egress_utilisation: f64,
     /// Bytes of the LISTs that re-listing watchers asked for in the bucket.
     pub bytes_relist: u64,
+    /// As in `summary.csv`, over the bucket's requests.
+    pub cross_zone_fraction: f64,
+    pub max_endpoint_load_ratio: f64,
+    pub hints_active_fraction: f64,
 }
 
 /// One row of `objects.csv`.
@@ -262,6 +291,35 @@ pub fn comparison_table(rows: &[SummaryRow]) -> String {
             lines.push((name, ms(a), ms(b), delay));
         }
     }
+    if e.cross_zone_bytes + s.cross_zone_bytes > 0 {
+        let permille = |x: f64| (x * 1000.0).round() as u64;
+        let percent: fn(u64) -> String = |v| format!("{}.{}%", v / 10, v % 10);
+        let cents: fn(u64) -> String = |v| format!("${}.{:02}", thousands(v / 100), v % 100);
+        lines.push((
+            "requests crossing zones",
+            permille(e.cross_zone_fraction),
+            permille(s.cross_zone_fraction),
+            percent,
+        ));
+        lines.push((
+            "  their bytes",
+            e.cross_zone_bytes,
+            s.cross_zone_bytes,
+            human_bytes,
+        ));
+        lines.push((
+            "  their cost",
+            (e.cross_zone_cost * 100.0).round() as u64,
+            (s.cross_zone_cost * 100.0).round() as u64,
+            cents,
+        ));
+        lines.push((
+            "busiest endpoint's load / mean",
+            permille(e.max_endpoint_load_ratio),
+            permille(s.max_endpoint_load_ratio),
+            |v| format!("{}.{:03}", v / 1000, v % 1000),
+        ));
+    }
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -306,6 +364,7 @@ fn human_millis(ms: u64) -> String {
 pub fn run_report(
     sc: &Scenario,
     summary: &[SummaryRow],
+    hints: &[HintRow],
     largest_endpoints: u64,
     out: &Path,
 ) -> String {
@@ -345,10 +404,29 @@ pub fn run_report(
             thousands(limit),
         );
     }
+    if !hints.is_empty() {
+        const SHOWN: usize = 10;
+        let _ = writeln!(s, "\nTopology hints (topology_mode: Auto) went on or off:");
+        for h in hints.iter().take(SHOWN) {
+            let _ = writeln!(
+                s,
+                "  {:>8.1} s  {}  {}  {}",
+                h.t_seconds, h.service, h.state, h.reason
+            );
+        }
+        if hints.len() > SHOWN {
+            let _ = writeln!(s, "  ... {} more in hints.csv", hints.len() - SHOWN);
+        }
+    }
     let _ = writeln!(
         s,
-        "\nWrote {}/summary.csv, timeseries.csv, objects.csv, watchers.csv.",
-        out.display()
+        "\nWrote {}/summary.csv, timeseries.csv, objects.csv, watchers.csv{}.",
+        out.display(),
+        if sc.requests_auto_hints() {
+            ", hints.csv"
+        } else {
+            ""
+        }
     );
     s
 }

@@ -8,23 +8,25 @@ use rustc_hash::FxHashMap as HashMap;
 
 use crate::apiserver;
 use crate::charts::{self, ChartError};
-use crate::cluster::{self, History};
+use crate::cluster::{self, History, ServiceSpec};
 use crate::controllers::{
     self, Api, ControllerRun, MetaContext, Op,
     endpoints::{EndpointsController, MAX_CAPACITY},
     endpointslice::{SERVICE_NAME, SliceController},
+    topology::HintEvent,
 };
 use crate::engine;
 use crate::etcd;
 use crate::kubeproxy;
 use crate::metrics;
 use crate::outdir::{OutError, Staged};
-use crate::output::{self, ObjectRow, SummaryRow, TimeseriesRow, WatcherRow};
+use crate::output::{self, HintRow, ObjectRow, SummaryRow, TimeseriesRow, WatcherRow};
 use crate::scenario::{
     Action, Churn, Nanos, Problem, RetryPolicy, SECOND, Scenario, ScenarioError,
 };
 use crate::stream::{Events, Recorded, Stream};
 use crate::trace::{self, TraceError};
+use crate::traffic;
 use crate::watch::{self, BucketDelivery};
 use crate::wire::{Object, WireError, fast};
 
@@ -138,6 +140,8 @@ pub struct Simulation {
     pub watchers: Vec<WatcherRow>,
     /// Per API, as in `runs`: what `--metrics` writes.
     pub metrics: Vec<metrics::ApiMetrics>,
+    /// When Services' topology hints went on or off (`hints.csv`).
+    pub hints: Vec<HintRow>,
 }
 
 /// The checks that need the built cluster (node names) or other files (a trace): part of
@@ -316,7 +320,34 @@ pub fn simulate_watched(
             (played, outcomes)
         }
     };
-    let (ep, slices) = (ep?, slices?);
+    let (mut ep, mut slices) = (ep?, slices?);
+    let flows = traffic::flows(
+        sc,
+        history.nodes(),
+        history.services(),
+        &slices.run.routing,
+        sc.file.bucket.value.0,
+        ep.timeseries.len(),
+    );
+    let price = sc.file.cross_zone_price_per_gb.value;
+    for (o, flows) in [&mut ep, &mut slices].into_iter().zip(&flows) {
+        let all = traffic::Flow::sum(flows);
+        let (cross, load, hinted) = all.fractions();
+        let s = &mut o.summary;
+        s.cross_zone_fraction = cross;
+        s.cross_zone_bytes = all.cross_bytes.round() as u64;
+        // Micro-dollars: no float noise in the CSV.
+        s.cross_zone_cost = (all.cross_bytes / 1e9 * 2.0 * price * 1e6).round() / 1e6;
+        s.max_endpoint_load_ratio = load;
+        s.hints_active_fraction = hinted;
+        for (row, flow) in o.timeseries.iter_mut().zip(flows) {
+            (
+                row.cross_zone_fraction,
+                row.max_endpoint_load_ratio,
+                row.hints_active_fraction,
+            ) = flow.fractions();
+        }
+    }
     let mut timeseries = ep.timeseries;
     timeseries.extend(slices.timeseries);
     let mut objects = ep.objects;
@@ -324,6 +355,7 @@ pub fn simulate_watched(
     let mut watchers = ep.watchers;
     watchers.extend(slices.watchers);
     let metrics = vec![ep.metrics, slices.metrics];
+    let hints = hint_rows(history.services(), &slices.run.hint_events);
     Ok(Simulation {
         history,
         runs: [ep.run, slices.run],
@@ -333,7 +365,28 @@ pub fn simulate_watched(
         objects,
         watchers,
         metrics,
+        hints,
     })
+}
+
+/// The rows of `hints.csv`, in time order.
+fn hint_rows(services: &[ServiceSpec], events: &[HintEvent]) -> Vec<HintRow> {
+    events
+        .iter()
+        .map(|e| {
+            let s = &services[e.service as usize];
+            HintRow {
+                t_seconds: e.time as f64 / SECOND as f64,
+                service: format!("{}/{}", s.namespace, s.name),
+                api: Api::EndpointSlices.as_str().into(),
+                state: if e.disabled.is_none() { "on" } else { "off" }.into(),
+                reason: match &e.disabled {
+                    None => "TopologyAwareHintsEnabled".into(),
+                    Some(why) => format!("TopologyAwareHintsDisabled: {why}"),
+                },
+            }
+        })
+        .collect()
 }
 
 /// What both APIs' pipelines share: the scenario, its cluster and the watcher groups.
@@ -772,6 +825,13 @@ pub fn run(sc: &Scenario, opts: &RunOptions) -> Result<Simulation, RunError> {
             output::csv_bytes(&sim.watchers).map_err(io_err(dir))?,
         ),
     ];
+    let mut files = files;
+    if sc.requests_auto_hints() {
+        files.push((
+            dir.join("hints.csv"),
+            output::csv_bytes(&sim.hints).map_err(io_err(dir))?,
+        ));
+    }
     let mut exports: Vec<(PathBuf, Vec<u8>)> = Vec::new();
     if let Some(dir) = &opts.export_objects {
         for (api, run) in Api::BOTH.into_iter().zip(&sim.runs) {

@@ -21,7 +21,7 @@ fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
-const SUMMARY_HEADER: &str = "scenario,seed,api,pod_events,syncs,creates,updates,deletes,objects_final,objects_peak,max_object_proto_bytes,max_object_json_bytes,bytes_written,watch_events,bytes_delivered,bytes_delivered_proto,bytes_delivered_json,failed_writes,etcd_bytes_written,etcd_stored_bytes,etcd_history_revisions,etcd_history_bytes,propagation_p50_s,propagation_p90_s,propagation_p99_s,propagation_max_s,proxy_syncs_per_minute,network_programming_p50_s,network_programming_p99_s,watch_terminations,relists,bytes_relist,peak_bytes_in_flight";
+const SUMMARY_HEADER: &str = "scenario,seed,api,pod_events,syncs,creates,updates,deletes,objects_final,objects_peak,max_object_proto_bytes,max_object_json_bytes,bytes_written,watch_events,bytes_delivered,bytes_delivered_proto,bytes_delivered_json,failed_writes,etcd_bytes_written,etcd_stored_bytes,etcd_history_revisions,etcd_history_bytes,propagation_p50_s,propagation_p90_s,propagation_p99_s,propagation_max_s,proxy_syncs_per_minute,network_programming_p50_s,network_programming_p99_s,watch_terminations,relists,bytes_relist,peak_bytes_in_flight,cross_zone_fraction,cross_zone_bytes,cross_zone_cost,max_endpoint_load_ratio,hints_active_fraction";
 
 fn run_to(name: &str, out: &Path, extra: &[&str]) {
     slicesim()
@@ -58,7 +58,7 @@ fn quickstart_writes_the_three_csvs_and_prints_the_table() {
     // Two Services of 30 and 12 pods: one Endpoints each, one slice each (< 100 endpoints).
     assert_eq!((rows[0][8], rows[1][8]), ("2", "2"));
     let ts = read(&dir.path().join("timeseries.csv"));
-    assert!(ts.starts_with("t_seconds,api,writes,watch_events,bytes_delivered,objects,endpoints,max_object_proto_bytes,etcd_bytes_written,propagation_p50_s,propagation_p99_s,propagation_max_s,egress_utilisation,bytes_relist\n"));
+    assert!(ts.starts_with("t_seconds,api,writes,watch_events,bytes_delivered,objects,endpoints,max_object_proto_bytes,etcd_bytes_written,propagation_p50_s,propagation_p99_s,propagation_max_s,egress_utilisation,bytes_relist,cross_zone_fraction,max_endpoint_load_ratio,hints_active_fraction\n"));
     // 5 minutes in 10 s buckets, for both APIs.
     assert_eq!(ts.lines().count(), 1 + 2 * 30);
     let objects = read(&dir.path().join("objects.csv"));
@@ -542,4 +542,102 @@ fn metrics_parse_as_prometheus_text_and_agree_with_the_summary() {
     assert_eq!(value(added, "endpointslices", None), n("syncs"));
     assert_eq!(value(removed, "endpointslices", None), n("syncs"));
     assert_eq!(sum(added) - sum(removed), 3000.0);
+}
+
+/// kubernetes/kubernetes#122437: 11 endpoints over three equal zones under Auto get no hints
+/// (each zone's minimum is ⌈(11/3)/1.2⌉ = 4, and 12 > 11); 12 endpoints get them. hints.csv
+/// says when and why.
+#[test]
+fn eleven_endpoints_over_three_equal_zones_get_no_hints_twelve_do() {
+    for (replicas, state, reason) in [
+        (
+            11,
+            "off",
+            "TopologyAwareHintsDisabled: Unable to allocate minimum required endpoints to each \
+             zone without exceeding overload threshold (11 endpoints, 3 zones)",
+        ),
+        (12, "on", "TopologyAwareHintsEnabled"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = run_yaml(
+            dir.path(),
+            "hints",
+            &format!(
+                "duration: 2m\n\
+                 cluster: {{zones: [{{name: zone-a, nodes: 4}}, {{name: zone-b, nodes: 4}}, {{name: zone-c, nodes: 4}}]}}\n\
+                 services: [{{name: web, labels: {{app: web}}, replicas: {replicas}, topology_mode: Auto}}]\n"
+            ),
+        );
+        let hints = read(&out.join("hints.csv"));
+        let last = hints.lines().last().unwrap();
+        assert!(hints.starts_with("t_seconds,service,api,state,reason\n"));
+        // A field with a comma is quoted.
+        let reason = if reason.contains(',') {
+            format!("\"{reason}\"")
+        } else {
+            reason.to_string()
+        };
+        assert!(
+            last.ends_with(&format!("default/web,endpointslices,{state},{reason}")),
+            "{replicas}: {hints}"
+        );
+    }
+}
+
+/// Three balanced zones of 10 nodes, a Service of 30 pods (10 per zone): cluster-wide routing
+/// sends two thirds of the requests to another zone (20 of 30 endpoints are elsewhere); with
+/// PreferSameZone or Auto hints more than 95 % stay in their zone.
+#[test]
+fn hints_keep_requests_in_zone_across_three_balanced_zones() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, hints) in [
+        ("none", ""),
+        ("same-zone", ", traffic_distribution: PreferSameZone"),
+        ("auto", ", topology_mode: Auto"),
+    ] {
+        let out = run_yaml(
+            dir.path(),
+            name,
+            &format!(
+                "duration: 10m\n\
+                 cluster: {{zones: [{{name: zone-a, nodes: 10}}, {{name: zone-b, nodes: 10}}, {{name: zone-c, nodes: 10}}]}}\n\
+                 services: [{{name: web, labels: {{app: web}}, replicas: 30{hints}}}]\n"
+            ),
+        );
+        let rows = summary_columns(&out);
+        let cross = |r: usize| rows[r]["cross_zone_fraction"].parse::<f64>().unwrap();
+        assert!((cross(0) - 2.0 / 3.0).abs() < 0.01, "{name}: {}", cross(0));
+        if hints.is_empty() {
+            assert!((cross(1) - 2.0 / 3.0).abs() < 0.01, "{name}: {}", cross(1));
+        } else {
+            assert!(cross(1) < 0.05, "{name}: {}", cross(1));
+        }
+    }
+}
+
+/// Zones of 10, 9 and 1 nodes (allocatable CPU 50 / 45 / 5 %, clients in proportion) and 10
+/// pods in each: PreferSameZone keeps zone a's half of the requests on its 10 endpoints (1.5
+/// times the mean load), while Auto hints endpoints in proportion to CPU and evens the load.
+#[test]
+fn auto_evens_the_load_where_prefer_same_zone_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ratio = Vec::new();
+    for (name, hints) in [
+        ("same-zone", "traffic_distribution: PreferSameZone"),
+        ("auto", "topology_mode: Auto"),
+    ] {
+        let out = run_yaml(
+            dir.path(),
+            name,
+            &format!(
+                "duration: 10m\n\
+                 cluster: {{zones: [{{name: zone-a, nodes: 10}}, {{name: zone-b, nodes: 9}}, {{name: zone-c, nodes: 1}}]}}\n\
+                 services: [{{name: web, labels: {{app: web}}, replicas: 30, {hints}, zone_weights: {{zone-a: 1, zone-b: 1, zone-c: 1}}}}]\n"
+            ),
+        );
+        let rows = summary_columns(&out);
+        ratio.push(rows[1]["max_endpoint_load_ratio"].parse::<f64>().unwrap());
+    }
+    assert!((ratio[0] - 1.5).abs() < 0.05, "{ratio:?}");
+    assert!(ratio[1] < ratio[0] - 0.2, "{ratio:?}");
 }

@@ -29,7 +29,9 @@ use rustc_hash::FxHashMap as HashMap;
 use serde_json::json;
 
 use super::endpoints::{HEADLESS, TRIGGER_TIME, resolve_ports};
-use super::topology::{self, Disabled, Hint, HintEvent, NodeInfo, Seen};
+use super::topology::{
+    self, Disabled, Hint, HintEvent, NO_ZONE, NodeInfo, RoutingSample, Seen, ZoneMix,
+};
 use super::{
     Controller, Desired, FieldsMemo, Key, LabelsMemo, MetaContext, Op, PerSync, PodStore, PortSets,
     StableMeta, TriggerTracker, Write, fields_of_keys, fill_pod_ref, set_str,
@@ -59,6 +61,8 @@ struct SliceRt {
     keys: Vec<Key>,
     /// Where the slice sits in [`Family::fill_index`] (port set, endpoint count).
     indexed: Option<(Ports, usize)>,
+    /// Its ready endpoints by zone and zone hint, as last written.
+    mix: ZoneMix,
 }
 
 /// A pod's endpoint as [`endpoint_for`] derives it, held as references to the pod and its
@@ -105,8 +109,12 @@ struct Family<'a> {
     hints_mode: Hints,
     /// Some slice may carry hints.
     hinted: bool,
-    /// Auto hints were in effect after the last evaluation (`None`: never evaluated).
-    auto_on: Option<bool>,
+    /// The ready endpoints of all its slices by zone and zone hint, and as last sampled.
+    mix: ZoneMix,
+    sampled: ZoneMix,
+    /// The last evaluation of Auto hints: in effect (`Some(None)`) or why not (`None`: never
+    /// evaluated, or left).
+    auto_last: Option<Option<Disabled>>,
 }
 
 /// Slice ids in ascending order, each once: the set of slices a sync updates, kept (empty)
@@ -173,6 +181,9 @@ pub struct SliceController<'a> {
     /// Each zone's share of the ready Nodes' CPU (`TopologyCache.SetNodes`).
     cpu_ratios: Option<BTreeMap<String, f64>>,
     hint_events: Vec<HintEvent>,
+    /// Zone name → index into the cluster's zones (in the order their Nodes come).
+    zone_ids: HashMap<Arc<str>, u16>,
+    routing: Vec<RoutingSample>,
 }
 
 impl<'a> SliceController<'a> {
@@ -207,6 +218,12 @@ impl<'a> SliceController<'a> {
             per_sync: PerSync::default(),
             cpu_ratios: node_ratios(nodes, &[]),
             hint_events: Vec::new(),
+            zone_ids: crate::cluster::zone_names(nodes)
+                .into_iter()
+                .enumerate()
+                .map(|(i, z)| (z, i as u16))
+                .collect(),
+            routing: Vec::new(),
         }
     }
 }
@@ -235,7 +252,7 @@ impl SliceController<'_> {
             .collect();
         self.next_id += 1;
         let id = self.next_id;
-        let rt = SliceRt {
+        let mut rt = SliceRt {
             name: m.name.as_str().into(),
             uid: m.uid.as_str().into(),
             created: m.creation_timestamp.unwrap_or(Time(0)),
@@ -244,6 +261,7 @@ impl SliceController<'_> {
             applied: 0,
             sized: SizedSlice::new(slice.clone()),
             indexed: None,
+            mix: ZoneMix::default(),
         };
         let st = &mut self.states[service as usize];
         let family = st
@@ -256,6 +274,8 @@ impl SliceController<'_> {
                     for k in &rt.keys {
                         fam.loc.insert(k.clone(), id);
                     }
+                    rt.mix = zone_mix(&rt.sized, &self.zone_ids);
+                    fam.mix.add(&rt.mix);
                 } else {
                     fam.foreign.push(id);
                 }
@@ -503,6 +523,21 @@ fn slice_to_fill_in(unchanged: &[(u64, usize)], n: usize, max: usize) -> Option<
         .map(|(id, _)| *id)
 }
 
+/// A slice's ready endpoints by zone and zone hint.
+fn zone_mix(s: &SizedSlice, zone_ids: &HashMap<Arc<str>, u16>) -> ZoneMix {
+    let id = |z: Option<&str>| z.and_then(|z| zone_ids.get(z)).copied().unwrap_or(NO_ZONE);
+    let mut mix = ZoneMix::default();
+    for e in (0..s.len()).map(|i| s.endpoint(i)).filter(|e| is_ready(e)) {
+        let hint = e
+            .hints
+            .as_ref()
+            .and_then(|h| h.for_zones.first())
+            .map(|z| z.name.as_str());
+        *mix.0.entry((id(e.zone.as_deref()), id(hint))).or_default() += 1;
+    }
+    mix
+}
+
 /// The hint logic's view of the endpoints of some slices.
 fn views<'f>(fam: &'f Family<'_>, ids: &[u64]) -> Vec<Vec<Seen<'f>>> {
     ids.iter()
@@ -581,9 +616,12 @@ impl<'a> Controller<'a> for SliceController<'a> {
                 for s in std::mem::take(&mut fam.slices).into_values() {
                     log.push(delete_write(t, service, spec, &s));
                 }
+                let sampled = std::mem::take(&mut fam.sampled);
                 *fam = Family::default();
+                fam.sampled = sampled;
             }
             st.trigger = TriggerTracker::default();
+            self.sample(t, service);
             return;
         }
         let trigger = self.states[service as usize]
@@ -605,6 +643,7 @@ impl<'a> Controller<'a> for SliceController<'a> {
             log.push(delete_write(t, service, spec, &s));
         }
         self.states[service as usize].labels = memo;
+        self.sample(t, service);
     }
 
     fn per_sync(&mut self) -> PerSync {
@@ -620,6 +659,10 @@ impl<'a> Controller<'a> for SliceController<'a> {
 
     fn hint_events(&mut self) -> Vec<HintEvent> {
         std::mem::take(&mut self.hint_events)
+    }
+
+    fn routing(&mut self) -> Vec<RoutingSample> {
+        std::mem::take(&mut self.routing)
     }
 
     fn finish(self) -> Vec<(Object, ObjectSizes)> {
@@ -892,6 +935,7 @@ impl<'a> SliceController<'a> {
                 }),
                 keys,
                 indexed: None,
+                mix: ZoneMix::default(),
             };
             fam.slices.insert(id, s);
             fam.reindex(id);
@@ -967,6 +1011,7 @@ impl<'a> SliceController<'a> {
         }
         for id in delete {
             if let Some(s) = fam.slices.remove(&id) {
+                fam.mix.sub(&s.mix);
                 fam.unindex(&s, id);
                 for k in &s.keys {
                     if fam.loc.get(k) == Some(&id) {
@@ -975,6 +1020,21 @@ impl<'a> SliceController<'a> {
                 }
                 log.push(delete_write(t, service, spec, &s));
             }
+        }
+    }
+
+    /// Logs the routing state of `service` (its primary address type) if the sync changed it.
+    fn sample(&mut self, t: Nanos, service: u32) {
+        let Some((_, fam)) = self.states[service as usize].families.first_mut() else {
+            return;
+        };
+        if fam.mix != fam.sampled {
+            fam.sampled = fam.mix.clone();
+            self.routing.push(RoutingSample {
+                time: t,
+                service,
+                mix: fam.mix.clone(),
+            });
         }
     }
 
@@ -998,7 +1058,7 @@ impl<'a> SliceController<'a> {
             return Vec::new();
         }
         // Leaving Auto while its hints were in effect (`HasPopulatedHints`).
-        if mode != Hints::Auto && fam.auto_on.take() == Some(true) {
+        if mode != Hints::Auto && fam.auto_last.take() == Some(None) {
             self.hint_events.push(HintEvent {
                 time: t,
                 service,
@@ -1059,16 +1119,17 @@ impl<'a> SliceController<'a> {
                     &views(fam, &written),
                     &views(fam, &unchanged),
                 );
-                let on = d.disabled.is_none();
-                if fam.auto_on != Some(on) {
+                // A change of state, or of the reason hints are off, is an event.
+                let kind = |d: &Option<Disabled>| d.as_ref().map(std::mem::discriminant);
+                if fam.auto_last.as_ref().map(kind) != Some(kind(&d.disabled)) {
                     self.hint_events.push(HintEvent {
                         time: t,
                         service,
                         disabled: d.disabled.clone(),
                     });
                 }
-                fam.auto_on = Some(on);
-                fam.hinted = on || fam.hinted;
+                fam.hinted = d.disabled.is_none() || fam.hinted;
+                fam.auto_last = Some(d.disabled.clone());
                 (d.rewrite.iter().map(|i| unchanged[*i]).collect(), d.hints)
             }
         };
@@ -1180,6 +1241,10 @@ impl<'a> SliceController<'a> {
             noop: false,
             failed: false,
         });
+        let mix = zone_mix(&s.sized, &self.zone_ids);
+        fam.mix.sub(&s.mix);
+        fam.mix.add(&mix);
+        s.mix = mix;
     }
 }
 

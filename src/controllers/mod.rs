@@ -162,6 +162,9 @@ pub struct ControllerRun {
     pub per_sync: PerSync,
     /// When Services' topology hints went on or off, and why (empty for Endpoints).
     pub hint_events: Vec<topology::HintEvent>,
+    /// Each Service's ready endpoints by zone and hint after every sync that changed them
+    /// (empty for Endpoints).
+    pub routing: Vec<topology::RoutingSample>,
 }
 
 /// The endpoints one reconcile of an address type added and removed, as the EndpointSlice
@@ -748,6 +751,10 @@ pub trait Controller<'h> {
     fn hint_events(&mut self) -> Vec<topology::HintEvent> {
         Vec::new()
     }
+    /// The Services' routing states over time, taken at the end of the run.
+    fn routing(&mut self) -> Vec<topology::RoutingSample> {
+        Vec::new()
+    }
     /// The final objects, in (namespace, name) order, with their sizes.
     fn finish(self) -> Vec<(Object, ObjectSizes)>;
 }
@@ -1015,6 +1022,7 @@ pub fn drive_admitted<'h, C: Controller<'h>>(
     }
     run.per_sync = c.per_sync();
     run.hint_events = c.hint_events();
+    run.routing = c.routing();
     (run.final_objects, run.final_sizes) = c.finish().into_iter().unzip();
     run
 }

@@ -108,14 +108,49 @@ impl fmt::Display for Disabled {
 
 /// A change of a Service's hints (per address type), as the controller's events report it:
 /// `TopologyAwareHintsEnabled`, or `TopologyAwareHintsDisabled` with its message. Only
-/// changes are recorded (upstream repeats the warning at every sync that fails), and the
-/// first evaluation of a Service whose hints are off.
+/// changes are recorded — of the state, or of the reason hints are off — and the first
+/// evaluation (upstream repeats the warning at every sync that fails).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HintEvent {
     pub time: Nanos,
     pub service: u32,
     /// `None`: enabled.
     pub disabled: Option<Disabled>,
+}
+
+/// No zone, or no zone hint, in a [`ZoneMix`].
+pub const NO_ZONE: u16 = u16::MAX;
+
+/// A Service's ready endpoints (of its primary address type) by (zone, zone hint), zones as
+/// indices into the cluster's zones: all kube-proxy's zone routing depends on.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ZoneMix(pub BTreeMap<(u16, u16), u32>);
+
+impl ZoneMix {
+    pub fn add(&mut self, other: &ZoneMix) {
+        for (k, n) in &other.0 {
+            *self.0.entry(*k).or_default() += n;
+        }
+    }
+
+    pub fn sub(&mut self, other: &ZoneMix) {
+        for (k, n) in &other.0 {
+            if let Some(m) = self.0.get_mut(k) {
+                *m -= n;
+                if *m == 0 {
+                    self.0.remove(k);
+                }
+            }
+        }
+    }
+}
+
+/// A Service's routing state from `time` on (after a sync that changed it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoutingSample {
+    pub time: Nanos,
+    pub service: u32,
+    pub mix: ZoneMix,
 }
 
 /// What one zone should get of a Service's ready endpoints (`allocation`).

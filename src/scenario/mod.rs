@@ -11,6 +11,7 @@
 mod estimate;
 mod storage;
 pub mod sweep;
+mod traffic;
 mod units;
 mod validate;
 
@@ -26,6 +27,7 @@ pub use estimate::{Estimate, check_memory, default_memory_limit, estimate, parse
 pub use storage::{
     Apiserver, ApiserverRestart, DEFAULT_MAX_REQUEST_BYTES, Etcd, Receive, Retry, RetryPolicy,
 };
+pub use traffic::{MAX_RPS, Traffic};
 pub use units::{
     Bandwidth, Bytes, Count, Duration, IntOrPercent, Nanos, SECOND, human_bytes, thousands,
 };
@@ -88,6 +90,9 @@ pub struct ScenarioFile {
     pub apiserver: Option<Spanned<Apiserver>>,
     #[serde(default)]
     pub etcd: Etcd,
+    /// USD per GB crossing zones, charged in each direction.
+    #[serde(default = "traffic::default_price")]
+    pub cross_zone_price_per_gb: Spanned<f64>,
     #[serde(default)]
     pub realism: Realism,
     /// A grid of variants of this scenario (`slicesim run` runs them all).
@@ -251,6 +256,9 @@ pub struct Service {
     /// `spec.trafficDistribution`.
     #[serde(default)]
     pub traffic_distribution: Option<TrafficDistribution>,
+    /// What its clients send (the cross-zone figures).
+    #[serde(default)]
+    pub traffic: Traffic,
     /// Relative weight of each zone for this Service's pods (default: even over all zones).
     #[serde(default)]
     pub zone_weights: Option<Spanned<BTreeMap<String, f64>>>,
@@ -264,6 +272,11 @@ pub struct Service {
 }
 
 impl Service {
+    /// The topology-mode annotation turns on topology-aware hints (`Auto` or `auto`).
+    pub fn auto_hints(&self) -> bool {
+        matches!(self.topology_mode.as_deref(), Some("Auto" | "auto"))
+    }
+
     /// The namespaces of the entry: its `namespace`, or `<namespace>-1` .. `-N`.
     pub fn namespace_names(&self) -> Vec<String> {
         match self.namespaces {
@@ -904,6 +917,11 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// Some Service asks for topology-aware hints by annotation (`hints.csv` is written).
+    pub fn requests_auto_hints(&self) -> bool {
+        self.file.services.iter().any(Service::auto_hints)
+    }
+
     /// Reads and validates a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         let file = path.display().to_string();

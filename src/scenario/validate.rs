@@ -198,6 +198,17 @@ pub(super) fn validate(
     if sf.duration.value.0 == 0 {
         p.at(&sf.duration, "duration", "must be longer than 0s");
     }
+    let price = &sf.cross_zone_price_per_gb;
+    if !(price.value.is_finite() && price.value >= 0.0) {
+        p.at(
+            price,
+            "cross_zone_price_per_gb",
+            format!(
+                "expected a non-negative price in USD per GB, got {}",
+                price.value
+            ),
+        );
+    }
     if sf.bucket.value.0 == 0 {
         p.at(&sf.bucket, "bucket", "must be longer than 0s");
     }
@@ -523,29 +534,21 @@ pub(super) fn validate(
             );
         }
         if let Some(w) = &s.zone_weights {
-            for (zone, weight) in &w.value {
-                if !zones.contains(zone) {
-                    p.at(
-                        w,
-                        format!("{at}.zone_weights"),
-                        format!("unknown zone {zone:?} (zones: {})", join(&zones)),
-                    );
-                }
-                if weight.is_nan() || *weight < 0.0 {
-                    p.at(
-                        w,
-                        format!("{at}.zone_weights.{zone}"),
-                        "weights are non-negative",
-                    );
-                }
-            }
-            if w.value.values().sum::<f64>() <= 0.0 {
-                p.at(
-                    w,
-                    format!("{at}.zone_weights"),
-                    "at least one weight must be positive",
-                );
-            }
+            zone_weights(&mut p, w, &format!("{at}.zone_weights"), &zones);
+        }
+        let rps = &s.traffic.requests_per_second;
+        if !(rps.value >= 0.0 && rps.value <= MAX_RPS) {
+            p.at(
+                rps,
+                format!("{at}.traffic.requests_per_second"),
+                format!(
+                    "expected 0 to 1,000,000,000 requests per second, got {}",
+                    rps.value
+                ),
+            );
+        }
+        if let Some(w) = &s.traffic.clients {
+            zone_weights(&mut p, w, &format!("{at}.traffic.clients"), &zones);
         }
         // At most 2^32 * 2^32: fits, and so does the sum over entries that fit in memory;
         // saturating keeps an absurd total absurd (it is refused below).
@@ -811,6 +814,34 @@ pub(super) fn validate(
         max_endpoints_per_slice: max_eps.value as usize,
         file: sf,
     })
+}
+
+/// Weights per zone: known zones, finite and non-negative, one positive.
+fn zone_weights(
+    p: &mut Problems<'_>,
+    w: &Spanned<BTreeMap<String, f64>>,
+    at: &str,
+    zones: &BTreeSet<String>,
+) {
+    for (zone, weight) in &w.value {
+        if !zones.contains(zone) {
+            p.at(
+                w,
+                at,
+                format!("unknown zone {zone:?} (zones: {})", join(zones)),
+            );
+        }
+        if !(weight.is_finite() && *weight >= 0.0) {
+            p.at(
+                w,
+                format!("{at}.{zone}"),
+                "weights are non-negative numbers",
+            );
+        }
+    }
+    if !w.value.values().any(|v| *v > 0.0) {
+        p.at(w, at, "at least one weight must be positive");
+    }
 }
 
 fn join(set: &BTreeSet<String>) -> String {
