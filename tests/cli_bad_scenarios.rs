@@ -147,6 +147,34 @@ const CASES: &[(&str, &str, &str, &str, &str)] = &[
         "services[0].ip_families",
         "expected [IPv4]",
     ),
+    (
+        "traffic-distribution.yaml",
+        "services:\n  - name: web\n    traffic_distribution: Nearest\n",
+        "3:27",
+        "services[0].traffic_distribution",
+        "expected one of PreferClose, PreferSameZone, PreferSameNode",
+    ),
+    (
+        "traffic-clients.yaml",
+        "services:\n  - name: web\n    traffic: {clients: {mars: 1}}\n",
+        "3:24",
+        "services[0].traffic.clients",
+        "unknown zone \"mars\"",
+    ),
+    (
+        "traffic-rate.yaml",
+        "services:\n  - name: web\n    traffic: {requests_per_second: -1}\n",
+        "3:36",
+        "services[0].traffic.requests_per_second",
+        "got -1",
+    ),
+    (
+        "price.yaml",
+        "services:\n  - name: web\ncross_zone_price_per_gb: -2\n",
+        "3:26",
+        "cross_zone_price_per_gb",
+        "non-negative price",
+    ),
 ];
 
 #[test]
