@@ -181,8 +181,7 @@ pub struct SliceController<'a> {
     /// Each zone's share of the ready Nodes' CPU (`TopologyCache.SetNodes`).
     cpu_ratios: Option<BTreeMap<String, f64>>,
     hint_events: Vec<HintEvent>,
-    /// Zone name → index into the cluster's zones (in the order their Nodes come).
-    zone_ids: HashMap<Arc<str>, u16>,
+    zone_ids: ZoneIds,
     routing: Vec<RoutingSample>,
 }
 
@@ -218,11 +217,13 @@ impl<'a> SliceController<'a> {
             per_sync: PerSync::default(),
             cpu_ratios: node_ratios(nodes, &[]),
             hint_events: Vec::new(),
-            zone_ids: crate::cluster::zone_names(nodes)
-                .into_iter()
-                .enumerate()
-                .map(|(i, z)| (z, i as u16))
-                .collect(),
+            zone_ids: ZoneIds(
+                crate::cluster::zone_names(nodes)
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, z)| (z, i as u16))
+                    .collect(),
+            ),
             routing: Vec::new(),
         }
     }
@@ -274,8 +275,7 @@ impl SliceController<'_> {
                     for k in &rt.keys {
                         fam.loc.insert(k.clone(), id);
                     }
-                    rt.mix = zone_mix(&rt.sized, &self.zone_ids);
-                    fam.mix.add(&rt.mix);
+                    rt.count_all(1, &self.zone_ids, &mut fam.mix);
                 } else {
                     fam.foreign.push(id);
                 }
@@ -523,19 +523,53 @@ fn slice_to_fill_in(unchanged: &[(u64, usize)], n: usize, max: usize) -> Option<
         .map(|(id, _)| *id)
 }
 
-/// A slice's ready endpoints by zone and zone hint.
-fn zone_mix(s: &SizedSlice, zone_ids: &HashMap<Arc<str>, u16>) -> ZoneMix {
-    let id = |z: Option<&str>| z.and_then(|z| zone_ids.get(z)).copied().unwrap_or(NO_ZONE);
-    let mut mix = ZoneMix::default();
-    for e in (0..s.len()).map(|i| s.endpoint(i)).filter(|e| is_ready(e)) {
-        let hint = e
-            .hints
-            .as_ref()
-            .and_then(|h| h.for_zones.first())
-            .map(|z| z.name.as_str());
-        *mix.0.entry((id(e.zone.as_deref()), id(hint))).or_default() += 1;
+/// Zone name → index into the cluster's zones (in the order their Nodes come).
+struct ZoneIds(HashMap<Arc<str>, u16>);
+
+impl ZoneIds {
+    /// A ready endpoint's (zone, zone hint) in a [`ZoneMix`]; `None` when it is not ready.
+    fn key(&self, e: &Endpoint) -> Option<(u16, u16)> {
+        let id = |z: Option<&str>| z.and_then(|z| self.0.get(z)).copied().unwrap_or(NO_ZONE);
+        let hint = e.hints.as_ref().and_then(|h| h.for_zones.first());
+        is_ready(e).then(|| (id(e.zone.as_deref()), id(hint.map(|z| z.name.as_str()))))
     }
-    mix
+
+    /// Counts `e` into `mixes` (`+1`) or out of them (`-1`).
+    fn count(&self, e: &Endpoint, by: i32, mixes: [&mut ZoneMix; 2]) {
+        if let Some(k) = self.key(e) {
+            for m in mixes {
+                m.count(k, by);
+            }
+        }
+    }
+}
+
+impl SliceRt {
+    /// The edits of a slice's endpoints, each counted in its mix and its family's (`total`).
+    fn push(&mut self, e: Endpoint, ids: &ZoneIds, total: &mut ZoneMix) {
+        ids.count(&e, 1, [&mut self.mix, total]);
+        self.sized.push_endpoint(e);
+    }
+
+    fn remove(&mut self, i: usize, ids: &ZoneIds, total: &mut ZoneMix) -> Endpoint {
+        let e = self.sized.remove_endpoint(i);
+        ids.count(&e, -1, [&mut self.mix, total]);
+        e
+    }
+
+    fn replace(&mut self, i: usize, e: Endpoint, ids: &ZoneIds, total: &mut ZoneMix) -> Endpoint {
+        ids.count(&e, 1, [&mut self.mix, total]);
+        let old = self.sized.replace_endpoint(i, e);
+        ids.count(&old, -1, [&mut self.mix, total]);
+        old
+    }
+
+    /// Counts the whole content in (`+1`, after a create or a new content) or out (`-1`).
+    fn count_all(&mut self, by: i32, ids: &ZoneIds, total: &mut ZoneMix) {
+        for i in 0..self.sized.len() {
+            ids.count(self.sized.endpoint(i), by, [&mut self.mix, total]);
+        }
+    }
 }
 
 /// The hint logic's view of the endpoints of some slices.
@@ -802,7 +836,7 @@ impl<'a> SliceController<'a> {
                 Some((ports, _)) if **ports != *s.sized.ports() => {
                     removed += 1;
                     s.keys.remove(i);
-                    self.spare.push(s.sized.remove_endpoint(i));
+                    self.spare.push(s.remove(i, &self.zone_ids, &mut fam.mix));
                     fam.loc.remove(&key);
                     update.insert(id);
                     to_place.push(key);
@@ -811,14 +845,14 @@ impl<'a> SliceController<'a> {
                     fill_endpoint(&mut self.scratch, want.pod, key.second(), spec, want.node);
                     if endpoint_changed(s.sized.endpoint(i), &self.scratch) {
                         let new = std::mem::take(&mut self.scratch);
-                        self.scratch = s.sized.replace_endpoint(i, new);
+                        self.scratch = s.replace(i, new, &self.zone_ids, &mut fam.mix);
                         update.insert(id);
                     }
                 }
                 None => {
                     removed += 1;
                     s.keys.remove(i);
-                    self.spare.push(s.sized.remove_endpoint(i));
+                    self.spare.push(s.remove(i, &self.zone_ids, &mut fam.mix));
                     fam.loc.remove(&key);
                     update.insert(id);
                 }
@@ -870,7 +904,7 @@ impl<'a> SliceController<'a> {
                     let e = fam.desired[&key]
                         .1
                         .endpoint(key.second(), spec, &mut self.spare);
-                    s.sized.push_endpoint(e);
+                    s.push(e, &self.zone_ids, &mut fam.mix);
                     fam.loc.insert(key.clone(), id);
                     s.keys.push(key);
                 }
@@ -920,7 +954,7 @@ impl<'a> SliceController<'a> {
                 fam.loc.insert(k.clone(), id);
             }
             let name = format!("{}-{}", spec.name, random_suffix(&mut self.rng, 5));
-            let s = SliceRt {
+            let mut s = SliceRt {
                 name: name.into(),
                 uid: random_uid(&mut self.rng).into(),
                 created: self.ctx.time(t),
@@ -937,6 +971,7 @@ impl<'a> SliceController<'a> {
                 indexed: None,
                 mix: ZoneMix::default(),
             };
+            s.count_all(1, &self.zone_ids, &mut fam.mix);
             fam.slices.insert(id, s);
             fam.reindex(id);
             created.push(id);
@@ -957,7 +992,9 @@ impl<'a> SliceController<'a> {
             for k in &keys {
                 fam.loc.insert(k.clone(), id);
             }
+            s.count_all(-1, &self.zone_ids, &mut fam.mix);
             let old = s.sized.set_content(endpoints, ports.to_vec());
+            s.count_all(1, &self.zone_ids, &mut fam.mix);
             self.spare.extend(old);
             s.keys = keys;
             updates.push(id);
@@ -1134,9 +1171,9 @@ impl<'a> SliceController<'a> {
             }
         };
         for (id, row) in written.iter().chain(&rewrite).zip(hints) {
-            let s = &mut fam.slices.get_mut(id).expect("a live slice").sized;
+            let s = fam.slices.get_mut(id).expect("a live slice");
             for (i, hint) in row.into_iter().enumerate() {
-                let e = s.endpoint(i);
+                let e = s.sized.endpoint(i);
                 let want = match (mode, hint) {
                     (Hints::Close { same_node }, _) if is_ready(e) => close_hints(e, same_node),
                     (_, Hint::Keep) => continue,
@@ -1149,7 +1186,7 @@ impl<'a> SliceController<'a> {
                 if e.hints != want {
                     let mut e = e.clone();
                     e.hints = want;
-                    let _ = s.replace_endpoint(i, e);
+                    let _ = s.replace(i, e, &self.zone_ids, &mut fam.mix);
                 }
             }
         }
@@ -1241,10 +1278,6 @@ impl<'a> SliceController<'a> {
             noop: false,
             failed: false,
         });
-        let mix = zone_mix(&s.sized, &self.zone_ids);
-        fam.mix.sub(&s.mix);
-        fam.mix.add(&mix);
-        s.mix = mix;
     }
 }
 
@@ -1597,6 +1630,41 @@ mod vectors {
         let (writes, objects) = run(&h, 0, 100);
         assert_eq!(ops(&writes), (3, 4, 0));
         assert!(hints_of(&objects).iter().all(|h| h.0 == ["zone-a"]));
+    }
+
+    /// The routing state kept edit by edit equals a recount of the final slices' ready
+    /// endpoints by zone and hint, through creates, readiness changes, deletions, hints.
+    #[test]
+    fn zone_mix_kept_by_edits_equals_a_recount() {
+        for hints in [Hints::Off, Hints::Auto, Hints::Close { same_node: false }] {
+            let zones: Vec<usize> = (0..240).map(|i| i % 3).collect();
+            let mut h = zoned(&zones, hints);
+            for i in (0..240).step_by(7) {
+                let mut p = pod(i, false);
+                p.node = (zones[i as usize] * 10 + i as usize % 10) as u32;
+                p.node_name = h.nodes[p.node as usize].name.clone();
+                let gone = i % 2 == 0;
+                h.events
+                    .push(pod_change(SECOND * u64::from(1 + i % 5), p, gone));
+            }
+            let c =
+                SliceController::new(ctx(), 100, &h.nodes, &h.services, crate::engine::rng(1, 3));
+            let r = drive(c, &h, 0, 3600 * SECOND);
+            let ids = ZoneIds(
+                crate::cluster::zone_names(&h.nodes)
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, z)| (z, i as u16))
+                    .collect(),
+            );
+            let mut recount = ZoneMix::default();
+            for e in slices(&r.final_objects).iter().flat_map(|s| &s.endpoints) {
+                if let Some(k) = ids.key(e) {
+                    recount.count(k, 1);
+                }
+            }
+            assert_eq!(r.routing.last().unwrap().mix, recount, "{hints:?}");
+        }
     }
 
     /// The histogram sums of `endpoints_added_per_sync` and `endpoints_removed_per_sync`.

@@ -127,9 +127,12 @@ pub const NO_ZONE: u16 = u16::MAX;
 pub struct ZoneMix(pub BTreeMap<(u16, u16), u32>);
 
 impl ZoneMix {
-    pub fn add(&mut self, other: &ZoneMix) {
-        for (k, n) in &other.0 {
-            *self.0.entry(*k).or_default() += n;
+    /// One more (`by` = 1) or one fewer (-1) endpoint of this (zone, hint).
+    pub fn count(&mut self, key: (u16, u16), by: i32) {
+        let n = self.0.entry(key).or_default();
+        *n = n.saturating_add_signed(by);
+        if *n == 0 {
+            self.0.remove(&key);
         }
     }
 
