@@ -192,6 +192,9 @@ pub enum Change {
     Service { index: u32, spec: Box<ServiceSpec> },
     /// A Node was deleted from the cluster.
     NodeGone { index: u32 },
+    /// A Node's Ready condition changed (the node lifecycle controller marks the Nodes of a
+    /// zone outage NotReady after its grace period, and Ready when they are back).
+    NodeReady { index: u32, ready: bool },
 }
 
 /// The recorded history: what both controllers are fed.
@@ -941,7 +944,10 @@ impl Sim<'_> {
                     self.reconcile(t, s);
                 }
             }
-            Ev::OutageNotReady(i) => self.outage_pods(t, i, |sim, t, p| sim.set_ready(t, p, false)),
+            Ev::OutageNotReady(i) => {
+                self.outage_nodes_ready(t, i, false);
+                self.outage_pods(t, i, |sim, t, p| sim.set_ready(t, p, false));
+            }
             Ev::OutageEvict(i) => {
                 if self.outages_active[i] {
                     let end = self.outage(i).map_or(t, |z| z.at.0 + z.duration.0);
@@ -960,12 +966,27 @@ impl Sim<'_> {
                 for &n in &self.zone_nodes[zone].clone() {
                     self.nodes[n as usize].schedulable = true;
                 }
+                // Marked NotReady only when the outage outlasted the grace period.
+                if self
+                    .outage(i)
+                    .is_some_and(|z| NODE_MONITOR_GRACE < z.duration.0)
+                {
+                    self.outage_nodes_ready(t, i, true);
+                }
                 self.outage_pods(t, i, |sim, t, p| {
                     if sim.rt[p as usize].alive {
                         sim.set_ready(t, p, true);
                     }
                 });
             }
+        }
+    }
+
+    /// The Nodes of outage `i`'s zone turn NotReady or Ready.
+    fn outage_nodes_ready(&mut self, t: Nanos, i: usize, ready: bool) {
+        let zone = self.outage_zone(i);
+        for &index in &self.zone_nodes[zone] {
+            self.events.push(t, Change::NodeReady { index, ready });
         }
     }
 

@@ -641,3 +641,36 @@ fn auto_evens_the_load_where_prefer_same_zone_does_not() {
     assert!((ratio[0] - 1.5).abs() < 0.05, "{ratio:?}");
     assert!(ratio[1] < ratio[0] - 0.2, "{ratio:?}");
 }
+
+/// scenarios/zones-outage.yaml: hints go off when zone b's Nodes turn NotReady (340 s: the
+/// outage at 300 s plus the 40 s grace period) and come back when they are Ready (780 s);
+/// cross-zone routing follows: none before, zone b's half of the clients during, none after.
+#[test]
+fn a_zone_outage_removes_and_restores_hints() {
+    let dir = tempfile::tempdir().unwrap();
+    run_to("zones-outage", dir.path(), &["--no-charts", "--quiet"]);
+    let hints = read(&dir.path().join("hints.csv"));
+    let api0: Vec<(&str, &str)> = hints
+        .lines()
+        .filter(|l| l.contains("default/api-0"))
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[0], f[3])
+        })
+        .collect();
+    assert_eq!(api0, [("0.0", "on"), ("340.0", "off"), ("780.0", "on")]);
+    let ts = read(&dir.path().join("timeseries.csv"));
+    let mut lines = ts.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (t, cross) = (col("t_seconds"), col("cross_zone_fraction"));
+    for l in lines.filter(|l| l.contains(",endpointslices,")) {
+        let f: Vec<&str> = l.split(',').collect();
+        let (t, cross): (f64, f64) = (f[t].parse().unwrap(), f[cross].parse().unwrap());
+        if !(330.0..780.0).contains(&t) {
+            assert_eq!(cross, 0.0, "{t}");
+        } else if (360.0..750.0).contains(&t) {
+            assert_eq!(cross, 0.5, "{t}");
+        }
+    }
+}

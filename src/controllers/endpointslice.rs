@@ -109,6 +109,8 @@ struct Family<'a> {
     hints_mode: Hints,
     /// Some slice may carry hints.
     hinted: bool,
+    /// The Auto hints in effect per zone (`EndpointZoneInfo`; empty when off).
+    tallies: BTreeMap<String, usize>,
     /// The ready endpoints of all its slices by zone and zone hint, and as last sampled.
     mix: ZoneMix,
     sampled: ZoneMix,
@@ -180,6 +182,8 @@ pub struct SliceController<'a> {
     per_sync: PerSync,
     /// Each zone's share of the ready Nodes' CPU (`TopologyCache.SetNodes`).
     cpu_ratios: Option<BTreeMap<String, f64>>,
+    /// Nodes NotReady (left out of the CPU ratios).
+    not_ready: Vec<bool>,
     hint_events: Vec<HintEvent>,
     zone_ids: ZoneIds,
     routing: Vec<RoutingSample>,
@@ -215,7 +219,8 @@ impl<'a> SliceController<'a> {
             changed: Vec::new(),
             update: IdSet::default(),
             per_sync: PerSync::default(),
-            cpu_ratios: node_ratios(nodes, &[]),
+            cpu_ratios: node_ratios(nodes, &[], &[]),
+            not_ready: vec![false; nodes.len()],
             hint_events: Vec::new(),
             zone_ids: ZoneIds(
                 crate::cluster::zone_names(nodes)
@@ -617,17 +622,18 @@ fn close_hints(e: &Endpoint, same_node: bool) -> Option<EndpointHints> {
     })
 }
 
-/// The CPU ratios of the Nodes not deleted (`SetNodes`; every Node ready and a worker).
-fn node_ratios(nodes: &[Node], gone: &[bool]) -> Option<BTreeMap<String, f64>> {
+/// The CPU ratios of the Nodes not deleted (`SetNodes`; every Node a worker).
+fn node_ratios(nodes: &[Node], gone: &[bool], not_ready: &[bool]) -> Option<BTreeMap<String, f64>> {
+    let flag = |v: &[bool], i: usize| v.get(i).copied().unwrap_or(false);
     topology::cpu_ratios(
         nodes
             .iter()
             .enumerate()
-            .filter(|(i, _)| !gone.get(*i).copied().unwrap_or(false))
-            .map(|(_, n)| NodeInfo {
+            .filter(|(i, _)| !flag(gone, *i))
+            .map(|(i, n)| NodeInfo {
                 zone: Some(&*n.zone),
                 cpu_milli: n.cpu_milli,
-                ready: true,
+                ready: !flag(not_ready, i),
                 control_plane: false,
             }),
     )
@@ -684,11 +690,18 @@ impl<'a> Controller<'a> for SliceController<'a> {
         std::mem::take(&mut self.per_sync)
     }
 
-    fn node_gone(&mut self, index: u32) {
+    fn node_gone(&mut self, index: u32) -> Vec<u32> {
         if let Some(g) = self.gone_nodes.get_mut(index as usize) {
             *g = true;
         }
-        self.cpu_ratios = node_ratios(self.nodes, &self.gone_nodes);
+        self.set_nodes()
+    }
+
+    fn node_ready(&mut self, index: u32, ready: bool) -> Vec<u32> {
+        if let Some(r) = self.not_ready.get_mut(index as usize) {
+            *r = !ready;
+        }
+        self.set_nodes()
     }
 
     fn hint_events(&mut self) -> Vec<HintEvent> {
@@ -1060,6 +1073,20 @@ impl<'a> SliceController<'a> {
         }
     }
 
+    /// `SetNodes` after a Node change, then `GetOverloadedServices`: the Services whose hints in
+    /// effect the new ratios overload, to sync at once.
+    fn set_nodes(&mut self) -> Vec<u32> {
+        self.cpu_ratios = node_ratios(self.nodes, &self.gone_nodes, &self.not_ready);
+        let ratios = self.cpu_ratios.as_ref();
+        (0..self.states.len() as u32)
+            .filter(|s| {
+                self.states[*s as usize].families.iter().any(|(_, f)| {
+                    topology::overloaded(&f.tallies, ratios, topology::OVERLOAD_THRESHOLD)
+                })
+            })
+            .collect()
+    }
+
     /// Logs the routing state of `service` (its primary address type) if the sync changed it.
     fn sample(&mut self, t: Nanos, service: u32) {
         let Some((_, fam)) = self.states[service as usize].families.first_mut() else {
@@ -1095,6 +1122,9 @@ impl<'a> SliceController<'a> {
             return Vec::new();
         }
         // Leaving Auto while its hints were in effect (`HasPopulatedHints`).
+        if mode != Hints::Auto {
+            fam.tallies.clear();
+        }
         if mode != Hints::Auto && fam.auto_last.take() == Some(None) {
             self.hint_events.push(HintEvent {
                 time: t,
@@ -1167,6 +1197,7 @@ impl<'a> SliceController<'a> {
                 }
                 fam.hinted = d.disabled.is_none() || fam.hinted;
                 fam.auto_last = Some(d.disabled.clone());
+                fam.tallies = d.tallies.clone();
                 (d.rewrite.iter().map(|i| unchanged[*i]).collect(), d.hints)
             }
         };
@@ -1630,6 +1661,40 @@ mod vectors {
         let (writes, objects) = run(&h, 0, 100);
         assert_eq!(ops(&writes), (3, 4, 0));
         assert!(hints_of(&objects).iter().all(|h| h.0 == ["zone-a"]));
+    }
+
+    /// The topology queue: zone c's Nodes turning NotReady (and nothing else) makes the
+    /// Service's hints overloaded, so it is synced at once; its slice, hinted for a zone that
+    /// has no allocation any more, is rewritten. (Its zone-c endpoints, still ready here, are
+    /// hinted for zone c again: step 1 hints every endpoint for its own zone and only zones
+    /// with an allocation give or receive — upstream's behaviour. With the pods not ready too,
+    /// as in a real outage, they get no hint.)
+    #[test]
+    fn nodes_turning_not_ready_resync_overloaded_services() {
+        let zones: Vec<usize> = (0..30).map(|i| i % 3).collect();
+        let mut h = zoned(&zones, Hints::Auto);
+        for index in 20..30 {
+            h.events.push((
+                SECOND,
+                Change::NodeReady {
+                    index,
+                    ready: false,
+                },
+            ));
+        }
+        let (writes, _) = run(&h, 0, 100);
+        assert_eq!(ops(&writes), (1, 1, 0));
+        // One Node of zone a NotReady leaves every zone above its minimum: no sync.
+        let mut quiet = zoned(&zones, Hints::Auto);
+        quiet.events.push((
+            SECOND,
+            Change::NodeReady {
+                index: 0,
+                ready: false,
+            },
+        ));
+        let (writes, _) = run(&quiet, 0, 100);
+        assert_eq!(ops(&writes), (1, 0, 0));
     }
 
     /// The routing state kept edit by edit equals a recount of the final slices' ready

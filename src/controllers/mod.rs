@@ -734,9 +734,16 @@ pub trait Controller<'h> {
         store: &mut PodStore<'h>,
         log: &mut Vec<Write>,
     );
-    /// A Node was deleted. Upstream enqueues nothing for it: its pods are re-derived at their
-    /// Services' next syncs.
-    fn node_gone(&mut self, _index: u32) {}
+    /// A Node was deleted. Its pods are re-derived at their Services' next syncs; returns the
+    /// Services to sync now (the EndpointSlice controller's topology queue: those whose
+    /// hints the change overloads).
+    fn node_gone(&mut self, _index: u32) -> Vec<u32> {
+        Vec::new()
+    }
+    /// A Node turned Ready or NotReady; returns the Services to sync now, as `node_gone`.
+    fn node_ready(&mut self, _index: u32, _ready: bool) -> Vec<u32> {
+        Vec::new()
+    }
     /// etcd refused `write` of the last sync of `service`: what the controller keeps is not
     /// what is stored, and its next sync must write again even if nothing changed. (Upstream
     /// the first error also aborts the rest of the sync's writes; only the Endpoints
@@ -976,8 +983,15 @@ pub fn drive_admitted<'h, C: Controller<'h>>(
                     services[*index as usize] = (**spec).clone();
                     wq.add(&mut q, t, *index);
                 }
+                Change::NodeReady { index, ready } => {
+                    for s in c.node_ready(*index, *ready) {
+                        wq.add(&mut q, t, s);
+                    }
+                }
                 Change::NodeGone { index } => {
-                    c.node_gone(*index);
+                    for s in c.node_gone(*index) {
+                        wq.add(&mut q, t, s);
+                    }
                     for store in &mut stores {
                         let on_node: Vec<u32> = store
                             .pods
