@@ -36,7 +36,7 @@ pub const ETCD_MAX_REQUEST_BYTES: u64 = crate::scenario::DEFAULT_MAX_REQUEST_BYT
 pub const TRUNCATION: u64 = 1000;
 
 /// The built-in scenarios, by name.
-pub const SCENARIOS: [(&str, &str); 10] = [
+pub const SCENARIOS: [(&str, &str); 12] = [
     (
         "seed-5k",
         include_str!("../scenarios/reproduce/seed-5k.yaml"),
@@ -70,6 +70,14 @@ pub const SCENARIOS: [(&str, &str); 10] = [
     (
         "cilium-1k",
         include_str!("../scenarios/reproduce/cilium-1k.yaml"),
+    ),
+    (
+        "hints-few-endpoints",
+        include_str!("../scenarios/reproduce/hints-few-endpoints.yaml"),
+    ),
+    (
+        "hints-11-endpoints",
+        include_str!("../scenarios/reproduce/hints-11-endpoints.yaml"),
     ),
 ];
 
@@ -121,6 +129,9 @@ pub enum Measure {
     },
     /// Watch events per second over a phase, all watchers together.
     EventsPerSecond(Api, Phase),
+    /// The percentage of the run's requests routed by topology hints (EndpointSlices), or
+    /// not (`off`).
+    HintsActive { off: bool },
 }
 
 /// What a claim's numbers are.
@@ -142,7 +153,7 @@ impl Measure {
             | Measure::EndpointsSizeAt(_) => Unit::Bytes,
             Measure::FitsInEtcd | Measure::MostEndpoints => Unit::Count,
             Measure::BytesRatio(_) => Unit::Ratio,
-            Measure::Share { .. } => Unit::Percent,
+            Measure::Share { .. } | Measure::HintsActive { .. } => Unit::Percent,
             Measure::EventsPerSecond(..) => Unit::PerSecond,
         }
     }
@@ -155,6 +166,10 @@ impl Measure {
                 "object bytes: protobuf as etcd stores it (k8s\\0 envelope), compact JSON"
             }
             Measure::EventsPerSecond(..) => "watch events per second (the same in either encoding)",
+            Measure::HintsActive { .. } => {
+                "percent of the requests (100 a second, clients in proportion to the nodes), \
+                 over the run; the same in either encoding"
+            }
             Measure::BytesRatio(_) => {
                 "ratio of watch-event bytes, rounded: protobuf frames, and JSON lines had every \
                  watcher used JSON"
@@ -203,7 +218,7 @@ fn tag(source: &'static str) -> &'static str {
         ("rule of thumb", "rule of thumb"),
         ("Kubernetes blog", "blog"),
         ("KEP-0752", "KEP-0752"),
-        ("kubernetes/kubernetes", "#73324"),
+        ("kubernetes/kubernetes#73324", "#73324"),
         ("oneuptime", "oneuptime"),
     ]
     .into_iter()
@@ -507,6 +522,27 @@ pub fn claims() -> Vec<Claim> {
             EventsPerSecond(SL, Rollout),
             "the issue's 3 writes per pod are CiliumEndpoint writes; here the same churn's \
              EndpointSlice writes, to one kube-proxy per node",
+            None,
+        ),
+        c(
+            "fewer than 3 endpoints per zone: ~50% probability Auto falls back to cluster-wide",
+            "kubernetes.io topology-aware routing docs",
+            50.0,
+            About,
+            "hints-few-endpoints",
+            HintsActive { off: true },
+            "measured as the fraction of time hints are off while a Service steps through \
+             3 to 8 endpoints (1 to 2.7 per zone), one minute each",
+            None,
+        ),
+        c(
+            "11 endpoints over 3 equal zones get no Auto hints (hints on, % of time)",
+            "kubernetes/kubernetes#122437",
+            0.0,
+            AtMost,
+            "hints-11-endpoints",
+            HintsActive { off: false },
+            "each zone's minimum is ceil((11/3)/1.2) = 4 and 3 x 4 > 11",
             None,
         ),
     ]
@@ -844,6 +880,24 @@ impl Outcome {
                     _ => format!("{:.1} {} writes/s", writes / secs, api_name(api)),
                 };
                 (rate, rate, format!("{churn}, {to_watchers}"))
+            }
+            Measure::HintsActive { off } => {
+                let row = self
+                    .summary
+                    .iter()
+                    .find(|r| r.api == Api::EndpointSlices.as_str())
+                    .ok_or_else(none)?;
+                let on = row.hints_active_fraction;
+                let pct = (100.0 * if off { 1.0 - on } else { on }).round() as u64;
+                (
+                    pct,
+                    pct,
+                    format!(
+                        "topology_mode: Auto, three zones of equal CPU; hints in effect for \
+                         {:.1}% of the requests",
+                        100.0 * on
+                    ),
+                )
             }
             Measure::MostEndpoints => {
                 let most = self.writes[0]
