@@ -747,6 +747,44 @@ pub fn run_figures(data: &RunData) -> Vec<Figure> {
         }
         figures.push(Figure::stack("delays", panels));
     }
+    // Where topology hints routed requests at some moment: how the routing compares with the
+    // Endpoints API's cluster-wide one.
+    if data
+        .timeseries
+        .iter()
+        .any(|r| r.hints_active_fraction > 0.0)
+    {
+        let axis = |label: &str| Axis {
+            label: label.into(),
+            quantity: Quantity::Count,
+            log: false,
+        };
+        figures.push(Figure::stack(
+            "zones",
+            vec![
+                chart(
+                    "zones",
+                    format!(
+                        "{scenario}: requests crossing zones (Endpoints: cluster-wide routing)"
+                    ),
+                    axis("crossing zones (%)"),
+                    per_api(data, |r| 100.0 * r.cross_zone_fraction),
+                ),
+                chart(
+                    "zones",
+                    format!("{scenario}: busiest endpoint's load over the mean"),
+                    axis("load / mean"),
+                    per_api(data, |r| r.max_endpoint_load_ratio),
+                ),
+                chart(
+                    "zones",
+                    format!("{scenario}: requests routed by topology hints"),
+                    axis("routed by hints (%)"),
+                    per_api(data, |r| 100.0 * r.hints_active_fraction),
+                ),
+            ],
+        ));
+    }
     if let Some(f) = slice_fill_figure(data) {
         figures.push(f);
     }
