@@ -715,11 +715,6 @@ pub fn run_figures(data: &RunData) -> Vec<Figure> {
         .any(|r| r.propagation_max_s > 0.0 || r.egress_utilisation > 0.0);
     let relisted = data.timeseries.iter().any(|r| r.bytes_relist > 0);
     if delayed || relisted {
-        let count_axis = |label: &str| Axis {
-            label: label.into(),
-            quantity: Quantity::Count,
-            log: false,
-        };
         let mut panels = vec![
             chart(
                 "delays",
@@ -754,11 +749,6 @@ pub fn run_figures(data: &RunData) -> Vec<Figure> {
         .iter()
         .any(|r| r.hints_active_fraction > 0.0)
     {
-        let axis = |label: &str| Axis {
-            label: label.into(),
-            quantity: Quantity::Count,
-            log: false,
-        };
         figures.push(Figure::stack(
             "zones",
             vec![
@@ -767,19 +757,19 @@ pub fn run_figures(data: &RunData) -> Vec<Figure> {
                     format!(
                         "{scenario}: requests crossing zones (Endpoints: cluster-wide routing)"
                     ),
-                    axis("crossing zones (%)"),
+                    count_axis("crossing zones (%)"),
                     per_api(data, |r| 100.0 * r.cross_zone_fraction),
                 ),
                 chart(
                     "zones",
                     format!("{scenario}: busiest endpoint's load over the mean"),
-                    axis("load / mean"),
+                    count_axis("load / mean"),
                     per_api(data, |r| r.max_endpoint_load_ratio),
                 ),
                 chart(
                     "zones",
                     format!("{scenario}: requests routed by topology hints"),
-                    axis("routed by hints (%)"),
+                    count_axis("routed by hints (%)"),
                     per_api(data, |r| 100.0 * r.hints_active_fraction),
                 ),
             ],
@@ -789,6 +779,15 @@ pub fn run_figures(data: &RunData) -> Vec<Figure> {
         figures.push(f);
     }
     figures
+}
+
+/// A linear axis of plain numbers.
+fn count_axis(label: &str) -> Axis {
+    Axis {
+        label: label.into(),
+        quantity: Quantity::Count,
+        log: false,
+    }
 }
 
 /// The distribution of endpoints per EndpointSlice at the end of a run, against the ideal of
