@@ -569,6 +569,22 @@ impl SliceRt {
         old
     }
 
+    /// Gives endpoint `i` these hints, if it has others.
+    fn set_hints(
+        &mut self,
+        i: usize,
+        hints: Option<EndpointHints>,
+        ids: &ZoneIds,
+        total: &mut ZoneMix,
+    ) {
+        let e = self.sized.endpoint(i);
+        if e.hints != hints {
+            let mut e = e.clone();
+            e.hints = hints;
+            let _ = self.replace(i, e, ids, total);
+        }
+    }
+
     /// Counts the whole content in (`+1`, after a create or a new content) or out (`-1`).
     fn count_all(&mut self, by: i32, ids: &ZoneIds, total: &mut ZoneMix) {
         for i in 0..self.sized.len() {
@@ -1124,41 +1140,32 @@ impl<'a> SliceController<'a> {
         // Leaving Auto while its hints were in effect (`HasPopulatedHints`).
         if mode != Hints::Auto {
             fam.tallies.clear();
-        }
-        if mode != Hints::Auto && fam.auto_last.take() == Some(None) {
-            self.hint_events.push(HintEvent {
-                time: t,
-                service,
-                disabled: Some(Disabled::AnnotationChanged),
-            });
+            if fam.auto_last.take() == Some(None) {
+                self.hint_events.push(HintEvent {
+                    time: t,
+                    service,
+                    disabled: Some(Disabled::AnnotationChanged),
+                });
+            }
         }
         let written: Vec<u64> = created.iter().chain(updated).copied().collect();
-        let unchanged: Vec<u64> = fam
-            .slices
-            .keys()
-            .copied()
-            .filter(|id| !written.contains(id) && !deleting.contains(id))
-            .collect();
+        // The slices this sync leaves alone: read only when their hints may be wrong (a new
+        // mode, hints turned off, Auto's validation), so that a sync costs what it writes.
+        let unchanged = |fam: &Family<'_>| -> Vec<u64> {
+            fam.slices
+                .keys()
+                .copied()
+                .filter(|id| !written.contains(id) && !deleting.contains(id))
+                .collect()
+        };
         let (rewrite, hints): (Vec<u64>, Vec<Vec<Hint>>) = match mode {
-            Hints::Off => {
-                let seen = |ids: &[u64]| views(fam, ids);
-                let d = topology::remove_hints(
-                    &seen(&written),
-                    &seen(&unchanged),
-                    &[],
-                    Disabled::AnnotationChanged,
-                );
-                fam.hinted = false;
-                (d.rewrite.iter().map(|i| unchanged[*i]).collect(), d.hints)
-            }
             Hints::Close { same_node } => {
                 // Unchanged slices were hinted when last written, unless the mode changed.
                 let stale: Vec<u64> = if was == mode {
                     Vec::new()
                 } else {
-                    unchanged
-                        .iter()
-                        .copied()
+                    unchanged(fam)
+                        .into_iter()
                         .filter(|id| {
                             let s = &fam.slices[id].sized;
                             (0..s.len()).any(|i| {
@@ -1169,17 +1176,31 @@ impl<'a> SliceController<'a> {
                         .collect()
                 };
                 fam.hinted = true;
-                let hints = written
-                    .iter()
-                    .chain(&stale)
-                    .map(|id| {
-                        let s = &fam.slices[id].sized;
-                        (0..s.len()).map(|_| Hint::Keep).collect()
-                    })
-                    .collect();
-                (stale, hints)
+                for id in written.iter().chain(&stale) {
+                    let s = fam.slices.get_mut(id).expect("a live slice");
+                    for i in 0..s.sized.len() {
+                        let e = s.sized.endpoint(i);
+                        if is_ready(e) {
+                            let want = close_hints(e, same_node);
+                            s.set_hints(i, want, &self.zone_ids, &mut fam.mix);
+                        }
+                    }
+                }
+                return stale;
+            }
+            Hints::Off => {
+                let unchanged = unchanged(fam);
+                let d = topology::remove_hints(
+                    &views(fam, &written),
+                    &views(fam, &unchanged),
+                    &[],
+                    Disabled::AnnotationChanged,
+                );
+                fam.hinted = false;
+                (d.rewrite.iter().map(|i| unchanged[*i]).collect(), d.hints)
             }
             Hints::Auto => {
+                let unchanged = unchanged(fam);
                 let d = topology::add_hints(
                     self.cpu_ratios.as_ref(),
                     topology::OVERLOAD_THRESHOLD,
@@ -1196,29 +1217,23 @@ impl<'a> SliceController<'a> {
                     });
                 }
                 fam.hinted = d.disabled.is_none() || fam.hinted;
-                fam.auto_last = Some(d.disabled.clone());
-                fam.tallies = d.tallies.clone();
+                fam.auto_last = Some(d.disabled);
+                fam.tallies = d.tallies;
                 (d.rewrite.iter().map(|i| unchanged[*i]).collect(), d.hints)
             }
         };
         for (id, row) in written.iter().chain(&rewrite).zip(hints) {
             let s = fam.slices.get_mut(id).expect("a live slice");
             for (i, hint) in row.into_iter().enumerate() {
-                let e = s.sized.endpoint(i);
-                let want = match (mode, hint) {
-                    (Hints::Close { same_node }, _) if is_ready(e) => close_hints(e, same_node),
-                    (_, Hint::Keep) => continue,
-                    (_, Hint::None) => None,
-                    (_, Hint::Zone(z)) => Some(EndpointHints {
+                let want = match hint {
+                    Hint::Keep => continue,
+                    Hint::None => None,
+                    Hint::Zone(z) => Some(EndpointHints {
                         for_zones: vec![ForName { name: z }],
                         for_nodes: Vec::new(),
                     }),
                 };
-                if e.hints != want {
-                    let mut e = e.clone();
-                    e.hints = want;
-                    let _ = s.replace(i, e, &self.zone_ids, &mut fam.mix);
-                }
+                s.set_hints(i, want, &self.zone_ids, &mut fam.mix);
             }
         }
         rewrite
