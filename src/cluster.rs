@@ -81,10 +81,21 @@ pub struct ServiceSpec {
     pub publish_not_ready_addresses: bool,
     /// Which hints the EndpointSlice controller gives its endpoints.
     pub hints: Hints,
+    /// `internalTrafficPolicy: Local`: kube-proxy sends its node's requests to the endpoints
+    /// on that node only.
+    pub local_traffic: bool,
     /// The Service has a deletionTimestamp (a finalizer still holds it).
     pub deleting: bool,
     /// The Service is gone.
     pub gone: bool,
+}
+
+impl ServiceSpec {
+    /// kube-proxy may route this Service's requests by Node: node hints, or the `Local`
+    /// internal traffic policy.
+    pub fn routes_by_node(&self) -> bool {
+        self.local_traffic || self.hints == (Hints::Close { same_node: true })
+    }
 }
 
 /// The hints a Service's slices carry (`reconciler.go`, `reconcileByAddressType`).
@@ -265,6 +276,7 @@ pub fn build_topology(sc: &Scenario, rng: &mut Rng) -> (Vec<Node>, Vec<ServiceSp
                 headless: s.headless,
                 publish_not_ready_addresses: s.publish_not_ready_addresses,
                 hints: Hints::of(s),
+                local_traffic: s.internal_traffic_policy == scenario::TrafficPolicy::Local,
                 deleting: false,
                 gone: false,
             });

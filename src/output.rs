@@ -87,6 +87,9 @@ pub struct SummaryRow {
     pub max_endpoint_load_ratio: f64,
     /// The fraction of requests routed by topology hints.
     pub hints_active_fraction: f64,
+    /// The fraction of requests that found no endpoint (`internal_traffic_policy: Local`
+    /// from a Node without one).
+    pub dropped_fraction: f64,
 }
 
 /// One row of `hints.csv`: a Service's topology hints going on or off.
@@ -318,6 +321,15 @@ pub fn comparison_table(rows: &[SummaryRow]) -> String {
             permille(e.max_endpoint_load_ratio),
             permille(s.max_endpoint_load_ratio),
             |v| format!("{}.{:03}", v / 1000, v % 1000),
+        ));
+    }
+    if e.dropped_fraction + s.dropped_fraction > 0.0 {
+        let permille = |x: f64| (x * 1000.0).round() as u64;
+        lines.push((
+            "requests without a local endpoint",
+            permille(e.dropped_fraction),
+            permille(s.dropped_fraction),
+            |v| format!("{}.{}%", v / 10, v % 10),
         ));
     }
     let mut out = String::new();

@@ -332,20 +332,20 @@ pub fn simulate_watched(
     let price = sc.file.cross_zone_price_per_gb.value;
     for (o, flows) in [&mut ep, &mut slices].into_iter().zip(&flows) {
         let all = traffic::Flow::sum(flows);
-        let (cross, load, hinted) = all.fractions();
+        let f = all.fractions();
         let s = &mut o.summary;
-        s.cross_zone_fraction = cross;
+        s.cross_zone_fraction = f.cross;
         s.cross_zone_bytes = all.cross_bytes.round() as u64;
         // Micro-dollars: no float noise in the CSV.
         s.cross_zone_cost = (all.cross_bytes / 1e9 * 2.0 * price * 1e6).round() / 1e6;
-        s.max_endpoint_load_ratio = load;
-        s.hints_active_fraction = hinted;
+        s.max_endpoint_load_ratio = f.load;
+        s.hints_active_fraction = f.hinted;
+        s.dropped_fraction = f.dropped;
         for (row, flow) in o.timeseries.iter_mut().zip(flows) {
-            (
-                row.cross_zone_fraction,
-                row.max_endpoint_load_ratio,
-                row.hints_active_fraction,
-            ) = flow.fractions();
+            let f = flow.fractions();
+            row.cross_zone_fraction = f.cross;
+            row.max_endpoint_load_ratio = f.load;
+            row.hints_active_fraction = f.hinted;
         }
     }
     let mut timeseries = ep.timeseries;

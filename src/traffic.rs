@@ -1,17 +1,19 @@
-//! Where requests go: kube-proxy's choice of endpoints per client zone, from each Service's
-//! ready endpoints by zone and zone hint over time (the EndpointSlice controller's routing
-//! samples), and what crossing zones costs.
+//! Where requests go: kube-proxy's choice of endpoints per client Node, from each Service's
+//! ready endpoints by zone and zone hint (and, for Services that may route by Node, how they
+//! sit on Nodes) over time (the EndpointSlice controller's routing samples), and what
+//! crossing zones costs.
 //!
-//! kube-proxy (`pkg/proxy/topology.go`, `CategorizeEndpoints` / `canUseTopology`) uses a
-//! Service's zone hints only when every ready endpoint has one and at least one is for the
-//! client's zone; then it picks the endpoints hinted for that zone, else every ready endpoint.
-//! Requests from a zone spread evenly over what it picks. The Endpoints API has no hints: its
-//! row routes the same ready endpoints cluster-wide. Node hints (`PreferSameNode`) are routed
-//! as zone hints (the node-local choice is left out), and the `Local` traffic policies are not
-//! modelled.
+//! kube-proxy (`pkg/proxy/topology.go`, `CategorizeEndpoints` / `topologyModeFromHints`)
+//! uses node hints when every ready endpoint has one and one is for the client's Node, else
+//! zone hints when every ready endpoint has one and one is for its zone, else every ready
+//! endpoint; `internalTrafficPolicy: Local` takes the Node's own ready endpoints only, hints
+//! aside. Clients spread evenly over their zone's Nodes; a Node's requests spread evenly over
+//! what it picks. The Endpoints API has no hints: its row routes the same ready endpoints
+//! cluster-wide (or, for `Local`, by the addresses' nodeName). Terminating endpoints, the
+//! fallback when no endpoint is ready, are left out.
 
 use crate::cluster::{self, Node, ServiceSpec};
-use crate::controllers::topology::{NO_ZONE, RoutingSample, ZoneMix};
+use crate::controllers::topology::{NO_ZONE, NodeHist, RoutingSample, ZoneMix};
 use crate::engine::Nanos;
 use crate::scenario::{SECOND, Scenario};
 
@@ -20,26 +22,83 @@ use crate::scenario::{SECOND, Scenario};
 pub struct Route {
     /// The fraction of requests that go to an endpoint in another zone.
     pub cross: f64,
-    /// The busiest endpoint's share of the requests over the mean share.
+    /// The busiest endpoint's share of the requests over the mean share of those served.
     pub load_ratio: f64,
-    /// Zone hints are in use (every ready endpoint has one).
+    /// Topology hints (zone or node) choose the endpoints of some client.
     pub hinted: bool,
+    /// The fraction of requests that find no endpoint: `Local` policy on a Node without one.
+    pub dropped: f64,
 }
 
-/// Routes the requests of clients spread over zones as `clients` (weights by zone index) to
-/// the ready endpoints of `mix`, with or without their hints; `None` without ready endpoints.
-pub fn route(mix: &ZoneMix, clients: &[f64], use_hints: bool) -> Option<Route> {
+/// Where a Service's clients are: a weight per zone, spread evenly over the zone's Nodes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Clients {
+    pub by_zone: Vec<f64>,
+    pub nodes_per_zone: Vec<f64>,
+}
+
+/// How kube-proxy may choose: with the slices' hints or without (the Endpoints API), and
+/// under which internal traffic policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Policy {
+    pub use_hints: bool,
+    /// `internalTrafficPolicy: Local`.
+    pub local: bool,
+}
+
+/// Routes the requests of `clients` to the ready endpoints of `mix` (by zone and zone hint;
+/// `by_node`, how they sit on Nodes, for Services kept per Node), as `pkg/proxy/topology.go`
+/// decides per client Node: `Local` → the Node's own endpoints, or none; else the Node's own
+/// when every ready endpoint has a node hint and one is for it; else its zone's when every
+/// ready endpoint has a zone hint and one is for the zone; else every ready endpoint. `None`
+/// without ready endpoints.
+pub fn route(
+    mix: &ZoneMix,
+    by_node: Option<&NodeHist>,
+    clients: &Clients,
+    policy: Policy,
+) -> Option<Route> {
     let total: u32 = mix.0.values().sum();
-    let weight: f64 = clients.iter().sum();
+    let weight: f64 = clients.by_zone.iter().sum();
     if total == 0 || weight <= 0.0 {
         return None;
     }
-    let hinted = use_hints && mix.0.keys().all(|(_, hint)| *hint != NO_ZONE);
+    // Node-level choice: for Local always, for node hints when every endpoint has one.
+    let node_level = by_node.filter(|h| policy.local || (policy.use_hints && h.unhinted == 0));
+    let nodes_of = |z: usize| {
+        clients
+            .nodes_per_zone
+            .get(z)
+            .copied()
+            .unwrap_or(0.0)
+            .max(1.0)
+    };
+    // Per zone: the weight of its clients on a Node with an endpoint, and of the others.
+    let mut rest = clients.by_zone.clone();
+    let mut busiest_local = Vec::new();
+    if let Some(h) = node_level {
+        for ((z, k), n) in &h.by_zone {
+            let z = usize::from(*z);
+            let (Some(w), Some(r)) = (clients.by_zone.get(z), rest.get_mut(z)) else {
+                continue;
+            };
+            let per_node = w / nodes_of(z);
+            *r = (*r - per_node * f64::from(*n)).max(0.0);
+            busiest_local.push((z as u16, per_node / f64::from(*k)));
+        }
+    }
+    let dropped = if policy.local {
+        std::mem::take(&mut rest).iter().sum()
+    } else {
+        0.0
+    };
+    let zone_hinted =
+        policy.use_hints && !policy.local && mix.0.keys().all(|(_, hint)| *hint != NO_ZONE);
     let mut load = vec![0.0; mix.0.len()];
     let mut cross = 0.0;
-    for (z, w) in clients.iter().enumerate().filter(|(_, w)| **w > 0.0) {
+    for (z, w) in rest.iter().enumerate().filter(|(_, w)| **w > 0.0) {
         let z = z as u16;
-        let for_zone = hinted && mix.0.keys().any(|(_, hint)| *hint == z);
+        let for_zone = zone_hinted && mix.0.keys().any(|(_, hint)| *hint == z);
         let picked = |hint: u16| !for_zone || hint == z;
         let size: u32 = mix
             .0
@@ -60,11 +119,30 @@ pub fn route(mix: &ZoneMix, clients: &[f64], use_hints: bool) -> Option<Route> {
             }
         }
     }
-    let busiest = load.iter().copied().fold(0.0, f64::max);
+    // The busiest endpoint: of the shared choice alone, or on a Node with its own clients
+    // too (plus the most the shared choice gives an endpoint of that zone).
+    let shared = |zone: u16| {
+        load.iter()
+            .zip(mix.0.keys())
+            .filter(|(_, (z, _))| *z == zone)
+            .map(|(l, _)| *l)
+            .fold(0.0, f64::max)
+    };
+    let busiest = busiest_local
+        .iter()
+        .map(|(z, l)| l + shared(*z))
+        .chain(load.iter().copied())
+        .fold(0.0, f64::max);
+    let served = weight - dropped;
     Some(Route {
         cross: cross / weight,
-        load_ratio: busiest / (weight / f64::from(total)),
-        hinted,
+        load_ratio: if served > 0.0 {
+            busiest / (served / f64::from(total))
+        } else {
+            0.0
+        },
+        hinted: zone_hinted || (node_level.is_some() && !policy.local),
+        dropped: dropped / weight,
     })
 }
 
@@ -79,6 +157,21 @@ pub struct Flow {
     pub load: f64,
     /// Σ requests routed by hints.
     pub hinted: f64,
+    /// Σ requests that found no endpoint.
+    pub dropped: f64,
+}
+
+/// A [`Flow`] per request.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Fractions {
+    /// Of the requests, those that crossed zones.
+    pub cross: f64,
+    /// The busiest endpoint's load ratio, averaged over the requests.
+    pub load: f64,
+    /// Of the requests, those routed by hints.
+    pub hinted: f64,
+    /// Of the requests, those that found no endpoint.
+    pub dropped: f64,
 }
 
 impl Flow {
@@ -88,6 +181,7 @@ impl Flow {
         self.cross_bytes += requests * route.cross * bytes;
         self.load += requests * route.load_ratio;
         self.hinted += if route.hinted { requests } else { 0.0 };
+        self.dropped += requests * route.dropped;
     }
 
     pub fn sum<'a>(flows: impl IntoIterator<Item = &'a Flow>) -> Flow {
@@ -98,17 +192,22 @@ impl Flow {
             s.cross_bytes += f.cross_bytes;
             s.load += f.load;
             s.hinted += f.hinted;
+            s.dropped += f.dropped;
         }
         s
     }
 
-    /// Per request: (cross-zone fraction, busiest-endpoint load ratio, hints in effect).
-    pub fn fractions(&self) -> (f64, f64, f64) {
+    pub fn fractions(&self) -> Fractions {
         if self.requests <= 0.0 {
-            return (0.0, 0.0, 0.0);
+            return Fractions::default();
         }
         let r = self.requests;
-        (self.cross / r, self.load / r, self.hinted / r)
+        Fractions {
+            cross: self.cross / r,
+            load: self.load / r,
+            hinted: self.hinted / r,
+            dropped: self.dropped / r,
+        }
     }
 }
 
@@ -134,14 +233,17 @@ pub fn flows(
         .iter()
         .flat_map(|s| s.instances().map(move |_| s))
         .collect();
-    let clients: Vec<Vec<f64>> = entries
+    let clients: Vec<Clients> = entries
         .iter()
-        .map(|s| match &s.traffic.clients {
-            None => nodes_per_zone.clone(),
-            Some(w) => zones
-                .iter()
-                .map(|z| w.value.get(&**z).copied().unwrap_or(0.0))
-                .collect(),
+        .map(|s| Clients {
+            by_zone: match &s.traffic.clients {
+                None => nodes_per_zone.clone(),
+                Some(w) => zones
+                    .iter()
+                    .map(|z| w.value.get(&**z).copied().unwrap_or(0.0))
+                    .collect(),
+            },
+            nodes_per_zone: nodes_per_zone.clone(),
         })
         .collect();
     let end = sc.file.duration.value.0;
@@ -157,7 +259,11 @@ pub fn flows(
         }
     }
     for (service, states) in by_service.iter().enumerate() {
-        let (Some(entry), Some(clients)) = (entries.get(service), clients.get(service)) else {
+        let (Some(entry), Some(clients), Some(spec)) = (
+            entries.get(service),
+            clients.get(service),
+            services.get(service),
+        ) else {
             continue;
         };
         let rps = entry.traffic.requests_per_second.value;
@@ -166,7 +272,11 @@ pub fn flows(
             let from = s.time.min(end);
             let to = states.get(i + 1).map_or(end, |n| n.time.min(end));
             for (api, use_hints) in [(0, false), (1, true)] {
-                let Some(route) = route(&s.mix, clients, use_hints) else {
+                let policy = Policy {
+                    use_hints,
+                    local: spec.local_traffic,
+                };
+                let Some(route) = route(&s.mix, s.nodes.as_ref(), clients, policy) else {
                     continue;
                 };
                 spread(&mut out[api], from, to, bucket, |flow, secs| {
@@ -206,6 +316,27 @@ mod tests {
         ZoneMix(entries.iter().copied().collect())
     }
 
+    /// Clients weighted per zone, one Node per zone.
+    fn zones(w: &[f64]) -> Clients {
+        Clients {
+            by_zone: w.to_vec(),
+            nodes_per_zone: vec![1.0; w.len()],
+        }
+    }
+
+    const HINTS: Policy = Policy {
+        use_hints: true,
+        local: false,
+    };
+    const PLAIN: Policy = Policy {
+        use_hints: false,
+        local: false,
+    };
+    const LOCAL: Policy = Policy {
+        use_hints: true,
+        local: true,
+    };
+
     /// Three equal zones, 2 endpoints in each: cluster-wide, a client reaches its own zone for
     /// 2 of 6 endpoints, so 2/3 of the requests cross; with every endpoint hinted for its own
     /// zone none does, and each endpoint carries the mean load.
@@ -213,17 +344,17 @@ mod tests {
     fn three_balanced_zones() {
         let n = NO_ZONE;
         let plain = mix(&[((0, n), 2), ((1, n), 2), ((2, n), 2)]);
-        let r = route(&plain, &[1.0, 1.0, 1.0], true).unwrap();
+        let r = route(&plain, None, &zones(&[1.0, 1.0, 1.0]), HINTS).unwrap();
         assert!((r.cross - 2.0 / 3.0).abs() < 1e-12);
         assert!((r.load_ratio - 1.0).abs() < 1e-12);
         assert!(!r.hinted);
         let hinted = mix(&[((0, 0), 2), ((1, 1), 2), ((2, 2), 2)]);
-        let r = route(&hinted, &[1.0, 1.0, 1.0], true).unwrap();
+        let r = route(&hinted, None, &zones(&[1.0, 1.0, 1.0]), HINTS).unwrap();
         assert_eq!(r.cross, 0.0);
         assert!((r.load_ratio - 1.0).abs() < 1e-12);
         assert!(r.hinted);
         // The Endpoints API ignores hints.
-        let r = route(&hinted, &[1.0, 1.0, 1.0], false).unwrap();
+        let r = route(&hinted, None, &zones(&[1.0, 1.0, 1.0]), PLAIN).unwrap();
         assert!((r.cross - 2.0 / 3.0).abs() < 1e-12);
     }
 
@@ -233,10 +364,10 @@ mod tests {
     #[test]
     fn unbalanced_clients_overload_an_endpoint() {
         let hinted = mix(&[((0, 0), 1), ((1, 1), 1), ((2, 2), 1)]);
-        let r = route(&hinted, &[0.5, 0.45, 0.05], true).unwrap();
+        let r = route(&hinted, None, &zones(&[0.5, 0.45, 0.05]), HINTS).unwrap();
         assert!((r.load_ratio - 1.5).abs() < 1e-12);
         let partly = mix(&[((0, 0), 1), ((1, 1), 1), ((2, NO_ZONE), 1)]);
-        let r = route(&partly, &[0.5, 0.45, 0.05], true).unwrap();
+        let r = route(&partly, None, &zones(&[0.5, 0.45, 0.05]), HINTS).unwrap();
         assert!(!r.hinted);
         assert!((r.cross - 2.0 / 3.0).abs() < 1e-12);
     }
@@ -245,9 +376,78 @@ mod tests {
     #[test]
     fn a_zone_without_hinted_endpoints_goes_cluster_wide() {
         let hinted = mix(&[((0, 0), 1), ((1, 0), 1)]);
-        let r = route(&hinted, &[0.0, 1.0], true).unwrap();
+        let r = route(&hinted, None, &zones(&[0.0, 1.0]), HINTS).unwrap();
         // Zone-1 clients: both endpoints, one in zone 0.
         assert!((r.cross - 0.5).abs() < 1e-12);
+    }
+
+    /// One zone of 4 Nodes (clients 1/4 on each); node A holds 1 endpoint, node B 3, every
+    /// endpoint hinted for its zone and node. A's and B's clients stay on their Node; the
+    /// other half spreads over all 4 endpoints (1/8 each): A's endpoint carries 1/4 + 1/8,
+    /// 1.5 times the mean (1/4). Without the hints (the Endpoints API) each carries 1/4.
+    #[test]
+    fn node_hints_keep_requests_on_their_node() {
+        let m = mix(&[((0, 0), 4)]);
+        let hist = NodeHist {
+            by_zone: [((0, 1), 1), ((0, 3), 1)].into_iter().collect(),
+            unhinted: 0,
+        };
+        let clients = Clients {
+            by_zone: vec![1.0],
+            nodes_per_zone: vec![4.0],
+        };
+        let r = route(&m, Some(&hist), &clients, HINTS).unwrap();
+        assert!((r.load_ratio - 1.5).abs() < 1e-12, "{r:?}");
+        assert!(r.hinted);
+        assert_eq!((r.cross, r.dropped), (0.0, 0.0));
+        let r = route(&m, Some(&hist), &clients, PLAIN).unwrap();
+        assert!((r.load_ratio - 1.0).abs() < 1e-12, "{r:?}");
+        assert!(!r.hinted);
+        // One endpoint without a node hint: zone hints only, even load.
+        let partly = NodeHist {
+            unhinted: 1,
+            ..hist.clone()
+        };
+        let r = route(&m, Some(&partly), &clients, HINTS).unwrap();
+        assert!((r.load_ratio - 1.0).abs() < 1e-12, "{r:?}");
+        // Local: the clients of the 2 Nodes without an endpoint find none; A's endpoint takes
+        // all of A's (1/4), twice the mean of what is served (1/2 over 4).
+        let r = route(&m, Some(&hist), &clients, LOCAL).unwrap();
+        assert!((r.dropped - 0.5).abs() < 1e-12, "{r:?}");
+        assert!((r.load_ratio - 2.0).abs() < 1e-12, "{r:?}");
+        assert!(!r.hinted);
+        // The Endpoints API routes Local the same (its addresses carry nodeName).
+        assert_eq!(
+            route(
+                &m,
+                Some(&hist),
+                &clients,
+                Policy {
+                    use_hints: false,
+                    ..LOCAL
+                }
+            ),
+            Some(r)
+        );
+    }
+
+    /// Two zones of 2 Nodes; the only endpoint is on a Node of zone 0, node-hinted. Zone 0's
+    /// other Node falls back to zone hints (the same endpoint); zone 1 has none hinted for it
+    /// and goes cluster-wide: its half of the requests crosses.
+    #[test]
+    fn nodes_without_an_endpoint_fall_back_to_zones() {
+        let m = mix(&[((0, 0), 1)]);
+        let hist = NodeHist {
+            by_zone: [((0, 1), 1)].into_iter().collect(),
+            unhinted: 0,
+        };
+        let clients = Clients {
+            by_zone: vec![1.0, 1.0],
+            nodes_per_zone: vec![2.0, 2.0],
+        };
+        let r = route(&m, Some(&hist), &clients, HINTS).unwrap();
+        assert!((r.cross - 0.5).abs() < 1e-12, "{r:?}");
+        assert!((r.load_ratio - 1.0).abs() < 1e-12, "{r:?}");
     }
 
     /// A state that spans buckets is cut at their edges.

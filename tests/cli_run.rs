@@ -21,7 +21,7 @@ fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
-const SUMMARY_HEADER: &str = "scenario,seed,api,pod_events,syncs,creates,updates,deletes,objects_final,objects_peak,max_object_proto_bytes,max_object_json_bytes,bytes_written,watch_events,bytes_delivered,bytes_delivered_proto,bytes_delivered_json,failed_writes,etcd_bytes_written,etcd_stored_bytes,etcd_history_revisions,etcd_history_bytes,propagation_p50_s,propagation_p90_s,propagation_p99_s,propagation_max_s,proxy_syncs_per_minute,network_programming_p50_s,network_programming_p99_s,watch_terminations,relists,bytes_relist,peak_bytes_in_flight,cross_zone_fraction,cross_zone_bytes,cross_zone_cost,max_endpoint_load_ratio,hints_active_fraction";
+const SUMMARY_HEADER: &str = "scenario,seed,api,pod_events,syncs,creates,updates,deletes,objects_final,objects_peak,max_object_proto_bytes,max_object_json_bytes,bytes_written,watch_events,bytes_delivered,bytes_delivered_proto,bytes_delivered_json,failed_writes,etcd_bytes_written,etcd_stored_bytes,etcd_history_revisions,etcd_history_bytes,propagation_p50_s,propagation_p90_s,propagation_p99_s,propagation_max_s,proxy_syncs_per_minute,network_programming_p50_s,network_programming_p99_s,watch_terminations,relists,bytes_relist,peak_bytes_in_flight,cross_zone_fraction,cross_zone_bytes,cross_zone_cost,max_endpoint_load_ratio,hints_active_fraction,dropped_fraction";
 
 fn run_to(name: &str, out: &Path, extra: &[&str]) {
     slicesim()
@@ -640,6 +640,48 @@ fn auto_evens_the_load_where_prefer_same_zone_does_not() {
     }
     assert!((ratio[0] - 1.5).abs() < 0.05, "{ratio:?}");
     assert!(ratio[1] < ratio[0] - 0.2, "{ratio:?}");
+}
+
+/// 15 pods on 30 Nodes of three zones (one on each of 5 Nodes per zone). `Local`: the
+/// clients of the other 15 Nodes find no endpoint, with either API (Endpoints addresses
+/// carry their nodeName too), and none crosses zones. `PreferSameNode` (slices): half the clients stay
+/// on their Node, the rest on their zone's hinted endpoints: none crosses, none is lost,
+/// every endpoint carries the mean.
+#[test]
+fn node_local_routing() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, policy) in [
+        ("local", "internal_traffic_policy: Local"),
+        ("same-node", "traffic_distribution: PreferSameNode"),
+    ] {
+        let out = run_yaml(
+            dir.path(),
+            name,
+            &format!(
+                "duration: 5m\n\
+                 cluster: {{zones: [{{name: zone-a, nodes: 10}}, {{name: zone-b, nodes: 10}}, {{name: zone-c, nodes: 10}}]}}\n\
+                 services: [{{name: web, labels: {{app: web}}, replicas: 15, {policy}}}]\n"
+            ),
+        );
+        let rows = summary_columns(&out);
+        let f = |r: usize, c: &str| rows[r][c].parse::<f64>().unwrap();
+        for api in [0, 1] {
+            if name == "local" || api == 1 {
+                assert_eq!(f(api, "cross_zone_fraction"), 0.0, "{name} {api}");
+            }
+            let (dropped, load) = (
+                f(api, "dropped_fraction"),
+                f(api, "max_endpoint_load_ratio"),
+            );
+            if name == "local" {
+                assert!((dropped - 0.5).abs() < 0.01, "{name} {api}: {dropped}");
+            } else if api == 1 {
+                assert_eq!(dropped, 0.0);
+                assert!((load - 1.0).abs() < 0.01, "{load}");
+                assert!(f(api, "hints_active_fraction") > 0.99);
+            }
+        }
+    }
 }
 
 /// scenarios/zones-outage.yaml: hints go off when zone b's Nodes turn NotReady (340 s: the

@@ -30,7 +30,8 @@ use serde_json::json;
 
 use super::endpoints::{HEADLESS, TRIGGER_TIME, resolve_ports};
 use super::topology::{
-    self, Disabled, Hint, HintEvent, NO_ZONE, NodeInfo, RoutingSample, Seen, ZoneMix,
+    self, Disabled, Hint, HintEvent, NO_ZONE, NodeCounts, NodeHist, NodeInfo, RoutingSample, Seen,
+    ZoneMix,
 };
 use super::{
     Controller, Desired, FieldsMemo, Key, LabelsMemo, MetaContext, Op, PerSync, PodStore, PortSets,
@@ -111,12 +112,27 @@ struct Family<'a> {
     hinted: bool,
     /// The Auto hints in effect per zone (`EndpointZoneInfo`; empty when off).
     tallies: BTreeMap<String, usize>,
-    /// The ready endpoints of all its slices by zone and zone hint, and as last sampled.
-    mix: ZoneMix,
-    sampled: ZoneMix,
+    /// The ready endpoints of all its slices by zone and zone hint (and Node), and as last
+    /// sampled.
+    mix: Mixes,
+    sampled: (ZoneMix, Option<NodeHist>),
     /// The last evaluation of Auto hints: in effect (`Some(None)`) or why not (`None`: never
     /// evaluated, or left).
     auto_last: Option<Option<Disabled>>,
+}
+
+impl Family<'_> {
+    fn new(spec: &ServiceSpec) -> Self {
+        let mix = Mixes {
+            zones: ZoneMix::default(),
+            nodes: spec.routes_by_node().then(NodeCounts::default),
+        };
+        Family {
+            sampled: mix.state(),
+            mix,
+            ..Family::default()
+        }
+    }
 }
 
 /// Slice ids in ascending order, each once: the set of slices a sync updates, kept (empty)
@@ -205,7 +221,7 @@ impl<'a> SliceController<'a> {
             states: services
                 .iter()
                 .map(|s| State {
-                    families: s.families.iter().map(|f| (*f, Family::default())).collect(),
+                    families: s.families.iter().map(|f| (*f, Family::new(s))).collect(),
                     trigger: TriggerTracker::default(),
                     labels: LabelsMemo::default(),
                     other_types: Vec::new(),
@@ -222,13 +238,7 @@ impl<'a> SliceController<'a> {
             cpu_ratios: node_ratios(nodes, &[], &[]),
             not_ready: vec![false; nodes.len()],
             hint_events: Vec::new(),
-            zone_ids: ZoneIds(
-                crate::cluster::zone_names(nodes)
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, z)| (z, i as u16))
-                    .collect(),
-            ),
+            zone_ids: ZoneIds::new(nodes),
             routing: Vec::new(),
         }
     }
@@ -528,44 +538,111 @@ fn slice_to_fill_in(unchanged: &[(u64, usize)], n: usize, max: usize) -> Option<
         .map(|(id, _)| *id)
 }
 
-/// Zone name → index into the cluster's zones (in the order their Nodes come).
-struct ZoneIds(HashMap<Arc<str>, u16>);
+/// Zone and Node names → indices into the cluster's zones (in the order their Nodes come)
+/// and Nodes.
+struct ZoneIds {
+    zones: HashMap<Arc<str>, u16>,
+    nodes: HashMap<Arc<str>, u32>,
+}
 
 impl ZoneIds {
+    fn new(nodes: &[Node]) -> Self {
+        ZoneIds {
+            zones: crate::cluster::zone_names(nodes)
+                .into_iter()
+                .enumerate()
+                .map(|(i, z)| (z, i as u16))
+                .collect(),
+            nodes: nodes
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.name.clone(), i as u32))
+                .collect(),
+        }
+    }
+
     /// A ready endpoint's (zone, zone hint) in a [`ZoneMix`]; `None` when it is not ready.
     fn key(&self, e: &Endpoint) -> Option<(u16, u16)> {
-        let id = |z: Option<&str>| z.and_then(|z| self.0.get(z)).copied().unwrap_or(NO_ZONE);
+        let id = |z: Option<&str>| {
+            z.and_then(|z| self.zones.get(z))
+                .copied()
+                .unwrap_or(NO_ZONE)
+        };
         let hint = e.hints.as_ref().and_then(|h| h.for_zones.first());
         is_ready(e).then(|| (id(e.zone.as_deref()), id(hint.map(|z| z.name.as_str()))))
     }
 
-    /// Counts `e` into `mixes` (`+1`) or out of them (`-1`).
-    fn count(&self, e: &Endpoint, by: i32, mixes: [&mut ZoneMix; 2]) {
+    /// Counts `e` into a slice's mix and its family's (`+1`) or out of them (`-1`).
+    fn count(&self, e: &Endpoint, by: i32, slice: &mut ZoneMix, total: &mut Mixes) {
         if let Some(k) = self.key(e) {
-            for m in mixes {
-                m.count(k, by);
+            slice.count(k, by);
+            total.zones.count(k, by);
+            if let Some(nodes) = &mut total.nodes {
+                self.count_node(e, k.0, by, nodes);
             }
         }
+    }
+
+    /// Counts ready endpoint `e` (in `zone`) on its Node.
+    fn count_node(&self, e: &Endpoint, zone: u16, by: i32, nodes: &mut NodeCounts) {
+        let node = e.node_name.as_deref().and_then(|n| self.nodes.get(n));
+        let hinted = e.hints.as_ref().is_some_and(|h| !h.for_nodes.is_empty());
+        nodes.count(node.copied().unwrap_or(u32::MAX), zone, hinted, by);
+    }
+}
+
+/// A family's ready endpoints by zone and zone hint, and (for Services that may route
+/// node-locally) by Node.
+#[derive(Default)]
+struct Mixes {
+    zones: ZoneMix,
+    nodes: Option<NodeCounts>,
+}
+
+impl Mixes {
+    /// Takes out a deleted slice's endpoints.
+    fn sub(&mut self, s: &SliceRt, ids: &ZoneIds) {
+        self.zones.sub(&s.mix);
+        if let Some(nodes) = &mut self.nodes {
+            for i in 0..s.sized.len() {
+                let e = s.sized.endpoint(i);
+                if let Some((zone, _)) = ids.key(e) {
+                    ids.count_node(e, zone, -1, nodes);
+                }
+            }
+        }
+    }
+
+    /// What routing depends on, to sample.
+    fn state(&self) -> (ZoneMix, Option<NodeHist>) {
+        (
+            self.zones.clone(),
+            self.nodes.as_ref().map(|n| n.hist.clone()),
+        )
+    }
+
+    fn differs(&self, sampled: &(ZoneMix, Option<NodeHist>)) -> bool {
+        self.zones != sampled.0 || self.nodes.as_ref().map(|n| &n.hist) != sampled.1.as_ref()
     }
 }
 
 impl SliceRt {
     /// The edits of a slice's endpoints, each counted in its mix and its family's (`total`).
-    fn push(&mut self, e: Endpoint, ids: &ZoneIds, total: &mut ZoneMix) {
-        ids.count(&e, 1, [&mut self.mix, total]);
+    fn push(&mut self, e: Endpoint, ids: &ZoneIds, total: &mut Mixes) {
+        ids.count(&e, 1, &mut self.mix, total);
         self.sized.push_endpoint(e);
     }
 
-    fn remove(&mut self, i: usize, ids: &ZoneIds, total: &mut ZoneMix) -> Endpoint {
+    fn remove(&mut self, i: usize, ids: &ZoneIds, total: &mut Mixes) -> Endpoint {
         let e = self.sized.remove_endpoint(i);
-        ids.count(&e, -1, [&mut self.mix, total]);
+        ids.count(&e, -1, &mut self.mix, total);
         e
     }
 
-    fn replace(&mut self, i: usize, e: Endpoint, ids: &ZoneIds, total: &mut ZoneMix) -> Endpoint {
-        ids.count(&e, 1, [&mut self.mix, total]);
+    fn replace(&mut self, i: usize, e: Endpoint, ids: &ZoneIds, total: &mut Mixes) -> Endpoint {
+        ids.count(&e, 1, &mut self.mix, total);
         let old = self.sized.replace_endpoint(i, e);
-        ids.count(&old, -1, [&mut self.mix, total]);
+        ids.count(&old, -1, &mut self.mix, total);
         old
     }
 
@@ -575,7 +652,7 @@ impl SliceRt {
         i: usize,
         hints: Option<EndpointHints>,
         ids: &ZoneIds,
-        total: &mut ZoneMix,
+        total: &mut Mixes,
     ) {
         let e = self.sized.endpoint(i);
         if e.hints != hints {
@@ -586,9 +663,9 @@ impl SliceRt {
     }
 
     /// Counts the whole content in (`+1`, after a create or a new content) or out (`-1`).
-    fn count_all(&mut self, by: i32, ids: &ZoneIds, total: &mut ZoneMix) {
+    fn count_all(&mut self, by: i32, ids: &ZoneIds, total: &mut Mixes) {
         for i in 0..self.sized.len() {
-            ids.count(self.sized.endpoint(i), by, [&mut self.mix, total]);
+            ids.count(self.sized.endpoint(i), by, &mut self.mix, total);
         }
     }
 }
@@ -1077,7 +1154,7 @@ impl<'a> SliceController<'a> {
         }
         for id in delete {
             if let Some(s) = fam.slices.remove(&id) {
-                fam.mix.sub(&s.mix);
+                fam.mix.sub(&s, &self.zone_ids);
                 fam.unindex(&s, id);
                 for k in &s.keys {
                     if fam.loc.get(k) == Some(&id) {
@@ -1108,12 +1185,14 @@ impl<'a> SliceController<'a> {
         let Some((_, fam)) = self.states[service as usize].families.first_mut() else {
             return;
         };
-        if fam.mix != fam.sampled {
-            fam.sampled = fam.mix.clone();
+        if fam.mix.differs(&fam.sampled) {
+            fam.sampled = fam.mix.state();
+            let (mix, nodes) = fam.sampled.clone();
             self.routing.push(RoutingSample {
                 time: t,
                 service,
-                mix: fam.mix.clone(),
+                mix,
+                nodes,
             });
         }
     }
@@ -1716,7 +1795,12 @@ mod vectors {
     /// endpoints by zone and hint, through creates, readiness changes, deletions, hints.
     #[test]
     fn zone_mix_kept_by_edits_equals_a_recount() {
-        for hints in [Hints::Off, Hints::Auto, Hints::Close { same_node: false }] {
+        for hints in [
+            Hints::Off,
+            Hints::Auto,
+            Hints::Close { same_node: false },
+            Hints::Close { same_node: true },
+        ] {
             let zones: Vec<usize> = (0..240).map(|i| i % 3).collect();
             let mut h = zoned(&zones, hints);
             for i in (0..240).step_by(7) {
@@ -1730,20 +1814,30 @@ mod vectors {
             let c =
                 SliceController::new(ctx(), 100, &h.nodes, &h.services, crate::engine::rng(1, 3));
             let r = drive(c, &h, 0, 3600 * SECOND);
-            let ids = ZoneIds(
-                crate::cluster::zone_names(&h.nodes)
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, z)| (z, i as u16))
-                    .collect(),
-            );
+            let ids = ZoneIds::new(&h.nodes);
             let mut recount = ZoneMix::default();
+            let mut per_node: BTreeMap<&str, (u16, u32)> = BTreeMap::new();
             for e in slices(&r.final_objects).iter().flat_map(|s| &s.endpoints) {
                 if let Some(k) = ids.key(e) {
                     recount.count(k, 1);
+                    per_node
+                        .entry(e.node_name.as_deref().unwrap())
+                        .or_insert((k.0, 0))
+                        .1 += 1;
                 }
             }
-            assert_eq!(r.routing.last().unwrap().mix, recount, "{hints:?}");
+            let last = r.routing.last().unwrap();
+            assert_eq!(last.mix, recount, "{hints:?}");
+            // Node by node, for node hints.
+            if hints == (Hints::Close { same_node: true }) {
+                let mut hist = NodeHist::default();
+                for (zone, k) in per_node.values() {
+                    *hist.by_zone.entry((*zone, *k)).or_default() += 1;
+                }
+                assert_eq!(last.nodes, Some(hist));
+            } else {
+                assert_eq!(last.nodes, None);
+            }
         }
     }
 

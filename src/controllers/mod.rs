@@ -1088,6 +1088,7 @@ pub(crate) mod testutil {
             headless: true,
             publish_not_ready_addresses: false,
             hints: Default::default(),
+            local_traffic: false,
             deleting: false,
             gone: false,
         }

@@ -9,6 +9,8 @@
 //! in sorted order.
 
 use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap as HashMap;
 use std::fmt;
 
 use crate::engine::Nanos;
@@ -148,12 +150,58 @@ impl ZoneMix {
     }
 }
 
+/// How a Service's ready endpoints sit on Nodes, as far as node-local routing (node hints,
+/// `internalTrafficPolicy: Local`) depends on it: per zone, how many Nodes hold `k` of them.
+/// A histogram, not a list of Nodes, so that a sample costs the same at any Service size.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeHist {
+    /// (zone, k ≥ 1) → Nodes of that zone with exactly k ready endpoints.
+    pub by_zone: BTreeMap<(u16, u32), u32>,
+    /// Ready endpoints without a node hint (node-hint routing needs none).
+    pub unhinted: u32,
+}
+
+/// A family's ready endpoints per Node, kept with their [`NodeHist`].
+#[derive(Clone, Debug, Default)]
+pub struct NodeCounts {
+    per_node: HashMap<u32, u32>,
+    pub hist: NodeHist,
+}
+
+impl NodeCounts {
+    /// One more (`by` = 1) or one fewer (-1) ready endpoint on `node` of `zone`.
+    pub fn count(&mut self, node: u32, zone: u16, node_hinted: bool, by: i32) {
+        let n = self.per_node.entry(node).or_default();
+        let before = *n;
+        *n = n.saturating_add_signed(by);
+        let after = *n;
+        if after == 0 {
+            self.per_node.remove(&node);
+        }
+        let hist = &mut self.hist.by_zone;
+        for (k, d) in [(before, -1), (after, 1)] {
+            if k > 0 && before != after {
+                let c = hist.entry((zone, k)).or_default();
+                *c = c.saturating_add_signed(d);
+                if *c == 0 {
+                    hist.remove(&(zone, k));
+                }
+            }
+        }
+        if !node_hinted {
+            self.hist.unhinted = self.hist.unhinted.saturating_add_signed(by);
+        }
+    }
+}
+
 /// A Service's routing state from `time` on (after a sync that changed it).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RoutingSample {
     pub time: Nanos,
     pub service: u32,
     pub mix: ZoneMix,
+    /// Kept only for Services that may route node-locally (`PreferSameNode`, `Local`).
+    pub nodes: Option<NodeHist>,
 }
 
 /// What one zone should get of a Service's ready endpoints (`allocation`).

@@ -210,6 +210,16 @@ pub enum TrafficDistribution {
     PreferSameNode,
 }
 
+/// `spec.internalTrafficPolicy`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+pub enum TrafficPolicy {
+    /// Every ready endpoint of the cluster (or of the hints' choice).
+    #[default]
+    Cluster,
+    /// Only the ready endpoints on the client's own Node; none there: the request fails.
+    Local,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
 pub enum IpFamily {
     IPv4,
@@ -256,6 +266,9 @@ pub struct Service {
     /// `spec.trafficDistribution`.
     #[serde(default)]
     pub traffic_distribution: Option<TrafficDistribution>,
+    /// `spec.internalTrafficPolicy`: `Cluster` (the default) or `Local`.
+    #[serde(default)]
+    pub internal_traffic_policy: TrafficPolicy,
     /// What its clients send (the cross-zone figures).
     #[serde(default)]
     pub traffic: Traffic,
