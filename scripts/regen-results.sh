@@ -5,7 +5,7 @@
 #   results/sweep-replicas/  the sweep of scenarios/sweep-replicas.yaml (sweep.csv, points/,
 #                       charts; 24 runs, not compared by tests/results.rs: too slow for a debug
 #                       build)
-#   results/zones-outage/  `slicesim run scenarios/zones-outage.yaml` (the zones chart the
+#   results/zones-compare/  `slicesim run scenarios/zones-compare.yaml` (the zones chart the
 #                       README shows; not compared by tests/results.rs)
 #   results/rollout-egress/  `slicesim run scenarios/rollout-egress.yaml` (the delays chart the
 #                       README shows; not compared by tests/results.rs)
@@ -15,16 +15,16 @@
 set -eu
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
-rm -rf results/default results/reproduce results/sweep-replicas results/rollout-egress results/zones-outage
+rm -rf results/default results/reproduce results/sweep-replicas results/rollout-egress results/zones-compare
 ./target/release/slicesim run --out results/default --quiet
 ./target/release/slicesim reproduce --out results/reproduce --quiet
 ./target/release/slicesim run scenarios/sweep-replicas.yaml --out results/sweep-replicas --quiet
 ./target/release/slicesim run scenarios/rollout-egress.yaml --out results/rollout-egress --quiet
-./target/release/slicesim run scenarios/zones-outage.yaml --out results/zones-outage --quiet
+./target/release/slicesim run scenarios/zones-compare.yaml --out results/zones-compare --quiet
 awk -v table=results/reproduce/claims.md '
   /<!-- claims:end -->/ { while ((getline line < table) > 0) print line; skip = 0 }
   !skip { print }
   /<!-- claims:begin/ { skip = 1 }
 ' README.md > README.md.tmp && mv README.md.tmp README.md
 echo "regenerated:"
-find results/default results/reproduce results/sweep-replicas results/rollout-egress results/zones-outage -type f | sort | head -40
+find results/default results/reproduce results/sweep-replicas results/rollout-egress results/zones-compare -type f | sort | head -40

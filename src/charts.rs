@@ -21,7 +21,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use serde::de::DeserializeOwned;
 
-use crate::output::{self, ObjectRow, SummaryRow, TimeseriesRow};
+use crate::output::{self, ObjectRow, SummaryRow, TimeseriesRow, ZoneRow};
 use crate::size::human_bytes;
 
 /// DejaVu Sans (Bitstream Vera licence, `assets/fonts/LICENSE-DejaVu.txt`).
@@ -87,6 +87,8 @@ pub enum Quantity {
     /// A plain number (a count, or a time already in the unit its label names), with
     /// thousands separators.
     Count,
+    /// A number that need not be whole (a ratio): every tick labelled, however short the axis.
+    Ratio,
 }
 
 #[derive(Clone, Debug)]
@@ -325,7 +327,8 @@ impl Ticks {
         match (self.quantity, self.log) {
             (Quantity::Bytes, true) => format!("{} (bytes, log scale)", axis.label),
             (Quantity::Count, true) => format!("{} (log scale)", axis.label),
-            (Quantity::Count, false) => axis.label.clone(),
+            (Quantity::Count | Quantity::Ratio, false) => axis.label.clone(),
+            (Quantity::Ratio, true) => format!("{} (log scale)", axis.label),
             (Quantity::Bytes, false) => format!("{} ({})", axis.label, self.unit),
         }
     }
@@ -527,6 +530,8 @@ pub struct RunData {
     pub summary: Vec<SummaryRow>,
     pub timeseries: Vec<TimeseriesRow>,
     pub objects: Vec<ObjectRow>,
+    /// `zones.csv`, when the run has one.
+    pub zones: Vec<ZoneRow>,
 }
 
 fn read_csv<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>, ChartError> {
@@ -547,6 +552,14 @@ impl RunData {
             summary: read_csv(&dir.join("summary.csv"))?,
             timeseries: read_csv(&dir.join("timeseries.csv"))?,
             objects: read_csv(&dir.join("objects.csv"))?,
+            zones: {
+                let path = dir.join("zones.csv");
+                if path.exists() {
+                    read_csv(&path)?
+                } else {
+                    Vec::new()
+                }
+            },
         })
     }
 
@@ -595,6 +608,48 @@ fn per_api(data: &RunData, value: impl Fn(&TimeseriesRow) -> f64) -> Vec<Series>
                 .into_iter()
                 .map(|(t, v)| (t / div, v))
                 .collect(),
+        })
+        .collect()
+}
+
+/// One line per routing of `zones.csv` that carried requests: the Endpoints API's, then the
+/// slices' per kind of Service with topology (Auto, PreferSameZone, ...). Buckets without
+/// requests of that routing are left out.
+fn per_routing(data: &RunData, value: impl Fn(&ZoneRow) -> f64) -> Vec<Series> {
+    let (div, _) = time_unit(data);
+    let mut groups: Vec<(&str, &str)> = Vec::new();
+    // Slices without hints route as the Endpoints API does: its line stands for them.
+    let shown =
+        |r: &&ZoneRow| r.requests > 0.0 && !(r.api == "endpointslices" && r.routing == "no hints");
+    for r in data.zones.iter().filter(shown) {
+        if !groups.contains(&(r.api.as_str(), r.routing.as_str())) {
+            groups.push((&r.api, &r.routing));
+        }
+    }
+    let mut shade = 0;
+    groups
+        .into_iter()
+        .map(|(api, routing)| {
+            let (label, color) = if api == "endpoints" {
+                (format!("Endpoints ({routing})"), ENDPOINTS)
+            } else {
+                shade += 1;
+                (
+                    format!("EndpointSlices: {routing}"),
+                    SLICES_SHADES[(shade - 1) % MAX_SWEEP_LINES],
+                )
+            };
+            Series {
+                label,
+                color,
+                style: Style::Line,
+                points: data
+                    .zones
+                    .iter()
+                    .filter(|r| r.api == api && r.routing == routing && r.requests > 0.0)
+                    .map(|r| (r.t_seconds / div, value(r)))
+                    .collect(),
+            }
         })
         .collect()
 }
@@ -742,38 +797,46 @@ pub fn run_figures(data: &RunData) -> Vec<Figure> {
         }
         figures.push(Figure::stack("delays", panels));
     }
-    // Where topology hints routed requests at some moment: how the routing compares with the
-    // Endpoints API's cluster-wide one.
+    // Where topology routed requests at some moment: each kind of routing against the
+    // Endpoints API's.
     if data
-        .timeseries
+        .zones
         .iter()
-        .any(|r| r.hints_active_fraction > 0.0)
+        .any(|r| r.hints_active_fraction > 0.0 || r.dropped_fraction > 0.0)
     {
-        figures.push(Figure::stack(
-            "zones",
-            vec![
-                chart(
-                    "zones",
-                    format!(
-                        "{scenario}: requests crossing zones (Endpoints: cluster-wide routing)"
-                    ),
-                    count_axis("crossing zones (%)"),
-                    per_api(data, |r| 100.0 * r.cross_zone_fraction),
-                ),
-                chart(
-                    "zones",
-                    format!("{scenario}: busiest endpoint's load over the mean"),
-                    count_axis("load / mean"),
-                    per_api(data, |r| r.max_endpoint_load_ratio),
-                ),
-                chart(
-                    "zones",
-                    format!("{scenario}: requests routed by topology hints"),
-                    count_axis("routed by hints (%)"),
-                    per_api(data, |r| 100.0 * r.hints_active_fraction),
-                ),
-            ],
-        ));
+        let mut panels = vec![
+            chart(
+                "zones",
+                format!("{scenario}: requests crossing zones"),
+                count_axis("crossing zones (%)"),
+                per_routing(data, |r| 100.0 * r.cross_zone_fraction),
+            ),
+            chart(
+                "zones",
+                format!("{scenario}: busiest endpoint's load over the mean"),
+                Axis {
+                    label: "load / mean".into(),
+                    quantity: Quantity::Ratio,
+                    log: false,
+                },
+                per_routing(data, |r| r.max_endpoint_load_ratio),
+            ),
+            chart(
+                "zones",
+                format!("{scenario}: requests routed by topology hints"),
+                count_axis("routed by hints (%)"),
+                per_routing(data, |r| 100.0 * r.hints_active_fraction),
+            ),
+        ];
+        if data.zones.iter().any(|r| r.dropped_fraction > 0.0) {
+            panels.push(chart(
+                "zones",
+                format!("{scenario}: requests without a local endpoint (Local)"),
+                count_axis("dropped (%)"),
+                per_routing(data, |r| 100.0 * r.dropped_fraction),
+            ));
+        }
+        figures.push(Figure::stack("zones", panels));
     }
     if let Some(f) = slice_fill_figure(data) {
         figures.push(f);

@@ -201,11 +201,23 @@ pub enum Change {
     Pod { pod: Pod, deleted: bool },
     /// A Service's new spec (boxed: rare, and three times the size of a pod change).
     Service { index: u32, spec: Box<ServiceSpec> },
-    /// A Node was deleted from the cluster.
-    NodeGone { index: u32 },
-    /// A Node's Ready condition changed (the node lifecycle controller marks the Nodes of a
-    /// zone outage NotReady after its grace period, and Ready when they are back).
-    NodeReady { index: u32, ready: bool },
+    /// Something happened to a Node.
+    Node { index: u32, event: NodeEvent },
+}
+
+/// What happens to Nodes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeEvent {
+    /// Deleted from the cluster.
+    Gone,
+    /// Its Ready condition changed (the node lifecycle controller marks the Nodes of a zone
+    /// outage NotReady after its grace period, and Ready when they are back).
+    Ready(bool),
+    /// A deleted Node's replacement joined, Ready, with or without its
+    /// `topology.kubernetes.io/zone` label yet.
+    Joined { zone_label: bool },
+    /// It got its zone label.
+    ZoneLabelled,
 }
 
 /// The recorded history: what both controllers are fed.
@@ -377,6 +389,10 @@ enum Ev {
     ServiceGone(u32),
     /// The pod garbage collector deletes the pods left on a deleted node.
     PodGc(u32),
+    /// A deleted node's replacement joins (with its zone label or not yet).
+    NodeJoined(u32, bool),
+    /// The replacement gets its zone label.
+    NodeLabelled(u32),
     /// The Deployment and ReplicaSet controllers act on a pod that became ready.
     Reconcile(u32),
     /// A `resize` (action index) reaches one Deployment.
@@ -920,6 +936,15 @@ impl Sim<'_> {
                     self.reconcile(t, s);
                 }
             }
+            Ev::NodeJoined(node, zone_label) => {
+                self.nodes[node as usize].schedulable = true;
+                self.node_event(t, node, NodeEvent::Joined { zone_label });
+                // The pods the cluster had no room for are scheduled on it.
+                for s in 0..self.services.len() as u32 {
+                    self.reconcile(t, s);
+                }
+            }
+            Ev::NodeLabelled(node) => self.node_event(t, node, NodeEvent::ZoneLabelled),
             Ev::ServiceGone(s) => {
                 let spec = &mut self.services[s as usize];
                 spec.gone = true;
@@ -994,11 +1019,15 @@ impl Sim<'_> {
         }
     }
 
+    fn node_event(&mut self, t: Nanos, index: u32, event: NodeEvent) {
+        self.events.push(t, Change::Node { index, event });
+    }
+
     /// The Nodes of outage `i`'s zone turn NotReady or Ready.
     fn outage_nodes_ready(&mut self, t: Nanos, i: usize, ready: bool) {
         let zone = self.outage_zone(i);
-        for &index in &self.zone_nodes[zone] {
-            self.events.push(t, Change::NodeReady { index, ready });
+        for index in self.zone_nodes[zone].clone() {
+            self.node_event(t, index, NodeEvent::Ready(ready));
         }
     }
 
@@ -1128,8 +1157,16 @@ impl Sim<'_> {
                 let targets = self.choose_nodes(del.count, &del.nodes);
                 for node in targets {
                     self.nodes[node as usize].schedulable = false;
-                    self.events.push(t, Change::NodeGone { index: node });
+                    self.node_event(t, node, NodeEvent::Gone);
                     self.q.at(t + del.pod_gc_after.0, Ev::PodGc(node));
+                    if let Some(after) = del.replace_after {
+                        let zone_label = del.zone_label_after.0 == 0;
+                        self.q.at(t + after.0, Ev::NodeJoined(node, zone_label));
+                        if !zone_label {
+                            let labelled = t + after.0 + del.zone_label_after.0;
+                            self.q.at(labelled, Ev::NodeLabelled(node));
+                        }
+                    }
                 }
             }
             // The API servers' business: no pod changes.
@@ -1454,7 +1491,15 @@ mod tests {
         let h = generate(&sc);
         assert!(h.events.len() > 1000, "{} events", h.events.len());
         let kinds = |f: fn(&Change) -> bool| h.events.iter().filter(|(_, c)| f(c)).count();
-        assert!(kinds(|c| matches!(c, Change::NodeGone { .. })) == 2);
+        assert!(
+            kinds(|c| matches!(
+                c,
+                Change::Node {
+                    event: NodeEvent::Gone,
+                    ..
+                }
+            )) == 2
+        );
         assert!(kinds(|c| matches!(c, Change::Service { .. })) >= 3);
         assert!(h.events.is_sorted_by_key(|(t, _)| *t));
     }

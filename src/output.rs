@@ -92,6 +92,22 @@ pub struct SummaryRow {
     pub dropped_fraction: f64,
 }
 
+/// One row of `zones.csv`: how one kind of routing fared in one time bucket.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ZoneRow {
+    pub t_seconds: f64,
+    pub api: String,
+    /// The Services' routing: `no hints` (the Endpoints API), or over slices `no hints`,
+    /// `Auto`, `PreferSameZone`, `PreferSameNode`, `Local`.
+    pub routing: String,
+    pub requests: f64,
+    /// As in `summary.csv`, over the bucket's requests of that routing.
+    pub cross_zone_fraction: f64,
+    pub max_endpoint_load_ratio: f64,
+    pub hints_active_fraction: f64,
+    pub dropped_fraction: f64,
+}
+
 /// One row of `hints.csv`: a Service's topology hints going on or off.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HintRow {
@@ -430,15 +446,19 @@ pub fn run_report(
             let _ = writeln!(s, "  ... {} more in hints.csv", hints.len() - SHOWN);
         }
     }
+    let optional = [
+        (sc.requests_auto_hints(), ", hints.csv"),
+        (sc.routes_by_topology(), ", zones.csv"),
+    ];
     let _ = writeln!(
         s,
         "\nWrote {}/summary.csv, timeseries.csv, objects.csv, watchers.csv{}.",
         out.display(),
-        if sc.requests_auto_hints() {
-            ", hints.csv"
-        } else {
-            ""
-        }
+        optional
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, f)| *f)
+            .collect::<String>()
     );
     s
 }

@@ -142,6 +142,8 @@ pub struct Simulation {
     pub metrics: Vec<metrics::ApiMetrics>,
     /// When Services' topology hints went on or off (`hints.csv`).
     pub hints: Vec<HintRow>,
+    /// Routing per kind over time (`zones.csv`).
+    pub zones: Vec<output::ZoneRow>,
 }
 
 /// The checks that need the built cluster (node names) or other files (a trace): part of
@@ -329,8 +331,9 @@ pub fn simulate_watched(
         sc.file.bucket.value.0,
         ep.timeseries.len(),
     );
+    let zones = zone_rows(&flows, sc.file.bucket.value.0);
     let price = sc.file.cross_zone_price_per_gb.value;
-    for (o, flows) in [&mut ep, &mut slices].into_iter().zip(&flows) {
+    for (o, flows) in [&mut ep, &mut slices].into_iter().zip(&flows.per_api) {
         let all = traffic::Flow::sum(flows);
         let f = all.fractions();
         let s = &mut o.summary;
@@ -366,7 +369,35 @@ pub fn simulate_watched(
         watchers,
         metrics,
         hints,
+        zones,
     })
+}
+
+/// The rows of `zones.csv`: per bucket, the Endpoints API's routing and the slices' per kind.
+fn zone_rows(flows: &traffic::Flows, bucket: Nanos) -> Vec<output::ZoneRow> {
+    let groups = std::iter::once((Api::Endpoints, "no hints", &flows.per_api[0])).chain(
+        flows
+            .by_kind
+            .iter()
+            .map(|(kind, f)| (Api::EndpointSlices, *kind, f)),
+    );
+    let mut rows = Vec::new();
+    for (api, routing, per_bucket) in groups {
+        for (i, flow) in per_bucket.iter().enumerate() {
+            let f = flow.fractions();
+            rows.push(output::ZoneRow {
+                t_seconds: (i as u64 * bucket) as f64 / SECOND as f64,
+                api: api.as_str().into(),
+                routing: routing.into(),
+                requests: flow.requests,
+                cross_zone_fraction: f.cross,
+                max_endpoint_load_ratio: f.load,
+                hints_active_fraction: f.hinted,
+                dropped_fraction: f.dropped,
+            });
+        }
+    }
+    rows
 }
 
 /// The rows of `hints.csv`, in time order.
@@ -830,6 +861,12 @@ pub fn run(sc: &Scenario, opts: &RunOptions) -> Result<Simulation, RunError> {
         files.push((
             dir.join("hints.csv"),
             output::csv_bytes(&sim.hints).map_err(io_err(dir))?,
+        ));
+    }
+    if sc.routes_by_topology() {
+        files.push((
+            dir.join("zones.csv"),
+            output::csv_bytes(&sim.zones).map_err(io_err(dir))?,
         ));
     }
     let mut exports: Vec<(PathBuf, Vec<u8>)> = Vec::new();

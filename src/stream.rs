@@ -134,14 +134,18 @@ impl Drop for Writer<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cluster::NodeEvent;
 
     fn gone(index: u32) -> Change {
-        Change::NodeGone { index }
+        Change::Node {
+            index,
+            event: NodeEvent::Gone,
+        }
     }
 
     fn index(e: Option<&(Nanos, Change)>) -> Option<u32> {
         match e? {
-            (_, Change::NodeGone { index }) => Some(*index),
+            (_, Change::Node { index, .. }) => Some(*index),
             _ => None,
         }
     }

@@ -12,7 +12,9 @@
 //! cluster-wide (or, for `Local`, by the addresses' nodeName). Terminating endpoints, the
 //! fallback when no endpoint is ready, are left out.
 
-use crate::cluster::{self, Node, ServiceSpec};
+use std::collections::BTreeMap;
+
+use crate::cluster::{self, Hints, Node, ServiceSpec};
 use crate::controllers::topology::{NO_ZONE, NodeHist, RoutingSample, ZoneMix};
 use crate::engine::Nanos;
 use crate::scenario::{SECOND, Scenario};
@@ -211,8 +213,26 @@ impl Flow {
     }
 }
 
-/// The flows per time bucket, for the Endpoints API (cluster-wide) and the EndpointSlice API
-/// (with hints), from the routing samples of the slice controller.
+/// How kube-proxy routes a Service's requests over slices: its group in `zones.csv`.
+pub fn routing_kind(spec: &ServiceSpec) -> &'static str {
+    match spec.hints {
+        _ if spec.local_traffic => "Local",
+        Hints::Off => "no hints",
+        Hints::Auto => "Auto",
+        Hints::Close { same_node: false } => "PreferSameZone",
+        Hints::Close { same_node: true } => "PreferSameNode",
+    }
+}
+
+/// The flows per time bucket.
+pub struct Flows {
+    /// For the Endpoints API (cluster-wide, or Local) and the EndpointSlice API (with hints).
+    pub per_api: [Vec<Flow>; 2],
+    /// The EndpointSlice API's, per [`routing_kind`] of the Services.
+    pub by_kind: BTreeMap<&'static str, Vec<Flow>>,
+}
+
+/// The flows per time bucket, from the routing samples of the slice controller.
 pub fn flows(
     sc: &Scenario,
     nodes: &[Node],
@@ -220,7 +240,7 @@ pub fn flows(
     samples: &[RoutingSample],
     bucket: Nanos,
     buckets: usize,
-) -> [Vec<Flow>; 2] {
+) -> Flows {
     let zones = cluster::zone_names(nodes);
     let nodes_per_zone: Vec<f64> = zones
         .iter()
@@ -247,10 +267,11 @@ pub fn flows(
         })
         .collect();
     let end = sc.file.duration.value.0;
-    let mut out = [
+    let mut per_api = [
         vec![Flow::default(); buckets],
         vec![Flow::default(); buckets],
     ];
+    let mut by_kind: BTreeMap<&'static str, Vec<Flow>> = BTreeMap::new();
     // Each Service's samples, in time order: its state holds until its next sample.
     let mut by_service: Vec<Vec<&RoutingSample>> = vec![Vec::new(); services.len()];
     for s in samples {
@@ -267,6 +288,9 @@ pub fn flows(
             continue;
         };
         let rps = entry.traffic.requests_per_second.value;
+        let kind = by_kind
+            .entry(routing_kind(spec))
+            .or_insert_with(|| vec![Flow::default(); buckets]);
         let bytes = (entry.traffic.request_bytes.0 + entry.traffic.response_bytes.0) as f64;
         for (i, s) in states.iter().enumerate() {
             let from = s.time.min(end);
@@ -279,13 +303,18 @@ pub fn flows(
                 let Some(route) = route(&s.mix, s.nodes.as_ref(), clients, policy) else {
                     continue;
                 };
-                spread(&mut out[api], from, to, bucket, |flow, secs| {
+                spread(&mut per_api[api], from, to, bucket, |flow, secs| {
                     flow.add(route, rps * secs, bytes)
                 });
+                if api == 1 {
+                    spread(kind, from, to, bucket, |flow, secs| {
+                        flow.add(route, rps * secs, bytes)
+                    });
+                }
             }
         }
     }
-    out
+    Flows { per_api, by_kind }
 }
 
 /// Calls `f` for each bucket overlapping [from, to) with the seconds of the overlap.

@@ -155,6 +155,20 @@ const CASES: &[(&str, &str, &str, &str, &str)] = &[
         "expected one of PreferClose, PreferSameZone, PreferSameNode",
     ),
     (
+        "traffic-policy.yaml",
+        "services:\n  - name: web\n    internal_traffic_policy: Nearby\n",
+        "3:30",
+        "services[0].internal_traffic_policy",
+        "expected one of Cluster, Local",
+    ),
+    (
+        "replace-early.yaml",
+        "services:\n  - name: web\nchurn:\n  - node_delete: {count: 1, at: 1m, replace_after: 10s}\n",
+        "4:5",
+        "churn[0].node_delete.replace_after",
+        "at least pod_gc_after (40s), got 10s",
+    ),
+    (
         "traffic-clients.yaml",
         "services:\n  - name: web\n    traffic: {clients: {mars: 1}}\n",
         "3:24",

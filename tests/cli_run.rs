@@ -642,6 +642,105 @@ fn auto_evens_the_load_where_prefer_same_zone_does_not() {
     assert!(ratio[1] < ratio[0] - 0.2, "{ratio:?}");
 }
 
+/// scenarios/zones-spot.yaml (kubernetes#114215): hints go when the spot Node's pod does
+/// (340 s), stay off through the replacement Node's unlabelled start (420 s) and its label
+/// (450 s, nothing re-syncs), and come back only with the Service's own change at 12m. A
+/// replacement labelled at once brings them back with its pod (ready at 427.7 s).
+#[test]
+fn a_spot_replacement_without_its_zone_label_leaves_hints_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = read(&root().join("scenarios/zones-spot.yaml"));
+    for (name, label_after, want) in [
+        (
+            "late",
+            "30s",
+            &[
+                ("0.0", "on"),
+                ("340.0", "off"),
+                ("420.0", "off"),
+                ("720.0", "on"),
+            ][..],
+        ),
+        (
+            "at-once",
+            "0s",
+            &[("0.0", "on"), ("340.0", "off"), ("427.7", "on")][..],
+        ),
+    ] {
+        let yaml = text.replace(
+            "zone_label_after: 30s",
+            &format!("zone_label_after: {label_after}"),
+        );
+        let out = run_yaml(dir.path(), name, &yaml);
+        let hints = read(&out.join("hints.csv"));
+        let got: Vec<(String, &str)> = hints
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                (format!("{:.1}", f[0].parse::<f64>().unwrap()), f[3])
+            })
+            .collect();
+        let want: Vec<(String, &str)> = want.iter().map(|(t, s)| (t.to_string(), *s)).collect();
+        assert_eq!(got, want, "{name}");
+    }
+}
+
+/// zones.csv splits the EndpointSlice API's routing by kind of Service: in three balanced
+/// zones, a PreferSameZone Service's requests stay in their zone while a Service without hints
+/// sends two thirds away, as the Endpoints API does for both; per bucket the kinds' requests
+/// add up to the Endpoints API's.
+#[test]
+fn zones_csv_splits_routing_by_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_yaml(
+        dir.path(),
+        "kinds",
+        "duration: 2m\n\
+         bucket: 30s\n\
+         cluster: {zones: [{name: zone-a, nodes: 10}, {name: zone-b, nodes: 10}, {name: zone-c, nodes: 10}]}\n\
+         services:\n\
+         - {name: near, labels: {app: near}, replicas: 30, traffic_distribution: PreferSameZone}\n\
+         - {name: far, labels: {app: far}, replicas: 30}\n",
+    );
+    let text = read(&out.join("zones.csv"));
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some(
+            "t_seconds,api,routing,requests,cross_zone_fraction,max_endpoint_load_ratio,hints_active_fraction,dropped_fraction"
+        )
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let kinds: std::collections::BTreeSet<(&str, &str)> =
+        rows.iter().map(|r| (r[1], r[2])).collect();
+    assert_eq!(
+        kinds.into_iter().collect::<Vec<_>>(),
+        [
+            ("endpoints", "no hints"),
+            ("endpointslices", "PreferSameZone"),
+            ("endpointslices", "no hints")
+        ]
+    );
+    let num = |r: &Vec<&str>, i: usize| r[i].parse::<f64>().unwrap();
+    for t in ["30.0", "60.0", "90.0"] {
+        let at: Vec<&Vec<&str>> = rows.iter().filter(|r| r[0] == t).collect();
+        let of = |api: &str, kind: &str| *at.iter().find(|r| r[1] == api && r[2] == kind).unwrap();
+        let (ep, near, far) = (
+            of("endpoints", "no hints"),
+            of("endpointslices", "PreferSameZone"),
+            of("endpointslices", "no hints"),
+        );
+        assert_eq!(num(near, 4), 0.0, "{t}");
+        assert!((num(far, 4) - 2.0 / 3.0).abs() < 0.01, "{t}");
+        assert!((num(ep, 4) - 2.0 / 3.0).abs() < 0.01, "{t}");
+        assert!(
+            (num(near, 3) + num(far, 3) - num(ep, 3)).abs() < 1e-6,
+            "{t}"
+        );
+    }
+}
+
 /// 15 pods on 30 Nodes of three zones (one on each of 5 Nodes per zone). `Local`: the
 /// clients of the other 15 Nodes find no endpoint, with either API (Endpoints addresses
 /// carry their nodeName too), and none crosses zones. `PreferSameNode` (slices): half the clients stay

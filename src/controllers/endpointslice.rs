@@ -37,7 +37,7 @@ use super::{
     Controller, Desired, FieldsMemo, Key, LabelsMemo, MetaContext, Op, PerSync, PodStore, PortSets,
     StableMeta, TriggerTracker, Write, fields_of_keys, fill_pod_ref, set_str,
 };
-use crate::cluster::{Hints, Node, Phase, Pod, ServiceSpec, random_suffix, random_uid};
+use crate::cluster::{Hints, Node, NodeEvent, Phase, Pod, ServiceSpec, random_suffix, random_uid};
 use crate::engine::{Nanos, Rng};
 use crate::scenario::IpFamily;
 use crate::wire::ObjectSizes;
@@ -72,15 +72,15 @@ struct SliceRt {
 #[derive(Clone, Copy)]
 struct Want<'a> {
     pod: &'a Pod,
-    /// The pod's Node, if the informer has it.
-    node: Option<&'a Node>,
+    /// The zone label of the pod's Node, if the informer has the Node and it has the label.
+    zone: Option<&'a str>,
 }
 
 impl Want<'_> {
     /// The endpoint, in one of `spare` if there is one.
     fn endpoint(&self, address: &str, spec: &ServiceSpec, spare: &mut Vec<Endpoint>) -> Endpoint {
         let mut e = spare.pop().unwrap_or_default();
-        fill_endpoint(&mut e, self.pod, address, spec, self.node);
+        fill_endpoint(&mut e, self.pod, address, spec, self.zone);
         e
     }
 }
@@ -200,6 +200,8 @@ pub struct SliceController<'a> {
     cpu_ratios: Option<BTreeMap<String, f64>>,
     /// Nodes NotReady (left out of the CPU ratios).
     not_ready: Vec<bool>,
+    /// Nodes without their zone label yet.
+    unlabelled: Vec<bool>,
     hint_events: Vec<HintEvent>,
     zone_ids: ZoneIds,
     routing: Vec<RoutingSample>,
@@ -235,8 +237,9 @@ impl<'a> SliceController<'a> {
             changed: Vec::new(),
             update: IdSet::default(),
             per_sync: PerSync::default(),
-            cpu_ratios: node_ratios(nodes, &[], &[]),
+            cpu_ratios: node_ratios(nodes, &[], &[], &[]),
             not_ready: vec![false; nodes.len()],
+            unlabelled: vec![false; nodes.len()],
             hint_events: Vec::new(),
             zone_ids: ZoneIds::new(nodes),
             routing: Vec::new(),
@@ -325,7 +328,7 @@ fn delete_write(t: Nanos, service: u32, spec: &ServiceSpec, s: &SliceRt) -> Writ
 /// `podToEndpoint` (utils.go); `node` is the pod's Node if the informer has it.
 pub fn endpoint_for(pod: &Pod, address: &str, spec: &ServiceSpec, node: Option<&Node>) -> Endpoint {
     let mut e = Endpoint::default();
-    fill_endpoint(&mut e, pod, address, spec, node);
+    fill_endpoint(&mut e, pod, address, spec, node.map(|n| &*n.zone));
     e
 }
 
@@ -336,7 +339,7 @@ fn fill_endpoint(
     pod: &Pod,
     address: &str,
     spec: &ServiceSpec,
-    node: Option<&Node>,
+    zone_label: Option<&str>,
 ) {
     fn set_opt(dst: &mut Option<String>, v: Option<&str>) {
         match v {
@@ -372,7 +375,7 @@ fn fill_endpoint(
     deprecated_topology.clear();
     set_opt(node_name, Some(&*pod.node_name).filter(|n| !n.is_empty()));
     // The Node's topology.kubernetes.io/zone label, when present and non-empty.
-    set_opt(zone, node.map(|n| &*n.zone).filter(|z| !z.is_empty()));
+    set_opt(zone, zone_label.filter(|z| !z.is_empty()));
     *hints = None;
 }
 
@@ -716,7 +719,12 @@ fn close_hints(e: &Endpoint, same_node: bool) -> Option<EndpointHints> {
 }
 
 /// The CPU ratios of the Nodes not deleted (`SetNodes`; every Node a worker).
-fn node_ratios(nodes: &[Node], gone: &[bool], not_ready: &[bool]) -> Option<BTreeMap<String, f64>> {
+fn node_ratios(
+    nodes: &[Node],
+    gone: &[bool],
+    not_ready: &[bool],
+    unlabelled: &[bool],
+) -> Option<BTreeMap<String, f64>> {
     let flag = |v: &[bool], i: usize| v.get(i).copied().unwrap_or(false);
     topology::cpu_ratios(
         nodes
@@ -724,7 +732,7 @@ fn node_ratios(nodes: &[Node], gone: &[bool], not_ready: &[bool]) -> Option<BTre
             .enumerate()
             .filter(|(i, _)| !flag(gone, *i))
             .map(|(i, n)| NodeInfo {
-                zone: Some(&*n.zone),
+                zone: (!flag(unlabelled, i)).then_some(&*n.zone),
                 cpu_milli: n.cpu_milli,
                 ready: !flag(not_ready, i),
                 control_plane: false,
@@ -783,16 +791,22 @@ impl<'a> Controller<'a> for SliceController<'a> {
         std::mem::take(&mut self.per_sync)
     }
 
-    fn node_gone(&mut self, index: u32) -> Vec<u32> {
-        if let Some(g) = self.gone_nodes.get_mut(index as usize) {
-            *g = true;
-        }
-        self.set_nodes()
-    }
-
-    fn node_ready(&mut self, index: u32, ready: bool) -> Vec<u32> {
-        if let Some(r) = self.not_ready.get_mut(index as usize) {
-            *r = !ready;
+    fn node(&mut self, index: u32, event: NodeEvent) -> Vec<u32> {
+        let i = index as usize;
+        let set = |v: &mut Vec<bool>, b: bool| {
+            if let Some(x) = v.get_mut(i) {
+                *x = b;
+            }
+        };
+        match event {
+            NodeEvent::Gone => set(&mut self.gone_nodes, true),
+            NodeEvent::Ready(ready) => set(&mut self.not_ready, !ready),
+            NodeEvent::Joined { zone_label } => {
+                set(&mut self.gone_nodes, false);
+                set(&mut self.not_ready, false);
+                set(&mut self.unlabelled, !zone_label);
+            }
+            NodeEvent::ZoneLabelled => set(&mut self.unlabelled, false),
         }
         self.set_nodes()
     }
@@ -853,7 +867,7 @@ impl<'a> SliceController<'a> {
             fam.port_sets.clear();
         }
         let port_sets = &mut fam.port_sets;
-        let gone_nodes = &self.gone_nodes;
+        let (gone_nodes, unlabelled) = (&self.gone_nodes, &self.unlabelled);
         let entry = |pod: &'a Pod| {
             let ip = pod.ip(family).filter(|_| pod.phase != Phase::Failed)?;
             // A pod whose Node the informer lacks is skipped (and the sync fails, to be
@@ -868,7 +882,9 @@ impl<'a> SliceController<'a> {
             // An endpoint's identity (`util/endpointset.go`, `hashEndpoint`: addresses,
             // hostname, pod namespace and name); within one Service and address type: pod name
             // and address.
-            Some((Key::new(pod.name.clone(), ip), (ports, Want { pod, node })))
+            let labelled = !unlabelled.get(pod.node as usize).copied().unwrap_or(false);
+            let zone = node.filter(|_| labelled).map(|n| &*n.zone);
+            Some((Key::new(pod.name.clone(), ip), (ports, Want { pod, zone })))
         };
         if spec_changed {
             fam.desired.update_all(store, entry);
@@ -948,7 +964,7 @@ impl<'a> SliceController<'a> {
                     to_place.push(key);
                 }
                 Some((_, want)) => {
-                    fill_endpoint(&mut self.scratch, want.pod, key.second(), spec, want.node);
+                    fill_endpoint(&mut self.scratch, want.pod, key.second(), spec, want.zone);
                     if endpoint_changed(s.sized.endpoint(i), &self.scratch) {
                         let new = std::mem::take(&mut self.scratch);
                         self.scratch = s.replace(i, new, &self.zone_ids, &mut fam.mix);
@@ -1169,7 +1185,12 @@ impl<'a> SliceController<'a> {
     /// `SetNodes` after a Node change, then `GetOverloadedServices`: the Services whose hints in
     /// effect the new ratios overload, to sync at once.
     fn set_nodes(&mut self) -> Vec<u32> {
-        self.cpu_ratios = node_ratios(self.nodes, &self.gone_nodes, &self.not_ready);
+        self.cpu_ratios = node_ratios(
+            self.nodes,
+            &self.gone_nodes,
+            &self.not_ready,
+            &self.unlabelled,
+        );
         let ratios = self.cpu_ratios.as_ref();
         (0..self.states.len() as u32)
             .filter(|s| {
@@ -1770,9 +1791,9 @@ mod vectors {
         for index in 20..30 {
             h.events.push((
                 SECOND,
-                Change::NodeReady {
+                Change::Node {
                     index,
-                    ready: false,
+                    event: NodeEvent::Ready(false),
                 },
             ));
         }
@@ -1782,13 +1803,60 @@ mod vectors {
         let mut quiet = zoned(&zones, Hints::Auto);
         quiet.events.push((
             SECOND,
-            Change::NodeReady {
+            Change::Node {
                 index: 0,
-                ready: false,
+                event: NodeEvent::Ready(false),
             },
         ));
         let (writes, _) = run(&quiet, 0, 100);
         assert_eq!(ops(&writes), (1, 0, 0));
+    }
+
+    /// kubernetes#114215 / #123401: a replacement Node Ready before its zone label leaves
+    /// the cluster without usable ratios, so the topology queue re-syncs the hinted Service
+    /// and its hints go ("Insufficient Node information"); the label brings the ratios back,
+    /// but a Service without hints is not overloaded, so nothing re-syncs it: hints stay off
+    /// until the next change of its own.
+    #[test]
+    fn hints_lost_to_an_unlabelled_node_wait_for_the_next_change() {
+        let zones: Vec<usize> = (0..12).map(|i| i % 3).collect();
+        let hinted = |objects: &[Object]| hints_of(objects).iter().all(|h| h.0.len() == 1);
+        let mut h = zoned(&zones, Hints::Auto);
+        let node = |t, event| (t * SECOND, Change::Node { index: 29, event });
+        h.events.push(node(1, NodeEvent::Gone));
+        h.events
+            .push(node(2, NodeEvent::Joined { zone_label: false }));
+        h.events.push(node(30, NodeEvent::ZoneLabelled));
+        let c = SliceController::new(ctx(), 100, &h.nodes, &h.services, crate::engine::rng(1, 3));
+        let r = drive(c, &h, 0, 3600 * SECOND);
+        let events: Vec<(Nanos, Option<Disabled>)> = r
+            .hint_events
+            .iter()
+            .map(|e| (e.time, e.disabled.clone()))
+            .collect();
+        assert_eq!(
+            events,
+            [
+                (0, None),
+                (2 * SECOND, Some(Disabled::InsufficientNodeInfo))
+            ]
+        );
+        assert!(!hinted(&r.final_objects));
+        // A pod of the Service changing afterwards restores them.
+        let mut p = pod(12, true);
+        p.node = 29;
+        p.node_name = h.nodes[29].name.clone();
+        h.events.push(pod_change(40 * SECOND, p, false));
+        let (_, objects) = run(&h, 0, 100);
+        assert!(hinted(&objects));
+        // Labelled at once (zone_label: true), the replacement changes nothing.
+        let mut h = zoned(&zones, Hints::Auto);
+        h.events.push(node(1, NodeEvent::Gone));
+        h.events
+            .push(node(2, NodeEvent::Joined { zone_label: true }));
+        let (writes, objects) = run(&h, 0, 100);
+        assert_eq!(ops(&writes), (1, 0, 0));
+        assert!(hinted(&objects));
     }
 
     /// The routing state kept edit by edit equals a recount of the final slices' ready
@@ -2000,7 +2068,13 @@ mod vectors {
         assert_eq!(e.zone, None);
         // An existing slice holds both; node-1 goes: 1 update (2 → 1).
         let mut h = setup(false, 2);
-        h.events.push((SECOND, Change::NodeGone { index: 1 }));
+        h.events.push((
+            SECOND,
+            Change::Node {
+                index: 1,
+                event: NodeEvent::Gone,
+            },
+        ));
         h.events
             .push(service_change(2 * SECOND, h.services[0].clone()));
         let (writes, objects) = run(&h, 0, 100);
@@ -2008,8 +2082,20 @@ mod vectors {
         assert_eq!(slice_sizes(&objects), vec![1]);
         // No nodes at all: 1 update turning the slice into the placeholder.
         let mut h = setup(false, 2);
-        h.events.push((SECOND, Change::NodeGone { index: 0 }));
-        h.events.push((SECOND, Change::NodeGone { index: 1 }));
+        h.events.push((
+            SECOND,
+            Change::Node {
+                index: 0,
+                event: NodeEvent::Gone,
+            },
+        ));
+        h.events.push((
+            SECOND,
+            Change::Node {
+                index: 1,
+                event: NodeEvent::Gone,
+            },
+        ));
         h.events
             .push(service_change(2 * SECOND, h.services[0].clone()));
         let (writes, objects) = run(&h, 0, 100);
@@ -2203,7 +2289,7 @@ mod vectors {
                 spec.publish_not_ready_addresses = publish;
                 let fresh = endpoint_for(&p, "10.0.0.3", &spec, node);
                 for mut e in [dirty(), Endpoint::default(), fresh.clone()] {
-                    fill_endpoint(&mut e, &p, "10.0.0.3", &spec, node);
+                    fill_endpoint(&mut e, &p, "10.0.0.3", &spec, node.map(|n| &*n.zone));
                     assert_eq!(e, fresh);
                 }
             }

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap as HashMap;
 
-use crate::cluster::{Change, History, Pod, ServiceSpec};
+use crate::cluster::{Change, History, NodeEvent, Pod, ServiceSpec};
 use crate::engine::{Nanos, Queue};
 use crate::scenario::{RetryPolicy, SECOND};
 use crate::stream::{Events, Recorded};
@@ -734,14 +734,11 @@ pub trait Controller<'h> {
         store: &mut PodStore<'h>,
         log: &mut Vec<Write>,
     );
-    /// A Node was deleted. Its pods are re-derived at their Services' next syncs; returns the
-    /// Services to sync now (the EndpointSlice controller's topology queue: those whose
-    /// hints the change overloads).
-    fn node_gone(&mut self, _index: u32) -> Vec<u32> {
-        Vec::new()
-    }
-    /// A Node turned Ready or NotReady; returns the Services to sync now, as `node_gone`.
-    fn node_ready(&mut self, _index: u32, _ready: bool) -> Vec<u32> {
+    /// A Node changed (deleted, Ready or not, joined, labelled); returns the Services to
+    /// sync now (the EndpointSlice controller's topology queue: those whose hints the change
+    /// overloads). The pods of a deleted or newly labelled Node are re-derived at their
+    /// Services' next syncs.
+    fn node(&mut self, _index: u32, _event: NodeEvent) -> Vec<u32> {
         Vec::new()
     }
     /// etcd refused `write` of the last sync of `service`: what the controller keeps is not
@@ -983,23 +980,21 @@ pub fn drive_admitted<'h, C: Controller<'h>>(
                     services[*index as usize] = (**spec).clone();
                     wq.add(&mut q, t, *index);
                 }
-                Change::NodeReady { index, ready } => {
-                    for s in c.node_ready(*index, *ready) {
+                Change::Node { index, event } => {
+                    for s in c.node(*index, *event) {
                         wq.add(&mut q, t, s);
                     }
-                }
-                Change::NodeGone { index } => {
-                    for s in c.node_gone(*index) {
-                        wq.add(&mut q, t, s);
-                    }
-                    for store in &mut stores {
-                        let on_node: Vec<u32> = store
-                            .pods
-                            .values()
-                            .filter(|p| p.node == *index)
-                            .map(|p| p.id)
-                            .collect();
-                        store.changed.extend(on_node);
+                    // Their endpoints change (no Node, or a zone now) at the next sync.
+                    if matches!(event, NodeEvent::Gone | NodeEvent::ZoneLabelled) {
+                        for store in &mut stores {
+                            let on_node: Vec<u32> = store
+                                .pods
+                                .values()
+                                .filter(|p| p.node == *index)
+                                .map(|p| p.id)
+                                .collect();
+                            store.changed.extend(on_node);
+                        }
                     }
                 }
             },

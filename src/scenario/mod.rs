@@ -655,6 +655,14 @@ pub struct NodeDelete {
     /// them (`gcCheckPeriod`, 20 s, plus its reaction).
     #[serde(default = "default_pod_gc")]
     pub pod_gc_after: Duration,
+    /// A replacement joins after this long (a spot or autoscaled group replacing the
+    /// instance): Ready, schedulable, with the same name and zone; none when omitted.
+    #[serde(default)]
+    pub replace_after: Option<Duration>,
+    /// The replacement is Ready this long before it has its `topology.kubernetes.io/zone`
+    /// label (a cloud provider's node controller sets it; kubernetes#123401).
+    #[serde(default)]
+    pub zone_label_after: Duration,
 }
 
 fn default_pod_gc() -> Duration {
@@ -933,6 +941,15 @@ impl Scenario {
     /// Some Service asks for topology-aware hints by annotation (`hints.csv` is written).
     pub fn requests_auto_hints(&self) -> bool {
         self.file.services.iter().any(Service::auto_hints)
+    }
+
+    /// Some Service routes by topology: hints of any kind, or the `Local` policy.
+    pub fn routes_by_topology(&self) -> bool {
+        self.file.services.iter().any(|s| {
+            s.auto_hints()
+                || s.traffic_distribution.is_some()
+                || s.internal_traffic_policy == TrafficPolicy::Local
+        })
     }
 
     /// Reads and validates a scenario file.

@@ -744,7 +744,29 @@ pub(super) fn validate(
                         );
                     }
                 }
-                Action::NodeDelete(d) => check_nodes(&mut p, d.count, &d.nodes, "delete"),
+                Action::NodeDelete(d) => {
+                    check_nodes(&mut p, d.count, &d.nodes, "delete");
+                    match d.replace_after {
+                        Some(r) if r.0 < d.pod_gc_after.0 => here(
+                            &mut p,
+                            "replace_after",
+                            format!(
+                                "a replacement joins after the pod garbage collector has \
+                                 deleted the old Node's pods: expected at least pod_gc_after \
+                                 ({}), got {}",
+                                d.pod_gc_after, r
+                            ),
+                        ),
+                        None if d.zone_label_after.0 > 0 => here(
+                            &mut p,
+                            "zone_label_after",
+                            "only a replacement Node waits for its zone label: give \
+                             replace_after too"
+                                .into(),
+                        ),
+                        _ => {}
+                    }
+                }
                 Action::NodeDrain(d) => check_nodes(&mut p, d.count, &d.nodes, "drain"),
                 Action::ApiserverRestart(r) => {
                     let replicas = sf.apiserver.as_ref().map_or(1, |a| a.value.replicas);
