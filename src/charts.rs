@@ -105,8 +105,6 @@ pub struct Marker {
     pub x: f64,
     pub y: f64,
     pub color: RGBColor,
-    /// The label goes left of the point (near the right edge).
-    pub label_left: bool,
 }
 
 /// A chart as data.
@@ -124,8 +122,6 @@ pub struct Chart {
     pub vlines: Vec<(f64, String)>,
     pub markers: Vec<Marker>,
     pub footer: String,
-    /// Where the legend goes (where it hides the least data).
-    pub legend: SeriesLabelPosition,
     /// A fixed x range instead of the data's.
     pub x_range: Option<(f64, f64)>,
     /// Names of the x values 0, 1, 2, ... (a parameter that is not a number); no other ticks.
@@ -227,7 +223,7 @@ fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>, png::EncodingError>
 fn draw_figure<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     fig: &Figure,
-) -> Result<(), String> {
+) -> Result<Vec<Layout>, String> {
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let footer = fig
         .panels
@@ -235,20 +231,34 @@ fn draw_figure<DB: DrawingBackend>(
         .map(|p| p.footer.as_str())
         .find(|f| !f.is_empty())
         .unwrap_or("");
-    let (_, h) = root.dim_in_pixel();
-    let (main, foot) = root.split_vertically(h.saturating_sub(30));
-    foot.draw(&Text::new(
-        footer.to_string(),
-        (14, 6),
-        (FAMILY, 15).into_font().color(&GREY),
-    ))
-    .map_err(|e| e.to_string())?;
+    let (w, h) = root.dim_in_pixel();
+    let font = (FAMILY, 15).into_font().color(&GREY);
+    // The footer wraps rather than run off the edge.
+    let lines = wrap(root, footer, &font, w.saturating_sub(28));
+    let foot_h = 12 + 19 * lines.len() as u32;
+    let (main, foot) = root.split_vertically(h.saturating_sub(foot_h));
+    for (i, line) in lines.iter().enumerate() {
+        foot.draw(&Text::new(
+            line.clone(),
+            (14, 4 + 19 * i as i32),
+            font.clone(),
+        ))
+        .map_err(|e| e.to_string())?;
+    }
     let columns = fig.columns.max(1);
     let panels = main.split_evenly((fig.panels.len().div_ceil(columns), columns));
-    for (area, chart) in panels.iter().zip(&fig.panels) {
-        draw_chart(area, chart)?;
-    }
-    Ok(())
+    // One legend width for every panel, so that their time axes line up.
+    let legend_w = panels
+        .iter()
+        .zip(&fig.panels)
+        .map(|(area, chart)| legend_width(area, &legend_entries(chart)))
+        .max()
+        .unwrap_or(0);
+    panels
+        .iter()
+        .zip(&fig.panels)
+        .map(|(area, chart)| draw_chart(area, chart, legend_w))
+        .collect()
 }
 
 /// The data range of a chart along one axis, padded by `pad` of its span (room for the
@@ -302,6 +312,8 @@ fn number(v: f64) -> String {
 struct Ticks {
     /// The axis spans fewer than ten units.
     short: bool,
+    /// Decades a log axis spans.
+    decades: f64,
     scale: f64,
     unit: &'static str,
     quantity: Quantity,
@@ -316,6 +328,11 @@ impl Ticks {
         };
         Ticks {
             short: r.end - r.start <= 10.0,
+            decades: if axis.log && r.start > 0.0 {
+                (r.end / r.start).log10()
+            } else {
+                0.0
+            },
             scale,
             unit,
             quantity: axis.quantity,
@@ -334,6 +351,19 @@ impl Ticks {
     }
 
     fn format(&self, v: f64) -> String {
+        // A log axis labels 1, 2 and 5 times a power of ten (only the powers across many
+        // decades): never a crowd of labels on a narrow range.
+        if self.log && v > 0.0 {
+            let mantissa = v / 10f64.powf(v.log10().floor());
+            let keep: &[f64] = if self.decades > 4.0 {
+                &[1.0]
+            } else {
+                &[1.0, 2.0, 5.0]
+            };
+            if !keep.iter().any(|k| (mantissa - k).abs() < 1e-6) {
+                return String::new();
+            }
+        }
         match (self.quantity, self.log) {
             (Quantity::Bytes, true) => {
                 let (d, u) = byte_unit(v);
@@ -346,7 +376,225 @@ impl Ticks {
     }
 }
 
-fn draw_chart<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, c: &Chart) -> Result<(), String> {
+/// Where a chart's marker labels went and what they had to avoid, in pixels of the figure:
+/// what [`layout`] returns for tests.
+#[derive(Clone, Debug, Default)]
+pub struct Layout {
+    /// The marker labels' boxes.
+    pub labels: Vec<Rect>,
+    /// The points of the drawn lines (series and reference lines, sampled every few pixels)
+    /// and the markers' centres.
+    pub points: Vec<(i32, i32)>,
+    /// The legend's box (outside the plot).
+    pub legend: Option<Rect>,
+    /// The plotting area's box.
+    pub plot: Rect,
+}
+
+/// A box in pixels: left, top, right, bottom.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Rect {
+    pub x0: i32,
+    pub y0: i32,
+    pub x1: i32,
+    pub y1: i32,
+}
+
+impl Rect {
+    pub fn intersects(&self, o: &Rect) -> bool {
+        self.x0 < o.x1 && o.x0 < self.x1 && self.y0 < o.y1 && o.y0 < self.y1
+    }
+
+    pub fn contains(&self, (x, y): (i32, i32)) -> bool {
+        self.x0 <= x && x <= self.x1 && self.y0 <= y && y <= self.y1
+    }
+
+    fn inside(&self, o: &Rect) -> bool {
+        o.x0 <= self.x0 && self.x1 <= o.x1 && o.y0 <= self.y0 && self.y1 <= o.y1
+    }
+
+    fn grown(&self, by: i32) -> Rect {
+        Rect {
+            x0: self.x0 - by,
+            y0: self.y0 - by,
+            x1: self.x1 + by,
+            y1: self.y1 + by,
+        }
+    }
+}
+
+/// Draws each chart of the figure on a scratch canvas and returns where its labels went.
+pub fn layout(fig: &Figure) -> Result<Vec<Layout>, String> {
+    register_font();
+    let mut svg = String::new();
+    let root = SVGBackend::with_string(&mut svg, fig.size).into_drawing_area();
+    draw_figure(&root, fig)
+}
+
+/// What a legend entry shows: a short stroke in the style of what it names.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Swatch {
+    Line,
+    Dashed,
+    /// A reference line: long dashes, or dots for vertical ones.
+    Reference {
+        dash: u32,
+        gap: u32,
+    },
+    Band,
+    Bar,
+}
+
+struct Entry {
+    label: String,
+    color: RGBColor,
+    swatch: Swatch,
+}
+
+/// Width of the legend column, at most.
+const LEGEND_MAX: u32 = 330;
+
+/// The legend's entries: reference lines, then the labelled series, in order.
+fn legend_entries(c: &Chart) -> Vec<Entry> {
+    let hl = c.hlines.iter().map(|(_, l)| Entry {
+        label: l.clone(),
+        color: BLACK,
+        swatch: Swatch::Reference { dash: 8, gap: 6 },
+    });
+    let vl = c.vlines.iter().map(|(_, l)| Entry {
+        label: l.clone(),
+        color: GREY,
+        swatch: Swatch::Reference { dash: 3, gap: 4 },
+    });
+    let series = c
+        .series
+        .iter()
+        .filter(|s| !s.label.is_empty())
+        .map(|s| Entry {
+            label: s.label.clone(),
+            color: s.color,
+            swatch: match s.style {
+                Style::Line => Swatch::Line,
+                Style::Dashed => Swatch::Dashed,
+                Style::Band => Swatch::Band,
+                Style::Bars { .. } => Swatch::Bar,
+            },
+        });
+    hl.chain(vl).chain(series).collect()
+}
+
+/// Splits a legend label into lines that fit `width` pixels (at word boundaries).
+fn wrap<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    text: &str,
+    font: &TextStyle,
+    width: u32,
+) -> Vec<String> {
+    let fits = |t: &str| {
+        area.estimate_text_size(t, font)
+            .map_or(true, |(w, _)| w <= width)
+    };
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let candidate = if line.is_empty() {
+            word.to_string()
+        } else {
+            format!("{line} {word}")
+        };
+        if fits(&candidate) || line.is_empty() {
+            line = candidate;
+        } else {
+            lines.push(std::mem::take(&mut line));
+            line = word.to_string();
+        }
+    }
+    lines.push(line);
+    lines
+}
+
+/// Draws the legend in `area` (a column right of the plot), from `top`; returns its box.
+fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    entries: &[Entry],
+    top: i32,
+) -> Result<Rect, String> {
+    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    let font = TextStyle::from((FAMILY, 14).into_font());
+    let (w, _) = area.dim_in_pixel();
+    let text_w = w.saturating_sub(46);
+    let mut y = top;
+    let mut right = 0;
+    for en in entries {
+        let lines = wrap(area, &en.label, &font, text_w);
+        let (x0, x1, ym) = (6, 30, y + 8);
+        let stroke = en.color.stroke_width(3);
+        match en.swatch {
+            Swatch::Line => area
+                .draw(&PathElement::new(vec![(x0, ym), (x1, ym)], stroke))
+                .map_err(e)?,
+            Swatch::Dashed => {
+                for dash in DashedLineSeries::new(vec![(x0, ym), (x1, ym)], 7, 4, stroke) {
+                    area.draw(&dash).map_err(e)?;
+                }
+            }
+            Swatch::Reference { dash, gap } => {
+                let style = en.color.stroke_width(2);
+                for d in DashedLineSeries::new(vec![(x0, ym), (x1, ym)], dash, gap, style) {
+                    area.draw(&d).map_err(e)?;
+                }
+            }
+            Swatch::Band => area
+                .draw(&Rectangle::new(
+                    [(x0, ym - 6), (x1, ym + 6)],
+                    en.color.mix(0.25).filled(),
+                ))
+                .map_err(e)?,
+            Swatch::Bar => area
+                .draw(&Rectangle::new(
+                    [(x0 + 6, ym - 6), (x1 - 6, ym + 6)],
+                    en.color.filled(),
+                ))
+                .map_err(e)?,
+        }
+        for line in &lines {
+            area.draw(&Text::new(line.clone(), (38, y), font.clone()))
+                .map_err(e)?;
+            let lw = area.estimate_text_size(line, &font).map_or(0, |s| s.0) as i32;
+            right = right.max(38 + lw);
+            y += 17;
+        }
+        y += 5;
+    }
+    let (ox, oy) = area.get_base_pixel();
+    Ok(Rect {
+        x0: ox,
+        y0: oy + top,
+        x1: ox + right,
+        y1: oy + y,
+    })
+}
+
+/// How wide the legend column must be for `entries` (0 without any).
+fn legend_width<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, entries: &[Entry]) -> u32 {
+    if entries.is_empty() {
+        return 0;
+    }
+    let (w, _) = area.dim_in_pixel();
+    let font = TextStyle::from((FAMILY, 14).into_font());
+    let widest = entries
+        .iter()
+        .map(|en| area.estimate_text_size(&en.label, &font).map_or(0, |s| s.0))
+        .max()
+        .unwrap_or(0);
+    (widest + 56).clamp(140, LEGEND_MAX.min(w * 2 / 5))
+}
+
+fn draw_chart<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    c: &Chart,
+    legend_w: u32,
+) -> Result<Layout, String> {
     let xs = c
         .series
         .iter()
@@ -367,20 +615,101 @@ fn draw_chart<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, c: &Chart) -> R
         Some((lo, hi)) => lo..hi,
         None => range(xs, c.x.log, bars, 0.05),
     };
-    let yr = range(ys, c.y.log, true, if bars { 0.25 } else { 0.1 });
-    match (c.x.log, c.y.log) {
-        (false, false) => draw_on(area, c, xr.clone(), yr.clone(), xr, yr),
-        (false, true) => draw_on(area, c, xr.clone(), yr.clone().log_scale(), xr, yr),
-        (true, false) => draw_on(area, c, xr.clone().log_scale(), yr.clone(), xr, yr),
+    let yr = range(ys, c.y.log, true, if bars { 0.15 } else { 0.06 });
+    // The legend goes in a column right of the plot, never over data.
+    let entries = legend_entries(c);
+    let (w, _) = area.dim_in_pixel();
+    let (plot, side) = area.split_horizontally(w - legend_w.min(w / 2));
+    let mut layout = match (c.x.log, c.y.log) {
+        (false, false) => draw_on(&plot, c, xr.clone(), yr.clone(), xr, yr),
+        (false, true) => draw_on(&plot, c, xr.clone(), yr.clone().log_scale(), xr, yr),
+        (true, false) => draw_on(&plot, c, xr.clone().log_scale(), yr.clone(), xr, yr),
         (true, true) => draw_on(
-            area,
+            &plot,
             c,
             xr.clone().log_scale(),
             yr.clone().log_scale(),
             xr,
             yr,
         ),
+    }?;
+    if !entries.is_empty() {
+        let top = layout.plot.y0 - side.get_base_pixel().1;
+        layout.legend = Some(draw_legend(&side, &entries, top)?);
     }
+    Ok(layout)
+}
+
+/// Points every few pixels along a polyline (in pixels).
+fn sample_line(points: &[(i32, i32)], out: &mut Vec<(i32, i32)>) {
+    for w in points.windows(2) {
+        let ((x0, y0), (x1, y1)) = (w[0], w[1]);
+        let steps = ((x1 - x0).abs().max((y1 - y0).abs()) / 3).max(1);
+        for k in 0..=steps {
+            out.push((x0 + (x1 - x0) * k / steps, y0 + (y1 - y0) * k / steps));
+        }
+    }
+    if points.len() == 1 {
+        out.extend_from_slice(points);
+    }
+}
+
+/// A marker's point and its label's size, in pixels.
+type Sized = ((i32, i32), (i32, i32));
+
+/// A reference line: its two ends, colour, and (dash, gap).
+type Reference = (Vec<(f64, f64)>, RGBColor, (u32, u32));
+
+/// Places each marker's label (a `w`×`h` box) near its point where it covers no line, no
+/// marker and no other label, inside the plot; the least crowded candidate when none is free.
+fn place_labels(markers: &[Sized], obstacles: &[(i32, i32)], plot: Rect) -> Vec<Rect> {
+    let mut placed: Vec<Rect> = Vec::new();
+    for &((px, py), (w, h)) in markers {
+        // Beside the point (right, left), then above and below it, then further out; the
+        // nearest free one wins.
+        let mut candidates = Vec::new();
+        for extra in [0, 14, 28, 44, 62, 84, 120, 170] {
+            for dy in [0, -extra, extra] {
+                for x0 in [px + 10 + extra / 2, px - 10 - w - extra / 2] {
+                    let y0 = py - h / 2 + dy;
+                    candidates.push(Rect {
+                        x0,
+                        y0,
+                        x1: x0 + w,
+                        y1: y0 + h,
+                    });
+                }
+            }
+            for y0 in [py - 10 - h - extra, py + 10 + extra] {
+                let x0 = px - w / 2;
+                candidates.push(Rect {
+                    x0,
+                    y0,
+                    x1: x0 + w,
+                    y1: y0 + h,
+                });
+            }
+        }
+        let cost = |r: &Rect| {
+            let pad = r.grown(2);
+            let hits = obstacles.iter().filter(|p| pad.contains(**p)).count()
+                + markers
+                    .iter()
+                    .filter(|((mx, my), _)| pad.grown(6).contains((*mx, *my)))
+                    .count()
+                    * 100
+                + placed.iter().filter(|o| o.intersects(&pad)).count() * 1000;
+            hits + if r.inside(&plot) { 0 } else { 10_000 }
+        };
+        let best = candidates
+            .iter()
+            .enumerate()
+            .min_by_key(|(i, r)| (cost(r), *i))
+            .map(|(_, r)| *r)
+            .unwrap_or_default();
+        placed.push(best);
+    }
+    placed
 }
 
 fn draw_on<DB, X, Y>(
@@ -390,7 +719,7 @@ fn draw_on<DB, X, Y>(
     y: Y,
     xr: Range<f64>,
     yr: Range<f64>,
-) -> Result<(), String>
+) -> Result<Layout, String>
 where
     DB: DrawingBackend,
     X: AsRangedCoord<Value = f64>,
@@ -431,25 +760,63 @@ where
         .label_style((FAMILY, 14))
         .light_line_style(RGBColor(235, 235, 235))
         .bold_line_style(RGBColor(215, 215, 215))
+        // Few enough lines that a short panel is not a grey band.
+        .y_labels(8)
+        .max_light_lines(4)
         .draw()
         .map_err(e)?;
+    let mut layout = Layout::default();
+    {
+        let (xs, ys) = chart.plotting_area().get_pixel_range();
+        layout.plot = Rect {
+            x0: xs.start,
+            y0: ys.start,
+            x1: xs.end,
+            y1: ys.end,
+        };
+    }
     // Reference lines: horizontal ones black and long-dashed, vertical ones grey and dotted.
-    let references = c
+    let references: Vec<Reference> = c
         .hlines
         .iter()
-        .map(|(v, l)| (vec![(xr.start, *v), (xr.end, *v)], l, BLACK, (8, 6)))
+        .map(|(v, _)| (vec![(xr.start, *v), (xr.end, *v)], BLACK, (8, 6)))
         .chain(
             c.vlines
                 .iter()
-                .map(|(v, l)| (vec![(*v, yr.start), (*v, yr.end)], l, GREY, (3, 4))),
-        );
-    for (pts, label, color, (dash, gap)) in references {
-        let style = color.stroke_width(2);
+                .map(|(v, _)| (vec![(*v, yr.start), (*v, yr.end)], GREY, (3, 4))),
+        )
+        .collect();
+    // In pixels: what the marker labels must avoid, and the markers.
+    let font = TextStyle::from((FAMILY, 13).into_font());
+    let sized: Vec<Sized> = {
+        let px = |p: &(f64, f64)| chart.backend_coord(p);
+        for (pts, _, _) in &references {
+            sample_line(&pts.iter().map(px).collect::<Vec<_>>(), &mut layout.points);
+        }
+        for s in c
+            .series
+            .iter()
+            .filter(|s| matches!(s.style, Style::Line | Style::Dashed))
+        {
+            sample_line(
+                &s.points.iter().map(px).collect::<Vec<_>>(),
+                &mut layout.points,
+            );
+        }
+        c.markers
+            .iter()
+            .map(|m| {
+                let (w, h) = area
+                    .estimate_text_size(&m.label, &font)
+                    .map_or((0, 0), |(w, h)| (w as i32, h as i32));
+                (px(&(m.x, m.y)), (w, h))
+            })
+            .collect()
+    };
+    for (pts, color, (dash, gap)) in references {
         chart
-            .draw_series(DashedLineSeries::new(pts, dash, gap, style))
-            .map_err(e)?
-            .label(label.clone())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], style));
+            .draw_series(DashedLineSeries::new(pts, dash, gap, color.stroke_width(2)))
+            .map_err(e)?;
     }
     // Bands first, under the lines.
     for s in c.series.iter().filter(|s| s.style == Style::Band) {
@@ -462,9 +829,10 @@ where
     }
     for s in c.series.iter().filter(|s| s.style != Style::Band) {
         let color = s.color;
-        let anno = match s.style {
+        match s.style {
             Style::Line | Style::Band => chart
                 .draw_series(LineSeries::new(s.points.clone(), color.stroke_width(2)))
+                .map(|_| ())
                 .map_err(e)?,
             Style::Dashed => chart
                 .draw_series(DashedLineSeries::new(
@@ -473,56 +841,49 @@ where
                     5,
                     color.stroke_width(2),
                 ))
+                .map(|_| ())
                 .map_err(e)?,
             Style::Bars { width, offset } => chart
                 .draw_series(s.points.iter().map(|&(x, y)| {
                     let x0 = x + offset - width / 2.0;
                     Rectangle::new([(x0, 0.0), (x0 + width, y)], color.filled())
                 }))
+                .map(|_| ())
                 .map_err(e)?,
-        };
-        if s.label.is_empty() {
-            continue;
         }
-        anno.label(s.label.clone()).legend(move |(x, y)| {
-            PathElement::new(vec![(x, y), (x + 24, y)], color.stroke_width(4))
-        });
     }
-    for m in &c.markers {
+    // Markers, their labels where they cover nothing.
+    let boxes = place_labels(&sized, &layout.points, layout.plot);
+    for ((m, (at, _)), b) in c.markers.iter().zip(&sized).zip(&boxes) {
         let color = m.color;
-        let (dx, h) = if m.label_left {
-            (-10, HPos::Right)
-        } else {
-            (10, HPos::Left)
-        };
-        let font = (FAMILY, 13)
-            .into_font()
-            .color(&BLACK)
-            .pos(Pos::new(h, VPos::Center));
+        let (dx, dy) = (b.x0 - at.0, b.y0 - at.1);
+        // A label set apart from its point gets a thin leader to it.
+        let near = (at.0.clamp(b.x0, b.x1), at.1.clamp(b.y0, b.y1));
+        if (near.0 - at.0).abs().max((near.1 - at.1).abs()) > 14 {
+            let to = (near.0 - at.0, near.1 - at.1);
+            chart
+                .draw_series(std::iter::once(
+                    EmptyElement::at((m.x, m.y))
+                        + PathElement::new(vec![(0, 0), to], GREY.stroke_width(1)),
+                ))
+                .map_err(e)?;
+        }
         chart
             .draw_series(std::iter::once(
                 EmptyElement::at((m.x, m.y))
                     + Circle::new((0, 0), 6, ShapeStyle::from(&color).filled())
                     + Circle::new((0, 0), 6, ShapeStyle::from(&BLACK).stroke_width(1))
-                    + Text::new(m.label.clone(), (dx, 0), font),
+                    + Text::new(
+                        m.label.clone(),
+                        (dx, dy),
+                        font.pos(Pos::new(HPos::Left, VPos::Top)),
+                    ),
             ))
             .map_err(e)?;
     }
-    let labelled = !c.hlines.is_empty()
-        || !c.vlines.is_empty()
-        || c.series.iter().any(|s| !s.label.is_empty());
-    if !labelled {
-        return Ok(());
-    }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(RGBColor(200, 200, 200))
-        .label_font((FAMILY, 14))
-        .position(c.legend.clone())
-        .draw()
-        .map_err(e)?;
-    Ok(())
+    layout.points.extend(sized.iter().map(|(p, _)| *p));
+    layout.labels = boxes;
+    Ok(layout)
 }
 
 /// A run's CSV files, as `slicesim run` wrote them.
@@ -699,13 +1060,8 @@ pub fn run_figures(data: &RunData) -> Vec<Figure> {
         vlines: Vec::new(),
         markers: Vec::new(),
         footer: DECIMAL_UNITS.into(),
-        legend: SeriesLabelPosition::UpperRight,
         x_range: None,
         x_categories: Vec::new(),
-    };
-    let lower_right = |mut c: Chart| {
-        c.legend = SeriesLabelPosition::LowerRight;
-        c
     };
     let cumulative_series: Vec<Series> = per_api(data, |r| r.bytes_delivered as f64)
         .into_iter()
@@ -717,49 +1073,58 @@ pub fn run_figures(data: &RunData) -> Vec<Figure> {
         })
         .collect();
     let mut figures: Vec<Figure> = vec![
-        lower_right(chart(
+        chart(
             "cumulative-bytes",
             format!("{scenario}: cumulative bytes delivered to watchers"),
             bytes_axis("bytes delivered", false),
             cumulative_series.clone(),
-        ))
+        )
         .into(),
-        lower_right(chart(
+        chart(
             "cumulative-bytes-log",
             format!("{scenario}: cumulative bytes delivered to watchers (log)"),
             bytes_axis("bytes delivered", true),
             cumulative_series,
-        ))
+        )
         .into(),
-        chart(
-            "bytes-per-bucket",
-            format!(
-                "{scenario}: bytes delivered to watchers per {} s",
-                number(bucket)
+        bytes_per_bucket(
+            data,
+            chart(
+                "bytes-per-bucket",
+                format!(
+                    "{scenario}: bytes delivered to watchers per {} s",
+                    number(bucket)
+                ),
+                bytes_axis("bytes delivered in the bucket", false),
+                per_api(data, |r| r.bytes_delivered as f64),
             ),
-            bytes_axis("bytes delivered in the bucket", false),
-            per_api(data, |r| r.bytes_delivered as f64),
         )
         .into(),
         Figure::stack(
             "objects",
             vec![
-                chart(
-                    "objects",
-                    format!("{scenario}: objects stored"),
-                    Axis {
-                        label: "objects".into(),
-                        quantity: Quantity::Count,
-                        log: false,
-                    },
-                    per_api(data, |r| r.objects as f64),
-                ),
-                chart(
-                    "objects",
-                    format!("{scenario}: largest object (protobuf, as etcd stores it)"),
-                    bytes_axis("largest object", true),
-                    per_api(data, |r| r.max_object_proto_bytes as f64),
-                ),
+                objects_stored(data, |y, series| {
+                    chart("objects", format!("{scenario}: objects stored"), y, series)
+                }),
+                {
+                    let mut c = chart(
+                        "objects",
+                        format!("{scenario}: largest object (protobuf, as etcd stores it)"),
+                        bytes_axis("largest object", true),
+                        per_api(data, |r| r.max_object_proto_bytes as f64),
+                    );
+                    let limit = data.summary.first().map_or(0, |r| r.etcd_max_request_bytes);
+                    if limit > 0 {
+                        c.hlines.push((
+                            limit as f64,
+                            format!(
+                                "etcd's request limit, {} B: a larger write is refused",
+                                output::thousands(limit)
+                            ),
+                        ));
+                    }
+                    c
+                },
             ],
         ),
     ];
@@ -842,6 +1207,93 @@ pub fn run_figures(data: &RunData) -> Vec<Figure> {
         figures.push(f);
     }
     figures
+}
+
+/// The objects stored per API, labelled with their counts at the end and at the peak; on a
+/// log axis when one API has ten times the other's (one Endpoints object against dozens of
+/// slices), so that neither sits on the zero line.
+fn objects_stored(data: &RunData, chart: impl Fn(Axis, Vec<Series>) -> Chart) -> Chart {
+    let mut series = per_api(data, |r| r.objects as f64);
+    // The slices' line dashed, so that the Endpoints line shows through where they meet.
+    if let Some(s) = series.get_mut(1) {
+        s.style = Style::Dashed;
+    }
+    let mut peaks = Vec::new();
+    for s in &mut series {
+        let last = s.points.last().map_or(0.0, |p| p.1);
+        let peak = s.points.iter().map(|p| p.1).fold(0.0, f64::max);
+        s.label = if peak > last {
+            format!(
+                "{}: {} at the end, {} at the peak",
+                s.label,
+                number(last),
+                number(peak)
+            )
+        } else {
+            format!("{}: {}", s.label, number(last))
+        };
+        peaks.push(peak);
+    }
+    let (lo, hi) = (
+        peaks.iter().copied().fold(f64::INFINITY, f64::min),
+        peaks.iter().copied().fold(0.0, f64::max),
+    );
+    let log = lo >= 1.0 && hi >= 10.0 * lo;
+    if log {
+        // A log axis has no zero: an empty moment is left out of the line.
+        for s in &mut series {
+            s.points.retain(|p| p.1 > 0.0);
+        }
+    }
+    chart(
+        Axis {
+            label: "objects".into(),
+            quantity: Quantity::Count,
+            log,
+        },
+        series,
+    )
+}
+
+/// Bytes per bucket, zoomed to where bytes flow when that is under half the run (a rollout in
+/// a long run is otherwise a thin spike); the title says what is left out.
+fn bytes_per_bucket(data: &RunData, mut c: Chart) -> Chart {
+    let (div, unit) = time_unit(data);
+    let active: Vec<f64> = data
+        .timeseries
+        .iter()
+        .filter(|r| r.bytes_delivered > 0)
+        .map(|r| r.t_seconds)
+        .collect();
+    let all: Vec<f64> = data.timeseries.iter().map(|r| r.t_seconds).collect();
+    let (Some(first), Some(last)) = (
+        active.iter().copied().reduce(f64::min),
+        active.iter().copied().reduce(f64::max),
+    ) else {
+        return c;
+    };
+    let start = all.iter().copied().fold(f64::INFINITY, f64::min);
+    let step = data
+        .timeseries
+        .get(1)
+        .zip(data.timeseries.first())
+        .map_or(1.0, |(b, a)| (b.t_seconds - a.t_seconds).abs().max(1e-9));
+    let end = all.iter().copied().fold(0.0, f64::max) + step;
+    if (last + step - first) * 2.0 >= end - start {
+        return c;
+    }
+    let pad = ((last + step - first) * 0.15).max(step * 2.0);
+    let (lo, hi) = ((first - pad).max(start), (last + step + pad).min(end));
+    c.x_range = Some((lo / div, hi / div));
+    // A short stretch of time: label the ticks between whole units too.
+    c.x.quantity = Quantity::Ratio;
+    c.title = format!(
+        "{} (from {} to {} {unit}; none before or after)",
+        c.title,
+        number((first / div * 100.0).round() / 100.0),
+        number(((last + step) / div * 100.0).round() / 100.0),
+    );
+    c
 }
 
 /// A linear axis of plain numbers.
@@ -952,7 +1404,6 @@ fn slice_fill_figure(data: &RunData) -> Option<Figure> {
             footer: "The controller packs new endpoints into few slices and never rebalances, \
                      so churn leaves slices partly full."
                 .into(),
-            legend: SeriesLabelPosition::UpperLeft,
             x_range: Some((0.0, (cap + width) as f64)),
             x_categories: Vec::new(),
         }
@@ -1160,7 +1611,6 @@ pub fn sweep_figures(
                 }
             }
             let y_log = spans_decades(&all);
-            let legend = least_crowded_corner(&series, x_log, y_log);
             panels.push(Chart {
                 name: String::new(),
                 title: (*what).to_string(),
@@ -1189,7 +1639,6 @@ pub fn sweep_figures(
                         ""
                     }
                 ),
-                legend,
                 x_range: None,
                 x_categories: if p.numbers.is_some() {
                     Vec::new()
@@ -1253,51 +1702,6 @@ pub fn short_name(parameters: &[SweepParameter], j: usize) -> String {
     } else {
         parameters[j].path.clone()
     }
-}
-
-/// The corner of a chart where the fewest of its lines' points are (the legend goes there),
-/// in the axes' own scales.
-fn least_crowded_corner(series: &[Series], x_log: bool, y_log: bool) -> SeriesLabelPosition {
-    let scale = |v: f64, log: bool| {
-        if log {
-            v.max(f64::MIN_POSITIVE).log10()
-        } else {
-            v
-        }
-    };
-    let pts: Vec<(f64, f64)> = series
-        .iter()
-        .filter(|s| s.style != Style::Band)
-        .flat_map(|s| {
-            s.points
-                .iter()
-                .map(|&(x, y)| (scale(x, x_log), scale(y, y_log)))
-        })
-        .collect();
-    let span = |f: fn(&(f64, f64)) -> f64| {
-        let lo = pts.iter().map(f).fold(f64::INFINITY, f64::min);
-        let hi = pts.iter().map(f).fold(f64::NEG_INFINITY, f64::max);
-        (lo, (hi - lo).max(f64::MIN_POSITIVE))
-    };
-    let ((x0, dx), (y0, dy)) = (span(|p| p.0), span(|p| p.1));
-    let corners = [
-        (SeriesLabelPosition::UpperLeft, false, true),
-        (SeriesLabelPosition::UpperRight, true, true),
-        (SeriesLabelPosition::LowerRight, true, false),
-        (SeriesLabelPosition::LowerLeft, false, false),
-    ];
-    corners
-        .into_iter()
-        .min_by_key(|(_, right, upper)| {
-            pts.iter()
-                .filter(|(x, y)| {
-                    let (u, v) = ((x - x0) / dx, (y - y0) / dy);
-                    (if *right { u > 0.45 } else { u < 0.55 })
-                        && (if *upper { v > 0.6 } else { v < 0.4 })
-                })
-                .count()
-        })
-        .map_or(SeriesLabelPosition::UpperLeft, |c| c.0)
 }
 
 /// Whether positive values span more than two decades (a log axis then reads better).
@@ -1369,7 +1773,6 @@ mod tests {
             vlines: Vec::new(),
             markers: Vec::new(),
             footer: String::new(),
-            legend: SeriesLabelPosition::UpperLeft,
             x_range: None,
             x_categories: Vec::new(),
         };

@@ -194,6 +194,23 @@ impl From<Ipv6Addr> for PodIp {
     }
 }
 
+/// The region in a cloud-style zone name: AWS `us-east-1a` → `us-east-1`, GCP
+/// `us-central1-a` → `us-central1`; any other name (`zone-a`) is used whole.
+pub fn region_of(zone: &str) -> &str {
+    let b = zone.as_bytes();
+    match b {
+        // <...digit><letter>
+        [.., d, l] if d.is_ascii_digit() && l.is_ascii_lowercase() => &zone[..zone.len() - 1],
+        // <...digit...>-<letter>
+        [rest @ .., b'-', l]
+            if l.is_ascii_lowercase() && rest.iter().any(|c| c.is_ascii_digit()) =>
+        {
+            &zone[..zone.len() - 2]
+        }
+        _ => zone,
+    }
+}
+
 /// One recorded change.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Change {
@@ -246,15 +263,7 @@ pub fn build_topology(sc: &Scenario, rng: &mut Rng) -> (Vec<Node>, Vec<ServiceSp
     let mut n = 0u32;
     for z in &sc.file.cluster.zones.value {
         let zone: Arc<str> = z.name.value.as_str().into();
-        let region = z
-            .name
-            .value
-            .trim_end_matches(|c: char| c.is_ascii_lowercase());
-        let region = if region.is_empty() {
-            z.name.value.as_str()
-        } else {
-            region
-        };
+        let region = region_of(&z.name.value);
         for _ in 0..z.nodes {
             let name = match sc.file.cluster.node_naming {
                 // Node IPs from 10.0.0.0/16 upward, as on a cloud VPC.
@@ -1425,6 +1434,22 @@ impl Sim<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn regions_come_only_from_cloud_style_zone_names() {
+        for (zone, region) in [
+            ("us-east-1a", "us-east-1"),
+            ("eu-west-3c", "eu-west-3"),
+            ("us-central1-a", "us-central1"),
+            ("europe-west4-b", "europe-west4"),
+            ("zone-a", "zone-a"),
+            ("a", "a"),
+            ("rack1", "rack1"),
+            ("", ""),
+        ] {
+            assert_eq!(region_of(zone), region, "{zone}");
+        }
+    }
 
     /// A UID is the standard text of a version-4 UUID made of the same 16 random bytes.
     #[test]

@@ -370,8 +370,8 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
         &sc,
         &RunOptions {
             out: out.clone(),
-            export_objects,
-            export_trace,
+            export_objects: export_objects.clone(),
+            export_trace: export_trace.clone(),
             metrics: metrics.clone(),
             charts,
             progress: spinner.is_some().then(|| reached.clone()),
@@ -401,6 +401,16 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
         write!(stdout, "{report}")?;
         if let Some(path) = &metrics {
             writeln!(stdout, "Wrote {} (Prometheus text).", path.display())?;
+        }
+        if let Some(dir) = &export_objects {
+            writeln!(
+                stdout,
+                "Wrote {}/endpoints.yaml, endpointslices.yaml (the objects at the end).",
+                dir.display()
+            )?;
+        }
+        if let Some(path) = &export_trace {
+            writeln!(stdout, "Wrote {} (the pod trace).", path.display())?;
         }
         if charts {
             writeln!(

@@ -55,6 +55,9 @@ pub struct SummaryRow {
     pub etcd_history_revisions: u64,
     /// Their object bytes.
     pub etcd_history_bytes: u64,
+    /// etcd's request limit (`etcd.max_request_bytes`; 0: off): a write whose request passes
+    /// it is refused.
+    pub etcd_max_request_bytes: u64,
     /// From the pod change behind a write to a watcher receiving it, over every write and
     /// watcher (seconds; nearest rank).
     pub propagation_p50_s: f64,

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::charts::{self, Axis, Chart, ChartError, Figure, Marker, Quantity, Series, Style};
 use crate::cluster::Change;
@@ -565,7 +565,7 @@ pub struct ClaimRow {
 }
 
 /// One point of the size curve (`sizes.csv`): the object written with this many endpoints.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SizeRow {
     pub api: String,
     pub endpoints: u32,
@@ -1118,7 +1118,6 @@ fn size_figure(sizes: &[SizeRow], claims: &[Claim]) -> Figure {
                 label: format!("{source}: {bound}{}", human_bytes(c.stated as u64)),
                 x: f64::from(at),
                 y: c.stated,
-                label_left: at > 1000 && at != 10_000,
                 color: match c.measure {
                     Measure::LargestObject(Api::EndpointSlices, _) => charts::SLICES,
                     _ => charts::ENDPOINTS,
@@ -1183,7 +1182,6 @@ fn size_figure(sizes: &[SizeRow], claims: &[Claim]) -> Figure {
             "{} Simulated: scenarios/reproduce/growth.yaml (5,000 nodes, managedFields included).",
             charts::DECIMAL_UNITS
         ),
-        legend: plotters::prelude::SeriesLabelPosition::UpperLeft,
         x_range: None,
         x_categories: Vec::new(),
     }
@@ -1299,6 +1297,36 @@ pub fn table(rows: &[ClaimRow]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The claims chart as `reproduce` draws it (from the committed `sizes.csv`): no marker
+    /// label overlaps another, a drawn line (curves, the etcd and truncation lines) or a
+    /// marker; each stays inside the plot, and the legend outside it.
+    #[test]
+    fn claim_labels_cover_no_line_and_no_other_label() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("results/reproduce/sizes.csv");
+        let sizes: Vec<SizeRow> = csv::Reader::from_path(path)
+            .unwrap()
+            .deserialize()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let layouts = charts::layout(&size_figure(&sizes, &claims())).unwrap();
+        let l = &layouts[0];
+        assert!(l.labels.len() >= 7, "{l:?}");
+        for (i, a) in l.labels.iter().enumerate() {
+            for b in &l.labels[i + 1..] {
+                assert!(!a.intersects(b), "{a:?} overlaps {b:?}");
+            }
+            let hit = l.points.iter().find(|p| a.contains(**p));
+            assert!(hit.is_none(), "{a:?} covers {hit:?}");
+            assert!(
+                a.x0 >= l.plot.x0 && a.x1 <= l.plot.x1,
+                "{a:?} leaves {:?}",
+                l.plot
+            );
+        }
+        let legend = l.legend.unwrap();
+        assert!(!legend.intersects(&l.plot), "{legend:?} {:?}", l.plot);
+    }
 
     #[test]
     fn verdicts() {

@@ -788,6 +788,7 @@ fn aggregate(
     let held = etcd::history(revisions, sc.file.etcd.compaction_interval.0);
     row.etcd_history_revisions = held.peak_revisions;
     row.etcd_history_bytes = held.peak_bytes;
+    row.etcd_max_request_bytes = sc.file.etcd.max_request_bytes.map_or(0, |b| b.0);
     // What etcd holds. An object whose last write it refused is there in an older version
     // (not among the final objects, which the controller no longer has): counted from the
     // stored writes then.

@@ -21,7 +21,7 @@ fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
-const SUMMARY_HEADER: &str = "scenario,seed,api,pod_events,syncs,creates,updates,deletes,objects_final,objects_peak,max_object_proto_bytes,max_object_json_bytes,bytes_written,watch_events,bytes_delivered,bytes_delivered_proto,bytes_delivered_json,failed_writes,etcd_bytes_written,etcd_stored_bytes,etcd_history_revisions,etcd_history_bytes,propagation_p50_s,propagation_p90_s,propagation_p99_s,propagation_max_s,proxy_syncs_per_minute,network_programming_p50_s,network_programming_p99_s,watch_terminations,relists,bytes_relist,peak_bytes_in_flight,cross_zone_fraction,cross_zone_bytes,cross_zone_cost,max_endpoint_load_ratio,hints_active_fraction,dropped_fraction";
+const SUMMARY_HEADER: &str = "scenario,seed,api,pod_events,syncs,creates,updates,deletes,objects_final,objects_peak,max_object_proto_bytes,max_object_json_bytes,bytes_written,watch_events,bytes_delivered,bytes_delivered_proto,bytes_delivered_json,failed_writes,etcd_bytes_written,etcd_stored_bytes,etcd_history_revisions,etcd_history_bytes,etcd_max_request_bytes,propagation_p50_s,propagation_p90_s,propagation_p99_s,propagation_max_s,proxy_syncs_per_minute,network_programming_p50_s,network_programming_p99_s,watch_terminations,relists,bytes_relist,peak_bytes_in_flight,cross_zone_fraction,cross_zone_bytes,cross_zone_cost,max_endpoint_load_ratio,hints_active_fraction,dropped_fraction";
 
 fn run_to(name: &str, out: &Path, extra: &[&str]) {
     slicesim()
@@ -123,6 +123,46 @@ fn same_seed_same_bytes_whatever_the_thread_count_other_seed_differs() {
         let c = std::fs::read(dirs[2].path().join(f)).unwrap();
         assert_eq!(a, b, "{f} differs between 1 and 2 threads");
         assert_ne!(a, c, "{f} is the same for another seed");
+    }
+}
+
+/// The "Wrote" lines name every file the run wrote, the exports and metrics included.
+#[test]
+fn the_wrote_lines_name_every_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (objects, trace, metrics) = (
+        dir.path().join("objects"),
+        dir.path().join("trace.csv"),
+        dir.path().join("m.prom"),
+    );
+    let out = slicesim()
+        .arg("run")
+        .arg(scenario("basic-slice"))
+        .arg("--out")
+        .arg(dir.path().join("run"))
+        .arg("--no-charts")
+        .arg("--export-objects")
+        .arg(&objects)
+        .arg("--export-trace")
+        .arg(&trace)
+        .arg("--metrics")
+        .arg(&metrics)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    for (path, named) in [
+        (
+            objects.join("endpoints.yaml"),
+            format!("{}/endpoints.yaml, endpointslices.yaml", objects.display()),
+        ),
+        (trace.clone(), trace.display().to_string()),
+        (metrics.clone(), metrics.display().to_string()),
+    ] {
+        assert!(path.exists(), "{}", path.display());
+        assert!(
+            text.contains(&format!("Wrote {named}")),
+            "{named} in {text}"
+        );
     }
 }
 
