@@ -929,7 +929,7 @@ impl RunData {
     }
 
     /// The timeseries of one API as (t, value) points.
-    fn series(&self, api: &str, value: impl Fn(&TimeseriesRow) -> f64) -> Vec<(f64, f64)> {
+    fn series(&self, api: &str, value: &dyn Fn(&TimeseriesRow) -> f64) -> Vec<(f64, f64)> {
         self.timeseries
             .iter()
             .filter(|r| r.api == api)
@@ -1294,6 +1294,123 @@ fn bytes_per_bucket(data: &RunData, mut c: Chart) -> Chart {
         number(((last + step) / div * 100.0).round() / 100.0),
     );
     c
+}
+
+/// Several runs' charts overlaid (`slicesim compare`): cumulative bytes delivered, objects
+/// stored and the largest object, one line per run and API — Endpoints in warm colours,
+/// slices in cool ones, each run its own shade, every other run dashed. Each run keeps its
+/// own buckets: runs of different bucket sizes or durations share the time axis.
+pub fn overlay_figures(runs: &[(String, &RunData)]) -> Vec<Figure> {
+    let end = runs
+        .iter()
+        .flat_map(|(_, d)| d.timeseries.iter().map(|r| r.t_seconds))
+        .fold(0.0, f64::max);
+    let (div, unit) = if end > 600.0 {
+        (60.0, "min")
+    } else {
+        (1.0, "s")
+    };
+    let lines = |value: &dyn Fn(&TimeseriesRow) -> f64, cumulate: bool| -> Vec<Series> {
+        let mut out = Vec::new();
+        for (i, (label, data)) in runs.iter().enumerate() {
+            let step = data
+                .timeseries
+                .get(1)
+                .zip(data.timeseries.first())
+                .map_or(1.0, |(b, a)| (b.t_seconds - a.t_seconds).abs());
+            for (api, api_label, _) in APIS {
+                let mut points: Vec<(f64, f64)> = data
+                    .series(api, value)
+                    .into_iter()
+                    .map(|(t, v)| (t / div, v))
+                    .collect();
+                if cumulate {
+                    points = cumulative(points, step / div);
+                }
+                let shades = if api == "endpoints" {
+                    &ENDPOINTS_SHADES
+                } else {
+                    &SLICES_SHADES
+                };
+                out.push(Series {
+                    label: format!("{label}: {api_label}"),
+                    color: shades[i % MAX_SWEEP_LINES],
+                    style: if i % 2 == 0 {
+                        Style::Line
+                    } else {
+                        Style::Dashed
+                    },
+                    points,
+                });
+            }
+        }
+        out
+    };
+    let names = runs
+        .iter()
+        .map(|(l, _)| l.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let chart = |name: &str, title: &str, y: Axis, series: Vec<Series>| Chart {
+        name: name.into(),
+        title: format!("{title}: {names}"),
+        x: Axis {
+            label: format!("simulated time ({unit})"),
+            quantity: Quantity::Count,
+            log: false,
+        },
+        y,
+        series,
+        hlines: Vec::new(),
+        vlines: Vec::new(),
+        markers: Vec::new(),
+        footer: DECIMAL_UNITS.into(),
+        x_range: None,
+        x_categories: Vec::new(),
+    };
+    let bytes = |label: &str, log: bool| Axis {
+        label: label.into(),
+        quantity: Quantity::Bytes,
+        log,
+    };
+    // Totals far apart (batching the Endpoints controller) read on a log axis.
+    let mut cumulative_lines = lines(&|r| r.bytes_delivered as f64, true);
+    let totals: Vec<f64> = cumulative_lines
+        .iter()
+        .filter_map(|s| s.points.last().map(|p| p.1))
+        .collect();
+    let log = spans_decades(&totals);
+    if log {
+        for s in &mut cumulative_lines {
+            s.points.retain(|p| p.1 > 0.0);
+        }
+    }
+    vec![
+        chart(
+            "compare-cumulative-bytes",
+            "cumulative bytes delivered to watchers",
+            bytes("bytes delivered", log),
+            cumulative_lines,
+        )
+        .into(),
+        Figure::stack(
+            "compare-objects",
+            vec![
+                chart(
+                    "compare-objects",
+                    "objects stored",
+                    count_axis("objects"),
+                    lines(&|r| r.objects as f64, false),
+                ),
+                chart(
+                    "compare-objects",
+                    "largest object (protobuf)",
+                    bytes("largest object", true),
+                    lines(&|r| r.max_object_proto_bytes as f64, false),
+                ),
+            ],
+        ),
+    ]
 }
 
 /// A linear axis of plain numbers.

@@ -9,6 +9,7 @@
 pub mod apiserver;
 pub mod charts;
 pub mod cluster;
+pub mod compare;
 pub mod controllers;
 pub mod digits;
 pub mod engine;

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use slicesim::run::{self, RunOptions};
 use slicesim::scenario::{SECOND, Scenario};
 use slicesim::sweep::{self, Ended, Keep, Shard};
-use slicesim::{charts, output, reproduce, size};
+use slicesim::{charts, compare, output, reproduce, size};
 
 /// The embedded default scenario: 5,000 pods on 5,000 nodes, rolled out once.
 const DEFAULT_SCENARIO: &str = include_str!("../scenarios/default.yaml");
@@ -34,6 +34,7 @@ Examples:
   slicesim                                   run the default scenario, print the comparison
   slicesim run scenarios/quickstart.yaml     run a scenario; CSVs and charts into results/quickstart/
   slicesim plot results/quickstart           redraw a run's charts from its CSV files
+  slicesim compare RUN_DIR RUN_DIR           two runs side by side
   slicesim reproduce                         check the published claims; results/reproduce/
   slicesim check scenarios/*.yaml            validate scenario files
   slicesim run scenarios/sweep-replicas.yaml run every point of a sweep, in parallel
@@ -162,6 +163,27 @@ size against endpoints, with the claims as points). ratio = stated / simulated p
         /// Print nothing but errors.
         #[arg(long, short)]
         quiet: bool,
+    },
+    /// Compare runs side by side: every summary figure, its difference and ratio.
+    #[command(after_help = "\
+Examples:
+  slicesim run --out /tmp/a
+  slicesim run my-batched.yaml --out /tmp/b
+  slicesim compare /tmp/a /tmp/b                     the table
+  slicesim compare /tmp/a /tmp/b --out /tmp/a-vs-b   and compare.csv, compare.txt, charts
+
+The first run is the baseline: for every other run the table gives each figure of
+summary.csv, per API, with its difference from the baseline (B-A) and its ratio (B/A).
+Runs of different scenarios, durations or bucket sizes compare too: the table compares
+whole-run figures, and the overlaid charts (cumulative bytes delivered, objects stored,
+largest object) put every run on one time axis, each with its own buckets.")]
+    Compare {
+        /// Run directories, written by `slicesim run` (the first is the baseline).
+        #[arg(required = true, value_name = "RUN_DIR")]
+        dirs: Vec<PathBuf>,
+        /// Also write compare.csv, compare.txt and the overlaid charts here.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
     },
     /// Redraw a run's charts (DIR/charts/) from its CSV files.
     #[command(after_help = "\
@@ -788,6 +810,33 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Err(e) => Err(e.into()),
         },
+        Command::Compare { dirs, out } => {
+            let runs = match compare::load(&dirs) {
+                Ok(runs) => runs,
+                Err(e) if e.is_bad_input() => {
+                    eprintln!("slicesim: error: {e}");
+                    return Ok(ExitCode::from(EXIT_BAD_INPUT));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let rows = compare::rows(&runs);
+            let mut stdout = io::stdout().lock();
+            write!(stdout, "{}", compare::table(&runs, &rows))?;
+            if let Some(out) = out {
+                let written = compare::write(&runs, &rows, &out)?;
+                writeln!(
+                    stdout,
+                    "\nWrote {} files into {}/:",
+                    written.len(),
+                    out.display()
+                )?;
+                for p in written {
+                    writeln!(stdout, "  {}", p.display())?;
+                }
+            }
+            stdout.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Check { files } => {
             let mut bad = false;
             let limit = slicesim::scenario::default_memory_limit();

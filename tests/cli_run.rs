@@ -855,3 +855,128 @@ fn a_zone_outage_removes_and_restores_hints() {
         }
     }
 }
+
+/// `slicesim compare` of the default run (A) and the same with the Endpoints controller
+/// batching 500 ms (B): compare.csv holds every figure of both summary.csv files, with B's
+/// difference from and ratio to A, and the printed table shows the same numbers.
+#[test]
+fn compare_puts_two_runs_side_by_side() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, out) = (
+        dir.path().join("a"),
+        dir.path().join("b"),
+        dir.path().join("a-vs-b"),
+    );
+    let batched = read(&scenario("default")).replace(
+        "    truncate: false\n",
+        "    truncate: false\n    batch_period: 500ms\n",
+    );
+    assert!(batched.contains("batch_period: 500ms"));
+    let file = dir.path().join("batched.yaml");
+    std::fs::write(&file, batched).unwrap();
+    for (scenario_file, to) in [(scenario("default"), &a), (file, &b)] {
+        slicesim()
+            .arg("run")
+            .arg(scenario_file)
+            .args(["--quiet", "--no-charts", "--out"])
+            .arg(to)
+            .assert()
+            .success();
+    }
+    let output = slicesim()
+        .arg("compare")
+        .arg(&a)
+        .arg(&b)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let table = String::from_utf8(output.stdout).unwrap();
+    let (sa, sb) = (summary_columns(&a), summary_columns(&b));
+    let csv = read(&out.join("compare.csv"));
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("figure,api,run,dir,value,difference,ratio")
+    );
+    let mut checked = 0;
+    for l in lines {
+        let f: Vec<&str> = l.split(',').collect();
+        let api = usize::from(f[1] == "endpointslices");
+        let (base, own) = (&sa[api], if f[2] == "A" { &sa[api] } else { &sb[api] });
+        assert_eq!(own["api"], f[1]);
+        let num = |s: &str| s.parse::<f64>().unwrap();
+        let (value, base) = (num(&own[f[0]]), num(&base[f[0]]));
+        assert_eq!(num(f[4]), value, "{l}");
+        assert!(
+            (num(f[5]) - (value - base)).abs() <= 1e-9 * value.abs().max(1.0),
+            "{l}"
+        );
+        if base != 0.0 {
+            assert!(
+                (num(f[6]) - value / base).abs() < 1e-9 * (value / base).abs().max(1.0),
+                "{l}"
+            );
+        } else {
+            assert_eq!(f[6], "", "{l}");
+        }
+        checked += 1;
+    }
+    // Every figure of both APIs in both runs.
+    assert_eq!(checked, 2 * 2 * (sa[0].len() - 3));
+    // The printed table: the Endpoints updates of both runs and their difference.
+    let thousands = |s: &str| {
+        let n: i64 = s.parse().unwrap();
+        let digits = n.abs().to_string();
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        if n < 0 { format!("-{out}") } else { out }
+    };
+    let updates = table
+        .lines()
+        .find(|l| l.starts_with("updates "))
+        .expect("an updates row");
+    let cells: Vec<&str> = updates.split_whitespace().collect();
+    let (ua, ub) = (&sa[0]["updates"], &sb[0]["updates"]);
+    let diff = ub.parse::<i64>().unwrap() - ua.parse::<i64>().unwrap();
+    assert_eq!(
+        cells[1..4],
+        [thousands(ua), thousands(ub), thousands(&diff.to_string())],
+        "{updates}"
+    );
+    for chart in ["compare-cumulative-bytes", "compare-objects"] {
+        for ext in ["svg", "png"] {
+            assert!(out.join(format!("{chart}.{ext}")).exists(), "{chart}.{ext}");
+        }
+    }
+}
+
+/// Fewer than two runs, or a directory that is not a run's: exit 2 and a message naming it.
+#[test]
+fn compare_refuses_what_is_not_two_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let out = slicesim().arg("compare").arg(&empty).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least two run directories"));
+    let out = slicesim()
+        .arg("compare")
+        .arg(&empty)
+        .arg(&empty)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not a run's directory (no summary.csv)"),
+        "{err}"
+    );
+    assert!(err.contains(&*empty.display().to_string()), "{err}");
+}
