@@ -9,7 +9,7 @@ use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
@@ -35,6 +35,8 @@ Examples:
   slicesim run scenarios/quickstart.yaml     run a scenario; CSVs and charts into results/quickstart/
   slicesim plot results/quickstart           redraw a run's charts from its CSV files
   slicesim compare RUN_DIR RUN_DIR           two runs side by side
+  slicesim completions bash                  shell completions (bash, zsh, fish, ...)
+  slicesim man | man -l -                    the manual
   slicesim reproduce                         check the published claims; results/reproduce/
   slicesim check scenarios/*.yaml            validate scenario files
   slicesim run scenarios/sweep-replicas.yaml run every point of a sweep, in parallel
@@ -100,6 +102,10 @@ joins the shards' directories.")]
         /// Print nothing but errors.
         #[arg(long, short)]
         quiet: bool,
+        /// How to print the summary: `text` (a table) or `json` (the figures of summary.csv,
+        /// one object per API, under the CSV's column names; nothing else on stdout).
+        #[arg(long, value_enum, default_value_t = PrintFormat::Text)]
+        format: PrintFormat,
         /// Refuse a run estimated to need more memory than this (e.g. 4GiB, 500MB; default:
         /// half of this machine's memory).
         #[arg(long, value_name = "SIZE", value_parser = memory_arg)]
@@ -185,6 +191,26 @@ largest object) put every run on one time axis, each with its own buckets.")]
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
+    /// Print a shell completion script.
+    #[command(after_help = "\
+Examples:
+  slicesim completions bash > ~/.local/share/bash-completion/completions/slicesim
+  slicesim completions zsh > ~/.zfunc/_slicesim      (with fpath+=~/.zfunc in ~/.zshrc)
+  slicesim completions fish > ~/.config/fish/completions/slicesim.fish")]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), or write one per command into DIR.
+    #[command(after_help = "\
+Examples:
+  slicesim man | man -l -
+  slicesim man --out ~/.local/share/man/man1      slicesim.1, slicesim-run.1, ...")]
+    Man {
+        /// Write slicesim.1 and slicesim-<command>.1 here instead of printing slicesim.1.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// Redraw a run's charts (DIR/charts/) from its CSV files.
     #[command(after_help = "\
 Examples:
@@ -241,6 +267,17 @@ enum FormatArg {
     Table,
     /// CSV: kind,namespace,name,address_type,endpoints,proto_bytes,proto_watch_bytes,json_bytes,json_watch_bytes
     Csv,
+    /// A JSON array of objects with the CSV's column names as keys.
+    Json,
+}
+
+/// How `slicesim run` prints its summary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum PrintFormat {
+    /// The comparison table.
+    Text,
+    /// summary.csv's rows as a JSON array (keys: its column names).
+    Json,
 }
 
 /// Exit code for bad input (and, through clap, bad arguments).
@@ -284,6 +321,7 @@ struct RunArgs {
     metrics: Option<PathBuf>,
     charts: bool,
     quiet: bool,
+    format: PrintFormat,
     /// The resource guard's limit in bytes; `None`: no limit (`--force`).
     max_memory: Option<u64>,
     sweep: SweepArgs,
@@ -324,6 +362,7 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
         metrics,
         charts,
         quiet,
+        format,
         max_memory,
         sweep: sweep_args,
     } = args;
@@ -352,8 +391,17 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
             );
             return Ok(ExitCode::from(EXIT_BAD_INPUT));
         }
+        if format == PrintFormat::Json {
+            eprintln!(
+                "slicesim: error: --format json prints one run's summary, and this scenario is \
+                 a sweep (its figures are in DIR/sweep.csv)"
+            );
+            return Ok(ExitCode::from(EXIT_BAD_INPUT));
+        }
         return run_sweep(&sc, out, charts, quiet, max_memory, sweep_args);
     }
+    // JSON on stdout: no progress bar, no table.
+    let quiet = quiet || format == PrintFormat::Json;
     if let Some(flag) = sweep_args.given() {
         eprintln!(
             "slicesim: error: {flag} is for a sweep, and {} has no `sweep:` block",
@@ -410,7 +458,12 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         Err(e) => return Err(e.into()),
     };
-    if !quiet {
+    if format == PrintFormat::Json {
+        let mut stdout = io::stdout().lock();
+        serde_json::to_writer_pretty(&mut stdout, &sim.summary).map_err(io::Error::from)?;
+        writeln!(stdout)?;
+        stdout.flush()?;
+    } else if !quiet {
         let mut stdout = io::stdout().lock();
         // Each Service's last Endpoints write, refused or not: it carries the addresses the
         // Service has at the end.
@@ -685,6 +738,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             metrics: None,
             charts: true,
             quiet: false,
+            format: PrintFormat::Text,
             max_memory: Some(slicesim::scenario::default_memory_limit()),
             sweep: SweepArgs::default(),
         });
@@ -699,6 +753,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             metrics,
             no_charts,
             quiet,
+            format,
             max_memory,
             force,
             jobs,
@@ -715,6 +770,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             metrics,
             charts: !no_charts,
             quiet,
+            format,
             max_memory: (!force)
                 .then(|| max_memory.unwrap_or_else(slicesim::scenario::default_memory_limit)),
             sweep: SweepArgs {
@@ -837,6 +893,42 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             stdout.flush()?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            let mut stdout = io::stdout().lock();
+            clap_complete::generate(shell, &mut cmd, "slicesim", &mut stdout);
+            stdout.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man { out } => {
+            let cmd = Cli::command();
+            match out {
+                None => {
+                    let mut stdout = io::stdout().lock();
+                    clap_mangen::Man::new(cmd).render(&mut stdout)?;
+                    stdout.flush()?;
+                }
+                Some(dir) => {
+                    std::fs::create_dir_all(&dir)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+                    let mut pages = vec![("slicesim".to_string(), cmd.clone())];
+                    for sub in cmd.get_subcommands() {
+                        let name = format!("slicesim-{}", sub.get_name());
+                        pages.push((name.clone(), sub.clone().name(name)));
+                    }
+                    let mut stdout = io::stdout().lock();
+                    for (name, page) in pages {
+                        let mut roff = Vec::new();
+                        clap_mangen::Man::new(page).render(&mut roff)?;
+                        let path = dir.join(format!("{name}.1"));
+                        output::write_atomic(&path, &roff)
+                            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                        writeln!(stdout, "{}", path.display())?;
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Check { files } => {
             let mut bad = false;
             let limit = slicesim::scenario::default_memory_limit();
@@ -903,6 +995,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let format = match format {
                 FormatArg::Table => size::Format::Table,
                 FormatArg::Csv => size::Format::Csv,
+                FormatArg::Json => size::Format::Json,
             };
             let mut out = io::stdout().lock();
             size::write_rows(&rows, format, &mut out)?;

@@ -15,6 +15,8 @@ pub enum Format {
     Table,
     /// CSV with [`CSV_HEADER`].
     Csv,
+    /// A JSON array of objects keyed by [`CSV_HEADER`]'s names.
+    Json,
 }
 
 /// Why `slicesim size` could not measure its inputs. All of these are the user's input.
@@ -76,6 +78,11 @@ pub fn write_rows(rows: &[SizeRow], format: Format, out: impl Write) -> io::Resu
     match format {
         Format::Table => write_table(rows, out),
         Format::Csv => write_csv(rows, out),
+        Format::Json => {
+            let mut out = out;
+            serde_json::to_writer_pretty(&mut out, rows).map_err(io::Error::from)?;
+            writeln!(out)
+        }
     }
 }
 

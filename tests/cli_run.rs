@@ -980,3 +980,105 @@ fn compare_refuses_what_is_not_two_runs() {
     );
     assert!(err.contains(&*empty.display().to_string()), "{err}");
 }
+
+/// `--format json` prints summary.csv's rows as JSON, keys in the CSV's column order, values
+/// equal; `slicesim size --format json` equals its CSV.
+#[test]
+fn json_output_equals_the_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = slicesim()
+        .arg("run")
+        .arg(scenario("zones-spot"))
+        .args(["--no-charts", "--format", "json", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = json.as_array().unwrap();
+    let csv = summary_columns(dir.path());
+    assert_eq!(rows.len(), csv.len());
+    let header: Vec<String> = read(&dir.path().join("summary.csv"))
+        .lines()
+        .next()
+        .unwrap()
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    // The keys in the CSV's order, as printed (serde_json::Value sorts them).
+    let text = String::from_utf8(out.stdout.clone()).unwrap();
+    let first = &text[..text.find('}').unwrap()];
+    let printed: Vec<&str> = first
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix('"')?.split('"').next())
+        .collect();
+    assert_eq!(printed, header);
+    for (row, expected) in rows.iter().zip(&csv) {
+        let obj = row.as_object().unwrap();
+        assert_eq!(obj.len(), header.len());
+        for (k, v) in obj {
+            let want = &expected[k];
+            match v {
+                serde_json::Value::String(s) => assert_eq!(s, want, "{k}"),
+                n => assert_eq!(n.as_f64().unwrap(), want.parse::<f64>().unwrap(), "{k}"),
+            }
+        }
+    }
+    let file = root().join("tests/data/core.v1.Endpoints.yaml");
+    let size = |format: &str| {
+        let out = slicesim()
+            .args(["size", "--format", format])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let json: serde_json::Value = serde_json::from_str(&size("json")).unwrap();
+    let csv = size("csv");
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let rows = json.as_array().unwrap();
+    for (row, line) in rows.iter().zip(lines) {
+        for (k, v) in header.iter().zip(line.split(',')) {
+            let got = &row[*k];
+            match got {
+                serde_json::Value::String(s) => assert_eq!(s, v, "{k}"),
+                n => assert_eq!(n.as_u64().unwrap().to_string(), v, "{k}"),
+            }
+        }
+    }
+}
+
+/// `slicesim completions SHELL` prints a script that knows the commands and their flags;
+/// `slicesim man` prints the manual, `--out DIR` writes one page per command.
+#[test]
+fn completions_and_man_pages() {
+    let text = |args: &[&str]| {
+        let out = slicesim().args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let bash = text(&["completions", "bash"]);
+    assert!(bash.contains("_slicesim()"), "{bash}");
+    for word in ["compare", "reproduce", "--max-memory", "--format"] {
+        assert!(bash.contains(word), "bash: {word}");
+    }
+    assert!(text(&["completions", "zsh"]).starts_with("#compdef slicesim"));
+    assert!(text(&["completions", "fish"]).contains("complete -c slicesim"));
+    let man = text(&["man"]);
+    assert!(man.contains(".TH slicesim 1"), "{man}");
+    assert!(man.contains("compare"));
+    let dir = tempfile::tempdir().unwrap();
+    let listed = text(&["man", "--out", dir.path().to_str().unwrap()]);
+    for page in [
+        "slicesim",
+        "slicesim-run",
+        "slicesim-compare",
+        "slicesim-size",
+    ] {
+        let path = dir.path().join(format!("{page}.1"));
+        assert!(listed.contains(&*path.display().to_string()), "{page}");
+        assert!(read(&path).contains(&format!(".TH {page} 1")), "{page}");
+    }
+}
