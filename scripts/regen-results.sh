@@ -10,6 +10,8 @@
 #   results/rollout-egress/  `slicesim run scenarios/rollout-egress.yaml` (the delays chart the
 #                       README shows; not compared by tests/results.rs)
 # and pastes results/reproduce/claims.md into README.md between the claims markers.
+# (results/default-report.png, the README's picture of report.html, comes from
+# scripts/screenshot.sh, which needs Chromium.)
 # tests/results.rs regenerates the same files and fails if one differs by a single byte, so run
 # this after any change that moves a number, and commit what it writes.
 set -eu

@@ -32,6 +32,8 @@ pub enum CompareError {
     },
     #[error(transparent)]
     Chart(#[from] ChartError),
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
 }
 
 impl CompareError {
@@ -303,6 +305,7 @@ pub fn write(runs: &[Run], rows: &[CompareRow], out: &Path) -> Result<Vec<PathBu
     for fig in charts::overlay_figures(&labelled) {
         written.extend(charts::write_figure(&fig, out)?);
     }
+    written.push(crate::report::write_compare(out, &table(runs, rows))?);
     Ok(written)
 }
 

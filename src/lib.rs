@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod outdir;
 pub mod output;
 pub mod rank;
+pub mod report;
 pub mod reproduce;
 pub mod run;
 pub mod scenario;

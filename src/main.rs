@@ -854,7 +854,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         },
         Command::Plot { dir } => match charts::plot_run(&dir) {
             Ok(paths) => {
-                for path in paths {
+                let report = slicesim::report::write_run(&dir)?;
+                for path in paths.iter().chain([&report]) {
                     println!("{}", path.display());
                 }
                 Ok(ExitCode::SUCCESS)

@@ -455,7 +455,8 @@ pub fn run_report(
     ];
     let _ = writeln!(
         s,
-        "\nWrote {}/summary.csv, timeseries.csv, objects.csv, watchers.csv{}.",
+        "\nWrote {}/summary.csv, timeseries.csv, objects.csv, watchers.csv, scenario.yaml{}, \
+         report.html.",
         out.display(),
         optional
             .iter()

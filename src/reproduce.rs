@@ -582,6 +582,8 @@ pub enum ReproduceError {
     Run(#[from] RunError),
     #[error(transparent)]
     Chart(#[from] ChartError),
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
     #[error("{path}")]
     Io {
         path: String,
@@ -1210,6 +1212,7 @@ pub fn write(rep: &Reproduction, dir: &Path) -> Result<Vec<PathBuf>, ReproduceEr
         written.push(path);
     }
     written.extend(charts::write_figure(&rep.figure, dir)?);
+    written.push(crate::report::write_reproduce(dir)?);
     Ok(written)
 }
 

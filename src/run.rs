@@ -61,6 +61,8 @@ pub enum RunError {
     #[error(transparent)]
     Chart(#[from] ChartError),
     #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
+    #[error(transparent)]
     Out(#[from] OutError),
     #[error("{file}: {source}")]
     Overflow {
@@ -858,6 +860,16 @@ pub fn run(sc: &Scenario, opts: &RunOptions) -> Result<Simulation, RunError> {
         ),
     ];
     let mut files = files;
+    // The scenario as given, for the record and the report.
+    files.push((
+        dir.join("scenario.yaml"),
+        format!(
+            "# slicesim run of {} (seed {}; the file's own seed may differ when --seed gave \
+             another)\n{}",
+            sc.source, sc.file.seed, sc.text
+        )
+        .into_bytes(),
+    ));
     if sc.requests_auto_hints() {
         files.push((
             dir.join("hints.csv"),
@@ -901,6 +913,7 @@ pub fn run(sc: &Scenario, opts: &RunOptions) -> Result<Simulation, RunError> {
     if opts.charts {
         charts::plot_run(dir)?;
     }
+    crate::report::write_run(dir)?;
     staged.commit()?;
     for (path, bytes) in &exports {
         output::write_atomic(path, bytes).map_err(io_err(path))?;

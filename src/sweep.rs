@@ -104,6 +104,8 @@ pub enum SweepError {
     Run(#[from] RunError),
     #[error(transparent)]
     Chart(#[from] ChartError),
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
     /// Directories that do not go together (bad input).
     #[error("{path}: {message}")]
     Mismatch { path: String, message: String },
@@ -726,7 +728,9 @@ pub fn plot(dir: &Path, m: &Manifest, rows: &[SweepRow]) -> Result<Vec<PathBuf>,
             summary: &r.summary,
         })
         .collect();
-    Ok(charts::plot_sweep(dir, &m.scenario, &parameters, &results)?)
+    let mut written = charts::plot_sweep(dir, &m.scenario, &parameters, &results)?;
+    written.push(crate::report::write_sweep(dir)?);
+    Ok(written)
 }
 
 /// Joins shard directories into `out`: the runs of every shard, then `sweep.csv` and the

@@ -955,6 +955,9 @@ fn compare_puts_two_runs_side_by_side() {
             assert!(out.join(format!("{chart}.{ext}")).exists(), "{chart}.{ext}");
         }
     }
+    let report = read(&out.join("report.html"));
+    check_self_contained(&report);
+    assert_eq!(report.matches("<svg").count(), 2);
 }
 
 /// Fewer than two runs, or a directory that is not a run's: exit 2 and a message naming it.
@@ -1081,4 +1084,90 @@ fn completions_and_man_pages() {
         assert!(listed.contains(&*path.display().to_string()), "{page}");
         assert!(read(&path).contains(&format!(".TH {page} 1")), "{page}");
     }
+}
+
+/// Checks that `html` is well-formed (every element closed in order, void elements aside)
+/// and references nothing outside itself: no scripts, no links, no `src`, no `href` or
+/// `url()` but to a fragment, no address but SVG's namespace name.
+fn check_self_contained(html: &str) {
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.trim_end().ends_with("</html>"));
+    const VOID: [&str; 4] = ["meta", "br", "hr", "img"];
+    let mut stack: Vec<String> = Vec::new();
+    let mut rest = html;
+    while let Some(i) = rest.find('<') {
+        rest = &rest[i + 1..];
+        let end = rest.find('>').expect("an unclosed tag");
+        let tag = &rest[..end];
+        rest = &rest[end + 1..];
+        if tag.starts_with('!') || tag.starts_with('?') {
+            continue;
+        }
+        let name: String = tag
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == ':')
+            .collect();
+        assert!(!name.is_empty(), "a stray '<' before {tag:?}");
+        if let Some(closing) = tag.strip_prefix('/') {
+            let open = stack
+                .pop()
+                .unwrap_or_else(|| panic!("</{closing}> closes nothing"));
+            assert_eq!(open, name, "<{open}> closed by </{name}>");
+        } else if !tag.ends_with('/') && !VOID.contains(&name.as_str()) {
+            stack.push(name);
+        }
+    }
+    assert!(stack.is_empty(), "left open: {stack:?}");
+    let lower = html.to_ascii_lowercase();
+    for banned in [
+        "<script", "<link", "<iframe", "<object", "<embed", "@import", " src=",
+    ] {
+        assert!(!lower.contains(banned), "{banned}");
+    }
+    for (key, allowed) in [("href=\"", "#"), ("url(", "#")] {
+        for (i, _) in lower.match_indices(key) {
+            let target = &lower[i + key.len()..];
+            assert!(
+                target.starts_with(allowed),
+                "{key}{}",
+                &target[..40.min(target.len())]
+            );
+        }
+    }
+    let without_ns = lower.replace("xmlns=\"http://www.w3.org/2000/svg\"", "");
+    assert!(!without_ns.contains("http:") && !without_ns.contains("https:"));
+}
+
+/// Every run writes report.html: well-formed, self-contained, with the summary table, every
+/// chart of charts/ inline and the scenario; `slicesim plot` rewrites it.
+#[test]
+fn a_run_writes_a_self_contained_report() {
+    let dir = tempfile::tempdir().unwrap();
+    run_to("zones-spot", dir.path(), &["--quiet"]);
+    let html = read(&dir.path().join("report.html"));
+    check_self_contained(&html);
+    let charts = std::fs::read_dir(dir.path().join("charts"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "svg")
+        })
+        .count();
+    assert!(charts >= 5);
+    assert_eq!(html.matches("<svg").count(), charts);
+    for shown in [
+        "<td>bytes_delivered</td>",
+        "<th>endpointslices</th>",
+        "zone_label_after: 30s",
+        "TopologyAwareHintsDisabled",
+    ] {
+        assert!(html.contains(shown), "{shown}");
+    }
+    std::fs::remove_file(dir.path().join("report.html")).unwrap();
+    slicesim().arg("plot").arg(dir.path()).assert().success();
+    assert_eq!(read(&dir.path().join("report.html")), html);
 }

@@ -29,7 +29,7 @@ fn same_files(committed: &Path, fresh: &Path) {
             let other = fresh.join(rel);
             let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
             match ext {
-                "csv" | "svg" | "md" => {
+                "csv" | "svg" | "md" | "html" | "yaml" => {
                     let (a, b) = (
                         std::fs::read(&path).unwrap(),
                         std::fs::read(&other).unwrap(),

@@ -925,6 +925,8 @@ pub struct Scenario {
     pub name: String,
     /// The file it came from, for error messages.
     pub source: String,
+    /// The text it was read from (written beside a run's results as `scenario.yaml`).
+    pub text: String,
     /// Relative paths in the scenario (a trace) are resolved against this directory.
     pub base_dir: std::path::PathBuf,
     pub file: ScenarioFile,

@@ -823,6 +823,7 @@ pub(super) fn validate(
             .as_ref()
             .map_or_else(|| safe_name(default_name), |n| n.value.clone()),
         source: file.to_string(),
+        text: text.to_string(),
         base_dir: std::path::PathBuf::new(),
         start_unix,
         pod_cidr_v4: match v4 {
