@@ -128,6 +128,25 @@ pub struct Chart {
     pub x_categories: Vec<String>,
 }
 
+impl Chart {
+    /// A chart of these series, with no reference lines, markers, fixed range or categories.
+    pub fn new(name: &str, title: String, x: Axis, y: Axis, series: Vec<Series>) -> Chart {
+        Chart {
+            name: name.into(),
+            title,
+            x,
+            y,
+            series,
+            hlines: Vec::new(),
+            vlines: Vec::new(),
+            markers: Vec::new(),
+            footer: DECIMAL_UNITS.into(),
+            x_range: None,
+            x_categories: Vec::new(),
+        }
+    }
+}
+
 /// One or more charts in one picture: stacked, or in a grid of `columns`.
 #[derive(Clone, Debug)]
 pub struct Figure {
@@ -1050,18 +1069,8 @@ pub fn run_figures(data: &RunData) -> Vec<Figure> {
         quantity: Quantity::Bytes,
         log,
     };
-    let chart = |name: &str, title: String, y: Axis, series: Vec<Series>| Chart {
-        name: name.into(),
-        title,
-        x: time_axis(),
-        y,
-        series,
-        hlines: Vec::new(),
-        vlines: Vec::new(),
-        markers: Vec::new(),
-        footer: DECIMAL_UNITS.into(),
-        x_range: None,
-        x_categories: Vec::new(),
+    let chart = |name: &str, title: String, y: Axis, series: Vec<Series>| {
+        Chart::new(name, title, time_axis(), y, series)
     };
     let cumulative_series: Vec<Series> = per_api(data, |r| r.bytes_delivered as f64)
         .into_iter()
@@ -1351,22 +1360,13 @@ pub fn overlay_figures(runs: &[(String, &RunData)]) -> Vec<Figure> {
         .map(|(l, _)| l.as_str())
         .collect::<Vec<_>>()
         .join(", ");
-    let chart = |name: &str, title: &str, y: Axis, series: Vec<Series>| Chart {
-        name: name.into(),
-        title: format!("{title}: {names}"),
-        x: Axis {
+    let chart = |name: &str, title: &str, y: Axis, series: Vec<Series>| {
+        let x = Axis {
             label: format!("simulated time ({unit})"),
             quantity: Quantity::Count,
             log: false,
-        },
-        y,
-        series,
-        hlines: Vec::new(),
-        vlines: Vec::new(),
-        markers: Vec::new(),
-        footer: DECIMAL_UNITS.into(),
-        x_range: None,
-        x_categories: Vec::new(),
+        };
+        Chart::new(name, format!("{title}: {names}"), x, y, series)
     };
     let bytes = |label: &str, log: bool| Axis {
         label: label.into(),

@@ -179,21 +179,7 @@ pub fn rows(runs: &[Run]) -> Vec<CompareRow> {
     out
 }
 
-/// A value as the table prints it: bytes in decimal units, fractions as they are, counts
-/// with thousands separators.
-fn shown(figure: &str, v: f64) -> String {
-    let bytes = figure.contains("bytes");
-    if bytes && v.fract() == 0.0 && v.abs() < 1e18 {
-        let s = crate::size::human_bytes(v.abs() as u64);
-        return if v < 0.0 { format!("-{s}") } else { s };
-    }
-    if v.fract() == 0.0 && v.abs() < 1e18 {
-        let s = output::thousands(v.abs() as u64);
-        return if v < 0.0 { format!("-{s}") } else { s };
-    }
-    let s = format!("{v:.4}");
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
-}
+use output::figure_value as shown;
 
 /// A ratio with three significant digits at least two decimals: `1.00x`, `0.00340x`.
 fn ratio_shown(q: f64) -> String {

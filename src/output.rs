@@ -190,6 +190,22 @@ pub struct ObjectRow {
 
 pub use crate::scenario::thousands;
 
+/// A summary figure as a reader wants it: bytes (a figure whose name says so) in decimal
+/// units, whole numbers with thousands separators, fractions to four places.
+pub fn figure_value(figure: &str, v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e18 {
+        let n = v.abs() as u64;
+        let s = if figure.contains("bytes") {
+            human_bytes(n)
+        } else {
+            thousands(n)
+        };
+        return if v < 0.0 { format!("-{s}") } else { s };
+    }
+    let s = format!("{v:.4}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
 /// The side-by-side comparison printed after a run.
 pub fn comparison_table(rows: &[SummaryRow]) -> String {
     let (Some(e), Some(s)) = (

@@ -148,23 +148,10 @@ fn csv_table(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>), ReportError
     Ok((header, rows))
 }
 
-/// A number from a CSV cell in the units a reader wants: bytes in decimal units, whole
-/// numbers with thousands separators, fractions to four places.
+/// A CSV cell in the units a reader wants ([`output::figure_value`]); text as it is.
 fn shown(column: &str, cell: &str) -> String {
-    let Ok(v) = cell.parse::<f64>() else {
-        return cell.to_string();
-    };
-    if v.fract() == 0.0 && v.abs() < 1e18 {
-        let n = v.abs() as u64;
-        let s = if column.contains("bytes") {
-            crate::size::human_bytes(n)
-        } else {
-            output::thousands(n)
-        };
-        return if v < 0.0 { format!("-{s}") } else { s };
-    }
-    let s = format!("{v:.4}");
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
+    cell.parse::<f64>()
+        .map_or_else(|_| cell.to_string(), |v| output::figure_value(column, v))
 }
 
 /// The summary figures, one row per figure, one column per API.
