@@ -16,6 +16,7 @@ pub mod engine;
 pub mod etcd;
 pub mod input;
 pub mod kubeproxy;
+pub mod lint;
 pub mod metrics;
 pub mod outdir;
 pub mod output;

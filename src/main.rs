@@ -40,7 +40,8 @@ Examples:
   slicesim reproduce                         check the published claims; results/reproduce/
   slicesim check scenarios/*.yaml            validate scenario files
   slicesim run scenarios/sweep-replicas.yaml run every point of a sweep, in parallel
-  slicesim size endpoints.yaml               exact sizes of real objects"
+  slicesim size endpoints.yaml               exact sizes of real objects
+  slicesim lint my-slices.yaml               check hand-written EndpointSlices"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -190,6 +191,28 @@ largest object) put every run on one time axis, each with its own buckets.")]
         /// Also write compare.csv, compare.txt and the overlaid charts here.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+    },
+    /// Check EndpointSlices against the advice for hand-written ones.
+    #[command(after_help = "\
+Examples:
+  kubectl get endpointslices -A -o yaml | slicesim lint -
+  slicesim lint my-slices.yaml --max 1000
+
+Rules: service-name (the kubernetes.io/service-name label), managed-by (the
+endpointslice.kubernetes.io/managed-by label), owner (ownerReferences, so that the slice goes
+with its Service), max-endpoints (at most --max endpoints), ready-not-serving (a ready
+endpoint must be serving), duplicate-address (an address in one slice per Service and address
+type), empty (a slice without endpoints). Reads what `slicesim size` reads; Endpoints objects
+are skipped with a note. One line per finding: FILE:LINE: EndpointSlice NAMESPACE/NAME: RULE:
+message. Exit code 1 when anything is found, 0 when clean, 2 on unreadable input.")]
+    Lint {
+        /// Files to read; `-` reads standard input.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<String>,
+        /// The most endpoints a slice should hold (the upstream default of
+        /// --max-endpoints-per-slice).
+        #[arg(long, value_name = "N", default_value_t = 100)]
+        max: usize,
     },
     /// Print a shell completion script.
     #[command(after_help = "\
@@ -893,6 +916,42 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             stdout.flush()?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Lint { files, max } => {
+            let objects =
+                match size::read_paths(&files, &mut io::stderr(), "only EndpointSlices are linted")
+                {
+                    Ok(objects) => objects,
+                    Err(err) => {
+                        eprintln!("slicesim: error: {err}");
+                        return Ok(ExitCode::from(EXIT_BAD_INPUT));
+                    }
+                };
+            let mut slices = Vec::new();
+            for l in &objects {
+                match &l.object {
+                    slicesim::wire::model::Object::EndpointSlice(s) => {
+                        slices.push((l.position.clone(), s));
+                    }
+                    other => eprintln!(
+                        "note: {}: skipped {} {:?}: only EndpointSlices are linted",
+                        l.position,
+                        other.kind(),
+                        other.metadata().name
+                    ),
+                }
+            }
+            let findings = slicesim::lint::lint(&slices, max);
+            let mut stdout = io::stdout().lock();
+            for f in &findings {
+                writeln!(stdout, "{f}")?;
+            }
+            stdout.flush()?;
+            Ok(if findings.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
         Command::Completions { shell } => {
             let mut cmd = Cli::command();

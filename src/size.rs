@@ -33,10 +33,20 @@ pub enum SizeError {
     },
 }
 
-/// Reads and measures every Endpoints and EndpointSlice in `paths` (`-` is stdin), in input
-/// order. Objects of other kinds get one note each on `notes`.
-pub fn measure_paths(paths: &[String], notes: &mut dyn Write) -> Result<Vec<SizeRow>, SizeError> {
-    let mut rows = Vec::new();
+/// An object read from an input, with where it starts.
+pub struct Located {
+    pub position: input::Position,
+    pub object: Object,
+}
+
+/// Reads every Endpoints and EndpointSlice in `paths` (`-` is stdin), in input order. Objects
+/// of other kinds get one note each on `notes` (`what` says what they are skipped for).
+pub fn read_paths(
+    paths: &[String],
+    notes: &mut dyn Write,
+    what: &str,
+) -> Result<Vec<Located>, SizeError> {
+    let mut out = Vec::new();
     for path in paths {
         let text = if path == "-" {
             io::read_to_string(io::stdin())
@@ -49,28 +59,43 @@ pub fn measure_paths(paths: &[String], notes: &mut dyn Write) -> Result<Vec<Size
         })?;
         for item in input::read_str(path, &text)? {
             match item {
-                Item::Object { object, line } => {
-                    let row = SizeRow::measure(&object).map_err(|source| SizeError::Encode {
-                        position: input::Position {
-                            source: path.clone(),
-                            line,
-                            column: 0,
-                        },
-                        source,
-                    })?;
-                    rows.push(row);
-                }
+                Item::Object { object, line } => out.push(Located {
+                    position: input::Position {
+                        source: path.clone(),
+                        line,
+                        column: 0,
+                    },
+                    object: *object,
+                }),
                 Item::Skipped { kind, name, line } => {
-                    // A failed note on stderr is not worth failing the measurement for.
+                    // A failed note on stderr is not worth failing the command for.
                     let _ = writeln!(
                         notes,
-                        "note: {path}:{line}: skipped {kind} {name:?}: only Endpoints and EndpointSlice have sizes here"
+                        "note: {path}:{line}: skipped {kind} {name:?}: {what}"
                     );
                 }
             }
         }
     }
-    Ok(rows)
+    Ok(out)
+}
+
+/// Reads and measures every Endpoints and EndpointSlice in `paths` (`-` is stdin), in input
+/// order. Objects of other kinds get one note each on `notes`.
+pub fn measure_paths(paths: &[String], notes: &mut dyn Write) -> Result<Vec<SizeRow>, SizeError> {
+    read_paths(
+        paths,
+        notes,
+        "only Endpoints and EndpointSlice have sizes here",
+    )?
+    .into_iter()
+    .map(|l| {
+        SizeRow::measure(&l.object).map_err(|source| SizeError::Encode {
+            position: l.position,
+            source,
+        })
+    })
+    .collect()
 }
 
 /// Writes rows in `format`.

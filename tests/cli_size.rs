@@ -243,3 +243,105 @@ fn help_has_examples() {
         .success()
         .stdout(predicate::str::contains("Examples:"));
 }
+
+/// `slicesim lint`: clean (exit 0, nothing printed) on the slices the upstream controller
+/// model writes; every rule found in a hand-made stream that breaks each once (exit 1); exit 2
+/// on unreadable input.
+#[test]
+fn lint_checks_the_advice_for_hand_written_slices() {
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("objects");
+    slicesim()
+        .args(["run", "--quiet", "--no-charts", "--out"])
+        .arg(dir.path().join("run"))
+        .arg("--export-objects")
+        .arg(&export)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/dual-stack.yaml"))
+        .assert()
+        .success();
+    slicesim()
+        .arg("lint")
+        .arg(export.join("endpointslices.yaml"))
+        .assert()
+        .code(0)
+        .stdout("");
+    let slice = |name: &str, labels: &str, owner: bool, endpoints: &str| {
+        format!(
+            "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: {name}\n  \
+             namespace: default\n  labels: {{{labels}}}\n{}addressType: IPv4\nendpoints: {endpoints}\n",
+            if owner {
+                "  ownerReferences: [{apiVersion: v1, kind: Service, name: web, uid: u1}]\n"
+            } else {
+                ""
+            }
+        )
+    };
+    let ok = "kubernetes.io/service-name: web, endpointslice.kubernetes.io/managed-by: mine";
+    let ep = |a: &str, serving: bool| {
+        format!("{{addresses: [\"{a}\"], conditions: {{ready: true, serving: {serving}}}}}")
+    };
+    let docs = [
+        slice(
+            "no-name",
+            "endpointslice.kubernetes.io/managed-by: mine",
+            true,
+            &format!("[{}]", ep("10.0.0.1", true)),
+        ),
+        slice(
+            "no-manager",
+            "kubernetes.io/service-name: web",
+            true,
+            &format!("[{}]", ep("10.0.0.2", true)),
+        ),
+        slice("orphan", ok, false, &format!("[{}]", ep("10.0.0.3", true))),
+        slice(
+            "big",
+            ok,
+            true,
+            &format!(
+                "[{}, {}, {}]",
+                ep("10.0.1.1", true),
+                ep("10.0.1.2", true),
+                ep("10.0.1.3", true)
+            ),
+        ),
+        slice(
+            "not-serving",
+            ok,
+            true,
+            &format!("[{}]", ep("10.0.2.1", false)),
+        ),
+        slice("dup", ok, true, &format!("[{}]", ep("10.0.1.1", true))),
+        slice("empty", ok, true, "[]"),
+    ];
+    let file = dir.path().join("bad.yaml");
+    std::fs::write(&file, docs.join("---\n")).unwrap();
+    let out = slicesim()
+        .args(["lint", "--max", "2"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    for (slice, rule) in [
+        ("no-name", "service-name"),
+        ("no-manager", "managed-by"),
+        ("orphan", "owner"),
+        ("big", "max-endpoints"),
+        ("not-serving", "ready-not-serving"),
+        ("dup", "duplicate-address"),
+        ("empty", "empty"),
+    ] {
+        let want = format!("EndpointSlice default/{slice}: {rule}: ");
+        assert_eq!(
+            lines.iter().filter(|l| l.contains(&want)).count(),
+            1,
+            "{want} in {text}"
+        );
+    }
+    assert_eq!(lines.len(), 7, "{text}");
+    assert!(lines[0].starts_with(&format!("{}:", file.display())));
+    std::fs::write(&file, "kind: [").unwrap();
+    slicesim().arg("lint").arg(&file).assert().code(2);
+}
