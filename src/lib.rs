@@ -14,6 +14,7 @@ pub mod controllers;
 pub mod digits;
 pub mod engine;
 pub mod etcd;
+pub mod external;
 pub mod input;
 pub mod kubeproxy;
 pub mod lint;
