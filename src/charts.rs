@@ -947,6 +947,20 @@ impl RunData {
         self.summary.first().map_or("", |r| r.scenario.as_str())
     }
 
+    /// The time bucket's length in seconds: the step between the first two buckets (1 s for
+    /// a run of one bucket).
+    fn bucket(&self) -> f64 {
+        let mut times = self
+            .timeseries
+            .iter()
+            .filter(|r| r.api == "endpoints")
+            .map(|r| r.t_seconds);
+        match (times.next(), times.next()) {
+            (Some(a), Some(b)) => b - a,
+            _ => 1.0,
+        }
+    }
+
     /// The timeseries of one API as (t, value) points.
     fn series(&self, api: &str, value: &dyn Fn(&TimeseriesRow) -> f64) -> Vec<(f64, f64)> {
         self.timeseries
@@ -964,11 +978,16 @@ const APIS: [(&str, &str, RGBColor); 2] = [
 
 /// Simulated time in minutes for runs longer than 10 minutes, else in seconds.
 fn time_unit(data: &RunData) -> (f64, &'static str) {
-    let end = data
-        .timeseries
-        .iter()
-        .map(|r| r.t_seconds)
-        .fold(0.0, f64::max);
+    time_unit_to(
+        data.timeseries
+            .iter()
+            .map(|r| r.t_seconds)
+            .fold(0.0, f64::max),
+    )
+}
+
+/// The time unit of charts that run to `end` seconds: (divisor, name).
+fn time_unit_to(end: f64) -> (f64, &'static str) {
     if end > 600.0 {
         (60.0, "min")
     } else {
@@ -1048,16 +1067,7 @@ fn cumulative(mut points: Vec<(f64, f64)>, bucket: f64) -> Vec<(f64, f64)> {
 /// The charts of a run, from its CSV data.
 pub fn run_figures(data: &RunData) -> Vec<Figure> {
     let scenario = data.scenario();
-    let times: Vec<f64> = data
-        .timeseries
-        .iter()
-        .filter(|r| r.api == "endpoints")
-        .map(|r| r.t_seconds)
-        .collect();
-    let bucket = match times.as_slice() {
-        [a, b, ..] => b - a,
-        _ => 1.0,
-    };
+    let bucket = data.bucket();
     let (div, unit) = time_unit(data);
     let time_axis = || Axis {
         label: format!("simulated time ({unit})"),
@@ -1282,11 +1292,7 @@ fn bytes_per_bucket(data: &RunData, mut c: Chart) -> Chart {
         return c;
     };
     let start = all.iter().copied().fold(f64::INFINITY, f64::min);
-    let step = data
-        .timeseries
-        .get(1)
-        .zip(data.timeseries.first())
-        .map_or(1.0, |(b, a)| (b.t_seconds - a.t_seconds).abs().max(1e-9));
+    let step = data.bucket();
     let end = all.iter().copied().fold(0.0, f64::max) + step;
     if (last + step - first) * 2.0 >= end - start {
         return c;
@@ -1314,19 +1320,11 @@ pub fn overlay_figures(runs: &[(String, &RunData)]) -> Vec<Figure> {
         .iter()
         .flat_map(|(_, d)| d.timeseries.iter().map(|r| r.t_seconds))
         .fold(0.0, f64::max);
-    let (div, unit) = if end > 600.0 {
-        (60.0, "min")
-    } else {
-        (1.0, "s")
-    };
+    let (div, unit) = time_unit_to(end);
     let lines = |value: &dyn Fn(&TimeseriesRow) -> f64, cumulate: bool| -> Vec<Series> {
         let mut out = Vec::new();
         for (i, (label, data)) in runs.iter().enumerate() {
-            let step = data
-                .timeseries
-                .get(1)
-                .zip(data.timeseries.first())
-                .map_or(1.0, |(b, a)| (b.t_seconds - a.t_seconds).abs());
+            let step = data.bucket();
             for (api, api_label, _) in APIS {
                 let mut points: Vec<(f64, f64)> = data
                     .series(api, value)
