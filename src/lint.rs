@@ -13,11 +13,9 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+pub use crate::controllers::endpointslice::{MANAGED_BY, SERVICE_NAME};
 use crate::input::Position;
 use crate::wire::model::EndpointSlice;
-
-pub const SERVICE_NAME: &str = "kubernetes.io/service-name";
-pub const MANAGED_BY: &str = "endpointslice.kubernetes.io/managed-by";
 
 /// What a finding breaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
