@@ -5,7 +5,7 @@
 #   scripts/fuzz.sh [MINUTES] [TARGET...]     default: 10 minutes each; targets scenario trace size
 # Needs `cargo install cargo-fuzz` once. The seed corpus is built fresh from the scenario library,
 # the upstream fixtures, a trace exported from the quickstart run and fuzz/seeds/ (the bad cases of
-# tests/cli_bad_inputs.rs); what the fuzzer adds stays in fuzz/corpus/ (not committed). A crash is
+# tests/it/bad_inputs.rs); what the fuzzer adds stays in fuzz/corpus/ (not committed). A crash is
 # saved in fuzz/artifacts/TARGET/ and makes this script exit 1: turn it into a regression test.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -3,16 +3,16 @@
 #   results/default/    `slicesim run` of the embedded default scenario (CSVs and charts)
 #   results/reproduce/  `slicesim reproduce` (claims.csv, claims.md, sizes.csv, runs.csv, chart)
 #   results/sweep-replicas/  the sweep of scenarios/sweep-replicas.yaml (sweep.csv, points/,
-#                       charts; 24 runs, not compared by tests/results.rs: too slow for a debug
+#                       charts; 24 runs, not compared by tests/it/results.rs: too slow for a debug
 #                       build)
 #   results/zones-compare/  `slicesim run scenarios/zones-compare.yaml` (the zones chart the
-#                       README shows; not compared by tests/results.rs)
+#                       README shows; not compared by tests/it/results.rs)
 #   results/rollout-egress/  `slicesim run scenarios/rollout-egress.yaml` (the delays chart the
-#                       README shows; not compared by tests/results.rs)
+#                       README shows; not compared by tests/it/results.rs)
 # and pastes results/reproduce/claims.md into README.md between the claims markers.
 # (results/default-report.png, the README's picture of report.html, comes from
 # scripts/screenshot.sh, which needs Chromium.)
-# tests/results.rs regenerates the same files and fails if one differs by a single byte, so run
+# tests/it/results.rs regenerates the same files and fails if one differs by a single byte, so run
 # this after any change that moves a number, and commit what it writes.
 set -eu
 cd "$(dirname "$0")/.."

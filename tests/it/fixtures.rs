@@ -2,9 +2,9 @@
 //! the same object as `.json`, `.yaml` and `.pb`. Our encoders must reproduce the `.pb` byte for
 //! byte and the JSON's compact length, from either text form.
 
-use std::path::Path;
-
 use slicesim::input::{self, Item};
+
+use crate::common::root;
 use slicesim::wire::{EventType, Object, fast, reference};
 
 const FIXTURES: [&str; 3] = [
@@ -14,11 +14,7 @@ const FIXTURES: [&str; 3] = [
 ];
 
 fn data(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(name)
-        .display()
-        .to_string()
+    root().join("tests/data").join(name).display().to_string()
 }
 
 fn read_object(file: &str) -> Object {

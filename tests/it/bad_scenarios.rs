@@ -1,7 +1,7 @@
 //! Bad scenarios: each gives exit code 2, an error naming file, line, column and field path,
 //! and writes no output at all.
 
-use assert_cmd::Command;
+use crate::common::slicesim;
 use predicates::prelude::*;
 
 /// (file name, contents, expected `line:column`, expected field path, a word of the message).
@@ -205,7 +205,7 @@ fn every_bad_scenario_exits_2_with_a_located_error_and_writes_nothing() {
             format!("{location}{path}: ")
         };
         for args in [vec!["run"], vec!["check"]] {
-            let mut cmd = Command::cargo_bin("slicesim").unwrap();
+            let mut cmd = slicesim();
             cmd.args(&args).arg(&file);
             if args[0] == "run" {
                 cmd.arg("--out").arg(&out);
@@ -229,8 +229,7 @@ fn all_semantic_errors_are_reported_at_once() {
     )
     .unwrap();
     let f = file.display().to_string();
-    Command::cargo_bin("slicesim")
-        .unwrap()
+    slicesim()
         .arg("check")
         .arg(&file)
         .assert()

@@ -3,11 +3,7 @@
 
 use std::path::Path;
 
-use assert_cmd::Command;
-
-fn slicesim() -> Command {
-    Command::cargo_bin("slicesim").unwrap()
-}
+use crate::common::{root, slicesim};
 
 const CHARTS: [&str; 5] = [
     "cumulative-bytes",
@@ -20,7 +16,7 @@ const CHARTS: [&str; 5] = [
 fn quickstart_to(out: &Path, extra: &[&str]) {
     slicesim()
         .arg("run")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/quickstart.yaml"))
+        .arg(root().join("scenarios/quickstart.yaml"))
         .arg("--out")
         .arg(out)
         .arg("--quiet")

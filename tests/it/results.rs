@@ -4,15 +4,7 @@
 
 use std::path::Path;
 
-use assert_cmd::Command;
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn slicesim() -> Command {
-    Command::cargo_bin("slicesim").unwrap()
-}
+use crate::common::{root, slicesim};
 
 /// Compares every file of `committed` with its regenerated twin in `fresh`.
 fn same_files(committed: &Path, fresh: &Path) {

@@ -5,12 +5,8 @@
 
 use std::path::Path;
 
-use assert_cmd::Command;
+use crate::common::slicesim;
 use predicates::prelude::*;
-
-fn slicesim() -> Command {
-    Command::cargo_bin("slicesim").unwrap()
-}
 
 const WEB: &str = "services:\n  - {name: web, replicas: 3}\n";
 

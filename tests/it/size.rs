@@ -1,20 +1,14 @@
 //! End-to-end tests of `slicesim size`, driving the binary.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use assert_cmd::Command;
+use crate::common::{root, slicesim};
 use predicates::prelude::*;
 
 const HEADER: &str = "kind,namespace,name,address_type,endpoints,proto_bytes,proto_watch_bytes,json_bytes,json_watch_bytes";
 
 fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(name)
-}
-
-fn slicesim() -> Command {
-    Command::cargo_bin("slicesim").unwrap()
+    root().join("tests/data").join(name)
 }
 
 fn csv_rows(out: &[u8]) -> Vec<Vec<String>> {
@@ -256,7 +250,7 @@ fn lint_checks_the_advice_for_hand_written_slices() {
         .arg(dir.path().join("run"))
         .arg("--export-objects")
         .arg(&export)
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/dual-stack.yaml"))
+        .arg(root().join("scenarios/dual-stack.yaml"))
         .assert()
         .success();
     slicesim()
