@@ -468,6 +468,7 @@ pub fn run_report(
     let optional = [
         (sc.requests_auto_hints(), ", hints.csv"),
         (sc.routes_by_topology(), ", zones.csv"),
+        (!sc.file.external_services.is_empty(), ", external.csv"),
     ];
     let _ = writeln!(
         s,

@@ -17,6 +17,7 @@ use crate::controllers::{
 };
 use crate::engine;
 use crate::etcd;
+use crate::external;
 use crate::kubeproxy;
 use crate::metrics;
 use crate::outdir::{OutError, Staged};
@@ -146,6 +147,8 @@ pub struct Simulation {
     pub hints: Vec<HintRow>,
     /// Routing per kind over time (`zones.csv`).
     pub zones: Vec<output::ZoneRow>,
+    /// One row per external Service (`external.csv`).
+    pub external: Vec<external::Row>,
 }
 
 /// The checks that need the built cluster (node names) or other files (a trace): part of
@@ -264,7 +267,7 @@ pub fn simulate_watched(
 ) -> Result<Simulation, RunError> {
     let topo = cluster::topology(sc);
     check_node_names(sc, &topo.nodes)?;
-    let (history, [ep, slices]) = match &sc.file.churn {
+    let (history, [ep, slices], external) = match &sc.file.churn {
         Churn::Trace { trace } => {
             let history = read_trace(sc, trace, topo.nodes, topo.services)?;
             let p = Pipelines::new(sc, &history.nodes, &history.services);
@@ -273,7 +276,8 @@ pub fn simulate_watched(
                 || p.run(Api::Endpoints, events.clone()),
                 || p.run(Api::EndpointSlices, events.clone()),
             );
-            (Played::Recorded(history), [ep, slices])
+            let external = p.external_rows();
+            (Played::Recorded(history), [ep, slices], external)
         }
         Churn::Actions(_) => {
             let stream = Box::<Stream>::default();
@@ -316,12 +320,13 @@ pub fn simulate_watched(
                 );
                 [ep, slices]
             };
+            let external = p.external_rows();
             let played = Played::Generated {
                 nodes: topo.nodes,
                 services: topo.services,
                 stream,
             };
-            (played, outcomes)
+            (played, outcomes, external)
         }
     };
     let (mut ep, mut slices) = (ep?, slices?);
@@ -372,6 +377,7 @@ pub fn simulate_watched(
         metrics,
         hints,
         zones,
+        external,
     })
 }
 
@@ -433,6 +439,8 @@ struct Pipelines<'s, 'h> {
     /// Room for the write logs: a pod event makes about one write (fewer with batching), so
     /// the guard's estimate of pod events bounds them.
     room: usize,
+    /// The external Services' runs: their writes join the API they use.
+    external: Vec<external::ExternalRun>,
 }
 
 impl<'s, 'h> Pipelines<'s, 'h> {
@@ -451,6 +459,9 @@ impl<'s, 'h> Pipelines<'s, 'h> {
             bucket,
             buckets: end.div_ceil(bucket).max(1) as usize,
             room: crate::scenario::estimate(sc).pod_events.min(1e8) as usize,
+            external: (0..sc.file.external_services.len())
+                .map(|k| external::run(sc, k, (services.len() + k) as u32))
+                .collect(),
         }
     }
 
@@ -473,7 +484,7 @@ impl<'s, 'h> Pipelines<'s, 'h> {
             refuses: &refuses,
             retry: retry.policy(upstream),
         };
-        let run = match api {
+        let mut run = match api {
             Api::Endpoints => {
                 let ctl = EndpointsController::new(
                     ctx,
@@ -498,7 +509,66 @@ impl<'s, 'h> Pipelines<'s, 'h> {
                 controllers::drive_admitted(ctl, self.services, events, storage, batch, end)
             }
         };
+        self.add_external(api, &mut run);
         outcome(sc, api, run, &self.groups, self.bucket, self.buckets)
+    }
+
+    /// The rows of `external.csv`: each Service's row with what the watchers received of
+    /// its stored writes.
+    fn external_rows(&self) -> Vec<external::Row> {
+        self.external
+            .iter()
+            .map(|e| {
+                let mut row = e.row.clone();
+                // What the watchers of slices received (kube-proxy and CoreDNS watch slices
+                // today); the Endpoints a strategy writes count in summary.csv's row.
+                let slices = e
+                    .output
+                    .writes
+                    .iter()
+                    .filter(|(a, w)| *a == Api::EndpointSlices && w.stored());
+                for (_, w) in slices {
+                    for g in self.groups.iter().filter(|g| g.matches(w)) {
+                        row.watch_events += g.count;
+                        row.bytes_delivered += g.count.saturating_mul(g.event_bytes(w));
+                    }
+                }
+                row
+            })
+            .collect()
+    }
+
+    /// Adds the external Services' requests and objects of `api` to a controller's run: the
+    /// write log in time order (the cluster's first at equal times), the objects in
+    /// (namespace, name) order.
+    fn add_external(&self, api: Api, run: &mut ControllerRun) {
+        if self.external.is_empty() {
+            return;
+        }
+        let theirs = self.external.iter().flat_map(|e| &e.output.writes);
+        // A failed request (a Create of a name that exists) wrote nothing: external.csv has it.
+        run.writes.extend(
+            theirs
+                .filter(|(a, w)| *a == api && !w.failed)
+                .map(|(_, w)| w.clone()),
+        );
+        run.writes.sort_by_key(|w| w.time);
+        let objects = self.external.iter().flat_map(|e| &e.output.objects);
+        let mut all: Vec<(Object, crate::wire::ObjectSizes)> =
+            std::mem::take(&mut run.final_objects)
+                .into_iter()
+                .zip(std::mem::take(&mut run.final_sizes))
+                .chain(
+                    objects
+                        .filter(|(a, _, _)| *a == api)
+                        .map(|(_, o, sz)| (o.clone(), *sz)),
+                )
+                .collect();
+        all.sort_by(|a, b| {
+            let (x, y) = (a.0.metadata(), b.0.metadata());
+            (&x.namespace, &x.name).cmp(&(&y.namespace, &y.name))
+        });
+        (run.final_objects, run.final_sizes) = all.into_iter().unzip();
     }
 }
 
@@ -880,6 +950,12 @@ pub fn run(sc: &Scenario, opts: &RunOptions) -> Result<Simulation, RunError> {
         files.push((
             dir.join("zones.csv"),
             output::csv_bytes(&sim.zones).map_err(io_err(dir))?,
+        ));
+    }
+    if !sim.external.is_empty() {
+        files.push((
+            dir.join("external.csv"),
+            output::csv_bytes(&sim.external).map_err(io_err(dir))?,
         ));
     }
     let mut exports: Vec<(PathBuf, Vec<u8>)> = Vec::new();

@@ -371,7 +371,12 @@ fn fill_endpoint(
         terminating: Some(terminating),
     };
     *hostname = None;
-    fill_pod_ref(target_ref, pod, &spec.namespace);
+    // An instance of a registry (`external::upstream`) has no Pod to refer to.
+    if pod.uid.is_empty() {
+        *target_ref = None;
+    } else {
+        fill_pod_ref(target_ref, pod, &spec.namespace);
+    }
     deprecated_topology.clear();
     set_opt(node_name, Some(&*pod.node_name).filter(|n| !n.is_empty()));
     // The Node's topology.kubernetes.io/zone label, when present and non-empty.

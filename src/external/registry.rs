@@ -43,15 +43,19 @@ pub struct Instance {
 }
 
 impl Instance {
-    /// Instance `id`: addresses from 10.200.0.0/16 upward, outside the cluster's pod ranges.
-    fn new(id: u32, zones: u16) -> Instance {
-        let [_, _, hi, lo] = (0x0a_c8_00_00u32 + id).to_be_bytes();
+    /// Instance `id` of a registry over `zones` zones.
+    pub fn new(id: u32, zones: u16) -> Instance {
         Instance {
             id,
-            address: Ipv4Addr::new(10, 200, hi, lo),
+            address: address_of(id),
             zone: (id % u32::from(zones.max(1))) as u16,
         }
     }
+}
+
+/// The address of instance `id`: from 10.200.0.0 upward, outside the cluster's pod ranges.
+pub fn address_of(id: u32) -> Ipv4Addr {
+    Ipv4Addr::from(0x0a_c8_00_00u32.wrapping_add(id))
 }
 
 /// A change of the registry.

@@ -9,6 +9,7 @@
 //! The reference with every field, default and an example is the README's "Scenario reference".
 
 mod estimate;
+pub mod external;
 mod storage;
 pub mod sweep;
 mod traffic;
@@ -77,6 +78,9 @@ pub struct ScenarioFile {
     pub cluster: Cluster,
     #[serde(default)]
     pub services: Vec<Service>,
+    /// Services outside the cluster and the controllers that publish them.
+    #[serde(default)]
+    pub external_services: Vec<external::ExternalService>,
     #[serde(default)]
     pub pods: PodTiming,
     #[serde(default)]

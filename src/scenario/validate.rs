@@ -7,13 +7,18 @@ use serde_saphyr::Spanned;
 
 use super::*;
 
-struct Problems<'a> {
+pub(super) struct Problems<'a> {
     file: &'a str,
     list: Vec<Problem>,
 }
 
 impl Problems<'_> {
-    fn at<T>(&mut self, span: &Spanned<T>, path: impl Into<String>, message: impl Into<String>) {
+    pub(super) fn at<T>(
+        &mut self,
+        span: &Spanned<T>,
+        path: impl Into<String>,
+        message: impl Into<String>,
+    ) {
         self.list.push(Problem {
             file: self.file.to_string(),
             line: span.referenced.line(),
@@ -80,7 +85,7 @@ pub const MAX_WATCHERS: u64 = 1_000_000;
 /// A DNS label as Kubernetes validates names: RFC 1035 (`[a-z]([-a-z0-9]*[a-z0-9])?`, Service
 /// names: `ValidateServiceName`) or RFC 1123 (may start with a digit, namespaces:
 /// `ValidateNamespaceName`); at most 63 characters.
-fn dns_label(name: &str, rfc1035: bool) -> Result<(), String> {
+pub(super) fn dns_label(name: &str, rfc1035: bool) -> Result<(), String> {
     let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
     if name.is_empty() || name.len() > 63 {
         return Err(format!(
@@ -576,6 +581,8 @@ pub(super) fn validate(
             .iter()
             .any(|s| names_clash(&s.name.value, s.copies, name, 1))
     };
+
+    external::validate(&sf, &mut p);
 
     // Controllers.
     let max_eps = &sf.controllers.endpointslices.max_endpoints_per_slice;

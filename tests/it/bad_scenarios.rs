@@ -8,6 +8,41 @@ use predicates::prelude::*;
 /// Lines and columns are those of the offending value in the text, counted by hand.
 const CASES: &[(&str, &str, &str, &str, &str)] = &[
     (
+        "external-strategy.yaml",
+        "external_services:\n  - name: pay\n    instances: 3\n    controller: {strategy: smart}\n",
+        "4:28",
+        "external_services[0].controller.strategy",
+        "unknown variant",
+    ),
+    (
+        "external-instances.yaml",
+        "external_services:\n  - name: pay\n    instances: -1\n",
+        "3:16",
+        "external_services[0].instances",
+        "0 to 60,000",
+    ),
+    (
+        "external-poll.yaml",
+        "external_services:\n  - name: pay\n    instances: 3\n    controller: {poll_interval: 0s}\n",
+        "4:33",
+        "external_services[0].controller.poll_interval",
+        "longer than 0s",
+    ),
+    (
+        "external-clash.yaml",
+        "services:\n  - {name: pay}\nexternal_services:\n  - name: pay\n    instances: 3\n",
+        "4:11",
+        "external_services[0].name",
+        "also services[0]",
+    ),
+    (
+        "external-mirroring-max.yaml",
+        "external_services:\n  - name: pay\n    instances: 3\n    controller: {mirroring_max_endpoints_per_subset: 1001}\n",
+        "4:54",
+        "external_services[0].controller.mirroring_max_endpoints_per_subset",
+        "1 to 1,000",
+    ),
+    (
         "syntax.yaml",
         "services:\n  - name: web\n   replicas: 3\n",
         "3:4",
