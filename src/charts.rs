@@ -912,6 +912,8 @@ pub struct RunData {
     pub objects: Vec<ObjectRow>,
     /// `zones.csv`, when the run has one.
     pub zones: Vec<ZoneRow>,
+    /// `external.csv`, when the run has one.
+    pub external: Vec<crate::external::Row>,
 }
 
 fn read_csv<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>, ChartError> {
@@ -925,6 +927,15 @@ fn read_csv<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>, ChartError> {
         .map_err(|e| err(e.to_string()))
 }
 
+/// A CSV file a run writes only sometimes: its rows, or none when it is not there.
+fn read_optional<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>, ChartError> {
+    if path.exists() {
+        read_csv(path)
+    } else {
+        Ok(Vec::new())
+    }
+}
+
 impl RunData {
     /// Reads `summary.csv`, `timeseries.csv` and `objects.csv` from a run's directory.
     pub fn read(dir: &Path) -> Result<RunData, ChartError> {
@@ -932,14 +943,8 @@ impl RunData {
             summary: read_csv(&dir.join("summary.csv"))?,
             timeseries: read_csv(&dir.join("timeseries.csv"))?,
             objects: read_csv(&dir.join("objects.csv"))?,
-            zones: {
-                let path = dir.join("zones.csv");
-                if path.exists() {
-                    read_csv(&path)?
-                } else {
-                    Vec::new()
-                }
-            },
+            zones: read_optional(&dir.join("zones.csv"))?,
+            external: read_optional(&dir.join("external.csv"))?,
         })
     }
 
@@ -1225,7 +1230,116 @@ pub fn run_figures(data: &RunData) -> Vec<Figure> {
     if let Some(f) = slice_fill_figure(data) {
         figures.push(f);
     }
+    if let Some(f) = external_figure(data) {
+        figures.push(f);
+    }
     figures
+}
+
+/// The colour of a strategy (`external.csv`'s `strategy`).
+fn strategy_color(strategy: &str) -> RGBColor {
+    match strategy {
+        "naive" => ENDPOINTS,
+        "diffing" => RGBColor(255, 127, 14),
+        "upstream" => SLICES,
+        _ => RGBColor(148, 103, 189),
+    }
+}
+
+/// The external Services side by side: bytes delivered to watchers, stale endpoint-seconds
+/// and p99 staleness, one bar each (its value in the legend).
+fn external_figure(data: &RunData) -> Option<Figure> {
+    if data.external.is_empty() {
+        return None;
+    }
+    let rows = &data.external;
+    let names: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            r.service
+                .rsplit('/')
+                .next()
+                .unwrap_or(&r.service)
+                .to_string()
+        })
+        .collect();
+    let (bytes_div, bytes_unit) = byte_unit(
+        rows.iter()
+            .map(|r| r.bytes_delivered as f64)
+            .fold(0.0, f64::max),
+    );
+    let panel = |name: &str,
+                 title: &str,
+                 y: &str,
+                 value: &dyn Fn(&crate::external::Row) -> f64,
+                 shown: &dyn Fn(&crate::external::Row) -> String| {
+        let series = rows
+            .iter()
+            .enumerate()
+            .map(|(k, r)| Series {
+                label: format!("{} ({}): {}", names[k], r.strategy, shown(r)),
+                color: strategy_color(&r.strategy),
+                style: Style::Bars {
+                    width: 0.6,
+                    offset: 0.0,
+                },
+                points: vec![(k as f64, value(r))],
+            })
+            .collect();
+        let mut c = Chart::new(
+            name,
+            title.to_string(),
+            Axis {
+                label: String::new(),
+                quantity: Quantity::Count,
+                log: false,
+            },
+            Axis {
+                label: y.into(),
+                quantity: Quantity::Ratio,
+                log: false,
+            },
+            series,
+        );
+        c.x_categories = names.clone();
+        c.x_range = Some((-0.5, rows.len() as f64 - 0.5));
+        c.footer = String::new();
+        c
+    };
+    let scenario = data.scenario();
+    let mut last = panel(
+        "external-staleness",
+        "p99 staleness: a registry change until the slices show it",
+        "seconds",
+        &|r| r.staleness_p99_s,
+        &|r| format!("{:.1} s", r.staleness_p99_s),
+    );
+    last.footer = "Stale: published after the instance left the registry or failed its health \
+                   check. A change never shown counts until the run's end. Decimal units."
+        .into();
+    let panels = vec![
+        panel(
+            "external-bytes",
+            &format!("{scenario}: bytes delivered to the watchers of EndpointSlices"),
+            &format!("bytes ({bytes_unit})"),
+            &|r| r.bytes_delivered as f64 / bytes_div,
+            &|r| human_bytes(r.bytes_delivered),
+        ),
+        panel(
+            "external-stale",
+            "stale endpoint-seconds (stale endpoints x time)",
+            "endpoint-seconds",
+            &|r| r.stale_endpoint_seconds,
+            &|r| output::thousands(r.stale_endpoint_seconds.round() as u64),
+        ),
+        last,
+    ];
+    Some(Figure {
+        name: "external".into(),
+        panels,
+        columns: 1,
+        size: (SIZE.0, SIZE.1 * 3 / 2),
+    })
 }
 
 /// The objects stored per API, labelled with their counts at the end and at the peak; on a

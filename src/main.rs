@@ -495,7 +495,14 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
             last.insert(w.service, u64::from(w.endpoints));
         }
         let largest = last.into_values().max();
-        let report = output::run_report(&sc, &sim.summary, &sim.hints, largest.unwrap_or(0), &out);
+        let report = output::run_report(
+            &sc,
+            &sim.summary,
+            &sim.hints,
+            &sim.external,
+            largest.unwrap_or(0),
+            &out,
+        );
         write!(stdout, "{report}")?;
         if let Some(path) = &metrics {
             writeln!(stdout, "Wrote {} (Prometheus text).", path.display())?;

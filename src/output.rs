@@ -412,6 +412,7 @@ pub fn run_report(
     sc: &Scenario,
     summary: &[SummaryRow],
     hints: &[HintRow],
+    external: &[crate::external::Row],
     largest_endpoints: u64,
     out: &Path,
 ) -> String {
@@ -465,6 +466,9 @@ pub fn run_report(
             let _ = writeln!(s, "  ... {} more in hints.csv", hints.len() - SHOWN);
         }
     }
+    if !external.is_empty() {
+        s.push_str(&external_table(external));
+    }
     let optional = [
         (sc.requests_auto_hints(), ", hints.csv"),
         (sc.routes_by_topology(), ", zones.csv"),
@@ -481,6 +485,68 @@ pub fn run_report(
             .map(|(_, f)| *f)
             .collect::<String>()
     );
+    s
+}
+
+/// The external Services' figures, one line each (all of them are in `external.csv`).
+fn external_table(rows: &[crate::external::Row]) -> String {
+    let mut s = String::from(
+        "\nExternal Services (requests: all sent; writes: stored; stale: published after the \
+         instance left or failed):\n",
+    );
+    let header = [
+        "service",
+        "strategy",
+        "requests",
+        "failed",
+        "writes",
+        "delivered",
+        "stale at end",
+        "stale endpoint-s",
+        "missing at end",
+        "leaked",
+        "staleness p99",
+    ];
+    let mut table: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
+    for r in rows {
+        table.push(vec![
+            r.service.clone(),
+            r.strategy.clone(),
+            thousands(r.requests),
+            thousands(r.failed_requests),
+            thousands(r.writes),
+            human_bytes(r.bytes_delivered),
+            thousands(r.stale_endpoints_final),
+            thousands(r.stale_endpoint_seconds.round() as u64),
+            thousands(r.missing_endpoints_final),
+            thousands(r.leaked_slices),
+            format!("{:.1} s", r.staleness_p99_s),
+        ]);
+    }
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| {
+            table
+                .iter()
+                .map(|row| row[c].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for row in &table {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(c, (v, w))| {
+                if c < 2 {
+                    format!("{v:<w$}")
+                } else {
+                    format!("{v:>w$}")
+                }
+            })
+            .collect();
+        let _ = writeln!(s, "  {}", cells.join("  ").trim_end());
+    }
     s
 }
 

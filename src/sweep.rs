@@ -4,8 +4,9 @@
 //! Layout of a sweep directory:
 //! * `sweep.json`: what the sweep is (scenario, parameters, values, seeds) and a fingerprint
 //!   that a resumed run, a shard and a merge must share;
-//! * `points/<point>-<replicate>/`: each run's own `summary.csv` (and `timeseries.csv`,
-//!   `objects.csv` with `--keep`), each directory written whole when its run ends;
+//! * `points/<point>-<replicate>/`: each run's own `summary.csv` (with `external.csv` when
+//!   it has external Services, `timeseries.csv` and `objects.csv` with `--keep`), each
+//!   directory written whole when its run ends;
 //! * `sweep.csv`: one row per point, replicate and API, assembled from the runs' summaries,
 //!   so it is the same bytes whatever the order runs finished in, the job count, an
 //!   interruption or a split into shards;
@@ -583,6 +584,9 @@ fn run_one(
     }
     if keep.objects {
         write("objects.csv", output::csv_bytes(&sim.objects))?;
+    }
+    if !sim.external.is_empty() {
+        write("external.csv", output::csv_bytes(&sim.external))?;
     }
     staged.commit()?;
     Ok(())

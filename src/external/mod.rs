@@ -143,7 +143,7 @@ pub struct ExternalRun {
 }
 
 /// A row of `external.csv`.
-#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Row {
     pub service: String,
     pub strategy: String,
@@ -162,8 +162,8 @@ pub struct Row {
     pub staleness_p99_s: f64,
 }
 
-/// The history of external Service `index`'s registry: from the scenario's seed and the
-/// Service's own stream, whatever its controller.
+/// The history of external Service `index`'s registry: from its own seed, or the scenario's
+/// and the Service's own stream; whatever its controller.
 pub fn history_of(sc: &Scenario, index: usize) -> History {
     let spec = &sc.file.external_services[index];
     let zones = spec.zone_names(&sc.file);
@@ -182,7 +182,11 @@ pub fn history_of(sc: &Scenario, index: usize) -> History {
             .map(|s| (s.at.0, count(s.instances.value)))
             .collect(),
     };
-    registry::history(&reg, sc.file.seed, index as u64, sc.file.duration.value.0)
+    let rng = match spec.registry.seed {
+        Some(seed) => engine::rng(seed, registry::STREAM_BASE),
+        None => engine::rng(sc.file.seed, registry::STREAM_BASE + index as u64),
+    };
+    registry::history(&reg, rng, sc.file.duration.value.0)
 }
 
 /// Runs external Service `index` of the scenario (Service number `service` of the run).
@@ -240,7 +244,8 @@ fn row(setup: &Setup<'_>, out: &Output) -> Row {
             return 0.0;
         }
         let k = ((p * staleness.len() as f64).ceil() as usize).clamp(1, staleness.len()) - 1;
-        staleness[k] as f64 / 1e9
+        // Microseconds: no float noise in the CSV.
+        (staleness[k] as f64 / 1e3).round() / 1e6
     };
     let writes = out.writes.iter().map(|(_, w)| w);
     Row {
@@ -254,7 +259,7 @@ fn row(setup: &Setup<'_>, out: &Output) -> Row {
         bytes_delivered: 0,
         stale_endpoints_peak: stats.stale_peak,
         stale_endpoints_final: stats.stale_final,
-        stale_endpoint_seconds: stats.stale_seconds,
+        stale_endpoint_seconds: (stats.stale_seconds * 1e3).round() / 1e3,
         missing_endpoints_final: stats.missing_final,
         leaked_slices: leaked,
         staleness_p50_s: pct(0.5),

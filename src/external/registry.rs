@@ -15,7 +15,8 @@ use rand_distr::{Distribution, Exp};
 
 use crate::engine::{self, Nanos};
 
-/// The RNG stream of the `index`-th external Service (the cluster uses 0 to 3).
+/// The RNG stream of the first external Service's registry (the cluster uses 0 to 3); the
+/// `index`-th uses `STREAM_BASE + index`.
 pub const STREAM_BASE: u64 = 1000;
 
 /// How a registry changes (a scenario's `registry:` block, checked).
@@ -123,9 +124,8 @@ impl Registry {
     }
 }
 
-/// Draws a registry's history until `end` from `seed` and the Service's `index`.
-pub fn history(spec: &Spec, seed: u64, index: u64, end: Nanos) -> History {
-    let mut rng = engine::rng(seed, STREAM_BASE + index);
+/// Draws a registry's history until `end` with `rng` (the Service's own stream).
+pub fn history(spec: &Spec, mut rng: engine::Rng, end: Nanos) -> History {
     let initial: Vec<Instance> = (0..spec.instances)
         .map(|id| Instance::new(id, spec.zones))
         .collect();
@@ -233,15 +233,21 @@ mod tests {
     #[test]
     fn the_same_seed_and_index_give_the_same_history() {
         let end = 3600 * SECOND;
-        assert_eq!(history(&spec(), 5, 0, end), history(&spec(), 5, 0, end));
-        assert_ne!(history(&spec(), 5, 0, end), history(&spec(), 5, 1, end));
+        assert_eq!(
+            history(&spec(), engine::rng(5, 0), end),
+            history(&spec(), engine::rng(5, 0), end)
+        );
+        assert_ne!(
+            history(&spec(), engine::rng(5, 0), end),
+            history(&spec(), engine::rng(5, 1), end)
+        );
     }
 
     /// Over 10 hours, joins and leaves come at about their rates (1,200 each expected; a
     /// Poisson count's standard deviation is about 35).
     #[test]
     fn rates_hold_over_a_long_run() {
-        let h = history(&spec(), 9, 0, 36_000 * SECOND);
+        let h = history(&spec(), engine::rng(9, 0), 36_000 * SECOND);
         let count = |f: fn(&Change) -> bool| h.changes.iter().filter(|(_, c)| f(c)).count();
         let joins = count(|c| matches!(c, Change::Join(_)));
         let leaves = count(|c| matches!(c, Change::Leave(_)));
@@ -265,7 +271,7 @@ mod tests {
             scale: vec![(300 * SECOND, 150)],
             ..spec()
         };
-        let h = history(&s, 1, 0, 600 * SECOND);
+        let h = history(&s, engine::rng(1, 0), 600 * SECOND);
         let left: Vec<u32> = h
             .changes
             .iter()

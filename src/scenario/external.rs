@@ -95,6 +95,11 @@ pub struct RegistryChurn {
     /// The registry resized to `instances` at `at` (the last-listed leave; joins append).
     #[serde(default)]
     pub scale: Vec<ScaleStep>,
+    /// The registry's own seed: registries with the same seed and the same churn have the
+    /// same history (to compare strategies side by side in one run). Default: drawn from the
+    /// run's seed and the Service's place in the list.
+    #[serde(default)]
+    pub seed: Option<u64>,
 }
 
 impl Default for RegistryChurn {
@@ -105,6 +110,7 @@ impl Default for RegistryChurn {
             flaps_per_hour: zero(),
             flap_down: default_flap_down(),
             scale: Vec::new(),
+            seed: None,
         }
     }
 }
@@ -214,8 +220,18 @@ fn default_mirroring_max() -> Spanned<i64> {
     unspanned(1000)
 }
 
+/// Most external Services in one scenario (each has its own RNG streams).
+pub const MAX_EXTERNAL: usize = 500;
+
 /// Checks the section; every problem is added to `p`.
 pub(super) fn validate(sf: &ScenarioFile, p: &mut Problems<'_>) {
+    if let Some(e) = sf.external_services.get(MAX_EXTERNAL) {
+        p.at(
+            &e.name,
+            format!("external_services[{MAX_EXTERNAL}]"),
+            format!("at most {MAX_EXTERNAL} external Services"),
+        );
+    }
     for (i, e) in sf.external_services.iter().enumerate() {
         let at = format!("external_services[{i}]");
         if let Err(why) = dns_label(&e.name.value, true) {

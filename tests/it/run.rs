@@ -1159,3 +1159,62 @@ fn a_run_writes_a_self_contained_report() {
     slicesim().arg("plot").arg(dir.path()).assert().success();
     assert_eq!(read(&dir.path().join("report.html")), html);
 }
+
+/// The 250 → 150 registry published four ways (scenarios/external-shrink.yaml): external.csv
+/// has one row per Service; the naive controller's third slice keeps its 50 instances to the
+/// end (stale for the last 10 minutes: 30,000 endpoint-seconds) and leaks; the others hold
+/// nothing stale. The naive slices reach every kube-proxy (100) and CoreDNS (2), the upstream
+/// slices of the headless Service CoreDNS only. The summary counts the stored writes.
+#[test]
+fn external_services_are_reported_per_strategy() {
+    let dir = tempfile::tempdir().unwrap();
+    slicesim()
+        .args(["run"])
+        .arg(scenario("external-shrink"))
+        .arg("--out")
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("External Services"))
+        .stdout(predicate::str::contains("external.csv, report.html"));
+    let text = read(&dir.path().join("external.csv"));
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some(
+            "service,strategy,requests,failed_requests,request_bytes,writes,watch_events,\
+             bytes_delivered,stale_endpoints_peak,stale_endpoints_final,stale_endpoint_seconds,\
+             missing_endpoints_final,leaked_slices,staleness_p50_s,staleness_p99_s"
+        )
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let strategies: Vec<&str> = rows.iter().map(|r| r[1]).collect();
+    assert_eq!(strategies, ["naive", "diffing", "upstream", "mirroring"]);
+    // naive: 30 polls x 3 chunks (2 after 5 m): 3 creates, then a failed Create and an
+    // Update per chunk; stored: the 3 creates and the one Update at 5 m.
+    let naive = &rows[0];
+    assert_eq!(naive[3], (9 * 3 + 20 * 2).to_string());
+    assert_eq!(naive[5], "4");
+    assert_eq!(naive[6], (4 * 102).to_string());
+    assert_eq!((naive[9], naive[10], naive[12]), ("50", "30000.0", "1"));
+    for r in &rows[1..] {
+        assert_eq!((r[9], r[12]), ("0", "0"), "{}", r[1]);
+    }
+    // upstream: 5 stored writes to the 2 CoreDNS replicas only.
+    assert_eq!((rows[2][5], rows[2][6]), ("5", "10"));
+    // The summary's EndpointSlice row counts every stored slice write: naive 4, diffing 5,
+    // upstream 5, mirroring 2 (its other 2 writes are the Endpoints object's).
+    let summary = summary_columns(dir.path());
+    let creates_updates_deletes = |i: usize| {
+        ["creates", "updates", "deletes"]
+            .iter()
+            .map(|c| summary[i][*c].parse::<u64>().unwrap())
+            .sum::<u64>()
+    };
+    // Requests that wrote nothing (no-op Updates) are counted too, as for the controllers:
+    // every naive Update but the one at 5 m (chunk 1 lost 150..199).
+    let noop_updates = 9 * 3 + 20 * 2 - 1;
+    assert_eq!(creates_updates_deletes(1), 4 + 5 + 5 + 2 + noop_updates);
+    assert_eq!(creates_updates_deletes(0), 2);
+    assert!(dir.path().join("charts/external.svg").is_file());
+}
