@@ -339,3 +339,26 @@ fn lint_checks_the_advice_for_hand_written_slices() {
     std::fs::write(&file, "kind: [").unwrap();
     slicesim().arg("lint").arg(&file).assert().code(2);
 }
+
+/// The teaching material's hand-written example slices (tests/data/material-*.yaml, as the
+/// Kubernetes documentation shows them): each lacks the managed-by label and an owner; both
+/// have the Service's name, one ready endpoint (no serving condition: not "ready without
+/// serving") and no more than 100 endpoints. The README shows these lines.
+#[test]
+fn lint_finds_what_the_material_examples_leave_out() {
+    slicesim()
+        .current_dir(root().join("tests/data"))
+        .args(["lint", "material-basic.yaml", "material-hints.yaml"])
+        .assert()
+        .code(1)
+        .stdout(
+            "material-basic.yaml:3: EndpointSlice /example-abc: managed-by: no \
+             endpointslice.kubernetes.io/managed-by label: nothing says which controller owns it\n\
+             material-basic.yaml:3: EndpointSlice /example-abc: owner: no ownerReferences: it \
+             outlives its Service (nothing garbage-collects it)\n\
+             material-hints.yaml:3: EndpointSlice /example-hints: managed-by: no \
+             endpointslice.kubernetes.io/managed-by label: nothing says which controller owns it\n\
+             material-hints.yaml:3: EndpointSlice /example-hints: owner: no ownerReferences: it \
+             outlives its Service (nothing garbage-collects it)\n",
+        );
+}
