@@ -14,6 +14,8 @@
 #                  at 5,000 nodes (8,250 Services, 82,000 pods behind them, an hour of resizes
 #                  and rollouts); cl2-load-1k the same at 1,000 nodes (10 namespaces)
 #   cluster-1k/5k  background churn at scale: scenarios/cluster-1k.yaml and cluster-5k.yaml
+#   external-churn scenarios/external-churn.yaml: four hand-written-controller strategies over
+#                  a 2,000-instance registry with churn (no pods: writes, not pod events)
 # Every run is `slicesim run --no-charts --quiet`, RUNS times (default 3); the table gives the
 # fastest wall time. Then the sweeps:
 #   sweep-jobs     a 24-point sweep of the default scenario (6 Service sizes x 4 slice
@@ -72,6 +74,7 @@ runs=(
   "cl2-load-restart:scenarios/cl2-load-restart.yaml"
   "cluster-1k:scenarios/cluster-1k.yaml"
   "cluster-5k:scenarios/cluster-5k.yaml"
+  "external-churn:scenarios/external-churn.yaml"
 )
 printf '%-18s %9s %9s %11s %11s %12s\n' run wall_s peak_MB pod_events writes us_per_event
 for entry in "${runs[@]}"; do

@@ -62,7 +62,7 @@ pub fn run(s: &Setup<'_>) -> Output {
         let addresses: Vec<EndpointAddress> = reg
             .healthy()
             .map(|i| EndpointAddress {
-                ip: i.address.to_string(),
+                ip: super::registry::address_text(i.address),
                 ..Default::default()
             })
             .collect();

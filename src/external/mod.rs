@@ -79,7 +79,7 @@ impl Setup<'_> {
     /// An endpoint of `i` as a hand-written controller writes it: its address, ready, its zone.
     pub fn endpoint(&self, i: &Instance) -> Endpoint {
         Endpoint {
-            addresses: vec![i.address.to_string()],
+            addresses: vec![registry::address_text(i.address)],
             conditions: EndpointConditions {
                 ready: Some(true),
                 ..Default::default()

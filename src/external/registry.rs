@@ -59,6 +59,14 @@ pub fn address_of(id: u32) -> Ipv4Addr {
     Ipv4Addr::from(0x0a_c8_00_00u32.wrapping_add(id))
 }
 
+/// An address as text (what a slice or an Endpoints object carries), formatted without the
+/// formatting machinery.
+pub fn address_text(a: Ipv4Addr) -> String {
+    let mut s = String::with_capacity(15);
+    crate::digits::push_ipv4(&mut s, a);
+    s
+}
+
 /// A change of the registry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Change {

@@ -90,57 +90,90 @@ impl<'c> Store<'c> {
         random_uid(&mut self.rng)
     }
 
-    /// Logs a request with `body` (a delete's: the last state, no body sent).
-    fn log(&mut self, t: Nanos, op: Op, name: &str, sizes: ObjectSizes, body: &Object) -> usize {
-        let endpoints = if op == Op::Delete {
-            0
-        } else {
-            body.endpoint_count() as u32
-        };
+    /// Logs a request: its body's size (none for a delete) and the object's sizes.
+    #[allow(clippy::too_many_arguments)]
+    fn log(
+        &mut self,
+        t: Nanos,
+        op: Op,
+        name: &str,
+        namespace: &str,
+        sizes: ObjectSizes,
+        request_bytes: u64,
+        endpoints: usize,
+    ) -> usize {
         self.writes.push(Write {
             time: t,
             trigger: None,
             op,
             service: self.service,
-            namespace: body.metadata().namespace.as_str().into(),
+            namespace: namespace.into(),
             name: Arc::from(name),
             headless: self.headless,
             sizes,
-            request_bytes: if op == Op::Delete {
-                0
-            } else {
-                fast::sizes(body).proto
-            },
-            endpoints,
+            request_bytes,
+            endpoints: endpoints as u32,
             noop: false,
             failed: false,
         });
         self.writes.len() - 1
     }
 
-    /// The stored form of `s`: the request plus the server's fields.
-    fn stored(&self, s: &Stored) -> Object {
-        let mut o = s.sent.clone();
-        let slice = matches!(o, Object::EndpointSlice(_));
-        let m = meta_mut(&mut o);
-        m.uid = s.uid.clone();
+    /// Logs a request with `body` that stored nothing: `failed`, or a no-op.
+    fn log_unstored(&mut self, t: Nanos, op: Op, sizes: ObjectSizes, body: &Object, failed: bool) {
+        let m = body.metadata();
+        let (name, namespace) = (m.name.clone(), m.namespace.clone());
+        let i = self.log(
+            t,
+            op,
+            &name,
+            &namespace,
+            sizes,
+            fast::sizes(body).proto,
+            body.endpoint_count(),
+        );
+        self.writes[i].failed = failed;
+        self.writes[i].noop = !failed;
+    }
+
+    /// Gives `s.sent` the fields the server sets: the stored object.
+    fn fill(&self, s: &mut Stored) {
+        let managed = self.ctx.managed_fields.then(|| ManagedFieldsEntry {
+            manager: self.manager.into(),
+            operation: "Update".into(),
+            api_version: s.sent.api_version().into(),
+            time: Some(self.ctx.time(s.changed)),
+            fields_type: "FieldsV1".into(),
+            fields_v1: Some(managed_fields_of(&s.sent)),
+            subresource: String::new(),
+        });
+        let slice = matches!(s.sent, Object::EndpointSlice(_));
+        let m = meta_mut(&mut s.sent);
+        m.uid.clone_from(&s.uid);
         m.resource_version = s.resource_version.to_string();
         if slice {
             m.generation = s.generation;
         }
         m.creation_timestamp = Some(self.ctx.time(s.created));
-        if self.ctx.managed_fields {
-            m.managed_fields = vec![ManagedFieldsEntry {
-                manager: self.manager.into(),
-                operation: "Update".into(),
-                api_version: s.sent.api_version().into(),
-                time: Some(self.ctx.time(s.changed)),
-                fields_type: "FieldsV1".into(),
-                fields_v1: Some(managed_fields_of(&s.sent)),
-                subresource: String::new(),
-            }];
-        }
-        o
+        m.managed_fields = managed.into_iter().collect();
+    }
+
+    /// Stores `s` (just sent, as `s.sent`): logs the request and keeps the stored sizes,
+    /// measuring the object in place (no copy of it).
+    fn store(&mut self, t: Nanos, op: Op, name: &str, mut s: Stored) {
+        let request = fast::sizes(&s.sent).proto;
+        self.fill(&mut s);
+        s.sizes = fast::sizes(&s.sent);
+        let m = meta_mut(&mut s.sent);
+        m.uid.clear();
+        m.resource_version.clear();
+        m.generation = 0;
+        m.creation_timestamp = None;
+        m.managed_fields.clear();
+        let namespace = m.namespace.clone();
+        let (sizes, endpoints) = (s.sizes, s.sent.endpoint_count());
+        self.objects.insert(name.to_string(), s);
+        self.log(t, op, name, &namespace, sizes, request, endpoints);
     }
 
     /// Records what a stored write from `old` to `new` changed in the published addresses.
@@ -183,14 +216,16 @@ impl<'c> Store<'c> {
             m.name.clone()
         };
         if self.objects.contains_key(&name) {
-            let i = self.log(t, Op::Create, &name, ObjectSizes::default(), &body);
-            self.writes[i].failed = true;
+            self.log_unstored(t, Op::Create, ObjectSizes::default(), &body, true);
             return None;
         }
-        let mut sent = body.clone();
-        meta_mut(&mut sent).name = name.clone();
+        self.published(t, None, Some(&body));
         self.resource_version += 1;
-        let mut s = Stored {
+        // The request carries no name (generateName); the stored object has the one given.
+        let request = fast::sizes(&body).proto;
+        let mut sent = body;
+        meta_mut(&mut sent).name.clone_from(&name);
+        let s = Stored {
             uid: random_uid(&mut self.rng),
             created: t,
             generation: 1,
@@ -199,11 +234,10 @@ impl<'c> Store<'c> {
             sizes: ObjectSizes::default(),
             sent,
         };
-        s.sizes = fast::sizes(&self.stored(&s));
-        let sizes = s.sizes;
-        self.published(t, None, Some(&s.sent));
-        self.objects.insert(name.clone(), s);
-        self.log(t, Op::Create, &name, sizes, &body);
+        self.store(t, Op::Create, &name, s);
+        if let Some(w) = self.writes.last_mut() {
+            w.request_bytes = request;
+        }
         Some(name)
     }
 
@@ -212,45 +246,44 @@ impl<'c> Store<'c> {
         let name = body.metadata().name.clone();
         let Some(mut s) = self.objects.remove(&name) else {
             // NotFound: sent and failed.
-            let i = self.log(t, Op::Update, &name, ObjectSizes::default(), &body);
-            self.writes[i].failed = true;
+            self.log_unstored(t, Op::Update, ObjectSizes::default(), &body, true);
             return;
         };
         if content_eq(&s.sent, &body) {
             let sizes = s.sizes;
-            self.objects.insert(name.clone(), s);
-            let i = self.log(t, Op::Update, &name, sizes, &body);
-            self.writes[i].noop = true;
+            self.objects.insert(name, s);
+            self.log_unstored(t, Op::Update, sizes, &body, false);
             return;
         }
         if generation_moves(&s.sent, &body) {
             s.generation += 1;
         }
         self.published(t, Some(&s.sent), Some(&body));
-        s.sent = body.clone();
+        s.sent = body;
         s.changed = t;
         self.resource_version += 1;
         s.resource_version = self.resource_version;
-        s.sizes = fast::sizes(&self.stored(&s));
-        let sizes = s.sizes;
-        self.objects.insert(name.clone(), s);
-        self.log(t, Op::Update, &name, sizes, &body);
+        self.store(t, Op::Update, &name, s);
     }
 
     /// DELETE: the watch event carries the last state.
     pub fn delete(&mut self, t: Nanos, name: &str) {
         if let Some(s) = self.objects.remove(name) {
             self.published(t, Some(&s.sent), None);
-            self.log(t, Op::Delete, name, s.sizes, &s.sent);
+            let namespace = s.sent.metadata().namespace.clone();
+            self.log(t, Op::Delete, name, &namespace, s.sizes, 0, 0);
         }
     }
 
     /// The request log and the stored objects at the end with their sizes, in name order.
-    pub fn finish(self) -> (Vec<Write>, Vec<(Object, ObjectSizes)>) {
-        let objects = self
-            .objects
-            .values()
-            .map(|s| (self.stored(s), s.sizes))
+    pub fn finish(mut self) -> (Vec<Write>, Vec<(Object, ObjectSizes)>) {
+        let objects = std::mem::take(&mut self.objects);
+        let objects = objects
+            .into_values()
+            .map(|mut s| {
+                self.fill(&mut s);
+                (s.sent, s.sizes)
+            })
             .collect();
         (self.writes, objects)
     }
