@@ -435,6 +435,76 @@ mod tests {
         assert_eq!(slice.metadata.owner_references[0].kind, "Service");
     }
 
+    /// By hand, mirroring at most 3 addresses, 1 s after a change: t = 0 the Endpoints object
+    /// (5 addresses) is created and mirrored into one slice of the first 3 (0 1 2, by
+    /// generateName `svc-`); t = 11 the Endpoints lose 1: the first three are 0 2 3, the slice
+    /// is rewritten; t = 21 instance 5 joins at the end of the list: the first three are
+    /// still 0 2 3, the mirrored slice is not written.
+    #[test]
+    fn mirroring_rewrites_its_slice_only_when_the_mirrored_addresses_change() {
+        let sc = scenario(
+            "  - {name: svc, instances: 5, controller: {strategy: mirroring, \
+             mirroring_max_endpoints_per_subset: 3}}\n",
+            "59s",
+        );
+        let h = small();
+        let out = mirroring::run(&setup(&sc, &h));
+        let by_api = |api: Api| -> Vec<(Op, u64, u32)> {
+            out.writes
+                .iter()
+                .filter(|(a, _)| *a == api)
+                .map(|(_, w)| (w.op, w.time / SECOND, w.endpoints))
+                .collect()
+        };
+        let (c, u) = (Op::Create, Op::Update);
+        assert_eq!(by_api(Api::Endpoints), [(c, 0, 5), (u, 11, 4), (u, 21, 5)]);
+        assert_eq!(by_api(Api::EndpointSlices), [(c, 0, 3), (u, 11, 3)]);
+        let (_, slice, _) = &out.objects[1];
+        assert!(slice.metadata().name.starts_with("svc-"));
+        let held = store::ready_addresses(slice);
+        let want: Vec<_> = [0, 2, 3].map(registry::address_of).into();
+        assert_eq!(held, want);
+    }
+
+    /// By hand, the upstream reconciler with 2 per slice, 1 s after a change: t = 0 three
+    /// slices (2 2 1); t = 11 the leave updates the slice that held instance 1; t = 21 the
+    /// join fits in a slice with room (`reconcileByPortMapping` step 3): one update, no create.
+    #[test]
+    fn upstream_packs_as_the_endpointslice_controller() {
+        let sc = scenario(
+            "  - {name: svc, instances: 5, controller: {strategy: upstream, \
+             max_endpoints_per_slice: 2}}\n",
+            "59s",
+        );
+        let h = small();
+        let out = upstream::run(&setup(&sc, &h));
+        let ops: Vec<(Op, u64)> = out
+            .writes
+            .iter()
+            .map(|(_, w)| (w.op, w.time / SECOND))
+            .collect();
+        let (c, u) = (Op::Create, Op::Update);
+        assert_eq!(ops, [(c, 0), (c, 0), (c, 0), (u, 11), (u, 21)]);
+        let mut sizes: Vec<usize> = out
+            .objects
+            .iter()
+            .map(|(_, o, _)| o.endpoint_count())
+            .collect();
+        sizes.sort_unstable();
+        assert_eq!(sizes, [1, 2, 2]);
+        // No targetRef and no nodeName: an instance is not a Pod on a Node.
+        let (_, Object::EndpointSlice(slice), _) = &out.objects[0] else {
+            panic!()
+        };
+        assert!(
+            slice
+                .endpoints
+                .iter()
+                .all(|e| e.target_ref.is_none() && e.node_name.is_none())
+        );
+        assert_eq!(slice.endpoints[0].zone.as_deref(), Some("a"));
+    }
+
     /// A slice that empties is deleted: 2 instances in 2 slices of 1, the second leaves.
     #[test]
     fn diffing_deletes_an_empty_slice() {

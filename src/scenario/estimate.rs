@@ -21,6 +21,11 @@ const PER_NODE: f64 = 1_000.0;
 const PER_BUCKET: f64 = 200.0;
 /// Bytes per time bucket per API per watcher group: what the group received.
 const PER_BUCKET_GROUP: f64 = 24.0;
+/// Bytes per request of an external Service's controller: the write in its own log and in
+/// the run's, the published-address change, its share of the watch replay.
+const PER_EXTERNAL_REQUEST: f64 = 600.0;
+/// Bytes per registry instance: the registry, the stored objects, the observer's state.
+const PER_INSTANCE: f64 = 1_000.0;
 /// The program itself, its tables and buffers.
 const BASE: f64 = 20e6;
 
@@ -151,6 +156,38 @@ pub fn estimate(sc: &Scenario) -> Estimate {
                 a.referenced.column(),
             ));
         }
+    }
+    let hours = f.duration.value.0 as f64 / 3600e9;
+    for (i, e) in f.external_services.iter().enumerate() {
+        let r = &e.registry;
+        let steps = r.scale.iter().map(|s| s.instances.value.max(0) as f64);
+        let largest = steps
+            .clone()
+            .fold(e.instances.value.max(0) as f64, f64::max)
+            + r.join_per_hour.value.max(0.0) * hours;
+        let changes =
+            (r.join_per_hour.value + r.leave_per_hour.value + 2.0 * r.flaps_per_hour.value)
+                .max(0.0)
+                * hours
+                + steps.sum::<f64>()
+                + e.instances.value.max(0) as f64;
+        let c = &e.controller;
+        let chunk = c.chunk.value.clamp(1, 1000) as f64;
+        let requests = match c.strategy {
+            external::Strategy::Naive => {
+                let polls =
+                    (f.duration.value.0 as f64 / c.poll_interval.value.0.max(1) as f64).ceil();
+                polls * (largest / chunk).ceil() * 2.0
+            }
+            // A sync writes at most its changes' slices (and the Endpoints object).
+            _ => 3.0 * changes,
+        };
+        terms.push((
+            requests * PER_EXTERNAL_REQUEST + largest * PER_INSTANCE,
+            format!("external_services[{i}]"),
+            e.name.referenced.line(),
+            e.name.referenced.column(),
+        ));
     }
     let memory = BASE + terms.iter().map(|t| t.0).sum::<f64>();
     let (_, blame_path, blame_line, blame_column) = terms

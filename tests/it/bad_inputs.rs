@@ -766,6 +766,32 @@ fn the_guard_names_its_limit_and_can_be_raised() {
         .stderr(predicate::str::contains("expected a size such as 4GiB"));
 }
 
+/// A naive controller polling a 60,000-instance registry every second for a week would send
+/// 60,480 polls x 600 chunks x 2 requests (about 73 million): refused before anything runs,
+/// the external Service blamed.
+#[test]
+fn the_guard_counts_external_services() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("huge.yaml");
+    std::fs::write(
+        &scenario,
+        "duration: 168h\nexternal_services:\n  - name: pay\n    instances: 60000\n    \
+         controller: {poll_interval: 1s}\n",
+    )
+    .unwrap();
+    let f = scenario.display().to_string();
+    slicesim()
+        .args(["run", "--max-memory", "16GB", "--out"])
+        .arg(dir.path().join("out"))
+        .arg(&scenario)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(format!(
+            "{f}:3:11: external_services[0]: this run would need about"
+        )));
+    assert!(!dir.path().join("out").exists());
+}
+
 /// A run killed (SIGKILL) while it works leaves the previous run's outputs whole; the next run
 /// removes what the killed one left and replaces the outputs whole.
 #[cfg(unix)]
