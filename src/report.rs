@@ -228,7 +228,7 @@ fn svgs(dir: &Path, first: &[&str]) -> Result<Vec<Section>, ReportError> {
 }
 
 /// The charts of a run in the order `slicesim run` draws them.
-const RUN_CHARTS: [&str; 7] = [
+const RUN_CHARTS: [&str; 8] = [
     "cumulative-bytes",
     "cumulative-bytes-log",
     "bytes-per-bucket",
@@ -236,20 +236,22 @@ const RUN_CHARTS: [&str; 7] = [
     "delays",
     "zones",
     "slice-fill",
+    "external",
 ];
 
 /// Writes `dir/report.html` for a run's directory.
 pub fn write_run(dir: &Path) -> Result<PathBuf, ReportError> {
     let (summary, scenario, seed) = summary_section(dir)?;
     let mut sections = vec![summary];
-    let hints = dir.join("hints.csv");
-    if hints.is_file() {
-        let (header, rows) = csv_table(&hints)?;
-        sections.push(Section::Table(
-            "Topology hints on and off (hints.csv)".into(),
-            header,
-            rows,
-        ));
+    for (file, title) in [
+        ("hints.csv", "Topology hints on and off (hints.csv)"),
+        ("external.csv", "External Services (external.csv)"),
+    ] {
+        let path = dir.join(file);
+        if path.is_file() {
+            let (header, rows) = csv_table(&path)?;
+            sections.push(Section::Table(title.into(), header, rows));
+        }
     }
     sections.extend(svgs(&dir.join("charts"), &RUN_CHARTS)?);
     let yaml = dir.join("scenario.yaml");
