@@ -237,16 +237,11 @@ fn row(setup: &Setup<'_>, out: &Output) -> Row {
                 && addrs.iter().all(|a| !listed.contains(a))
         })
         .count() as u64;
-    let mut staleness = stats.staleness.clone();
-    staleness.sort_unstable();
-    let pct = |p: f64| -> f64 {
-        if staleness.is_empty() {
-            return 0.0;
-        }
-        let k = ((p * staleness.len() as f64).ceil() as usize).clamp(1, staleness.len()) - 1;
-        // Microseconds: no float noise in the CSV.
-        (staleness[k] as f64 / 1e3).round() / 1e6
-    };
+    // Nearest-rank percentiles, as the propagation delays' (every change weighs one).
+    let mut samples: Vec<(Nanos, u64)> = stats.staleness.iter().map(|t| (*t, 1)).collect();
+    let p = crate::apiserver::Percentiles::of(&mut samples);
+    // Microseconds: no float noise in the CSV.
+    let seconds = |ns: Nanos| (ns as f64 / 1e3).round() / 1e6;
     let writes = out.writes.iter().map(|(_, w)| w);
     Row {
         service: format!("{}/{}", setup.namespace(), setup.name()),
@@ -262,8 +257,8 @@ fn row(setup: &Setup<'_>, out: &Output) -> Row {
         stale_endpoint_seconds: (stats.stale_seconds * 1e3).round() / 1e3,
         missing_endpoints_final: stats.missing_final,
         leaked_slices: leaked,
-        staleness_p50_s: pct(0.5),
-        staleness_p99_s: pct(0.99),
+        staleness_p50_s: seconds(p.p50),
+        staleness_p99_s: seconds(p.p99),
     }
 }
 
