@@ -13,7 +13,8 @@
 //!   annotations but the trigger time and last-applied; a controller reference to the
 //!   Endpoints; `addressToEndpoint`: the address, `ready`, nodeName, hostname, targetRef.
 //! * Endpoints labelled `endpointslice.kubernetes.io/skip-mirror: "true"` are not mirrored
-//!   (`skipMirror`): this writer does not set it.
+//!   (`shouldMirror`, `skipMirror`; the controller deletes slices it mirrored before): the
+//!   writer sets it with `skip_mirror: true`.
 //!
 //! The writer is one the material would approve of: it sends the whole Endpoints each sync
 //! (identical ones are no-ops at the API server).
@@ -29,6 +30,9 @@ use crate::wire::model::{
     CoreEndpointPort, Endpoint, EndpointAddress, EndpointConditions, EndpointPort, EndpointSlice,
     EndpointSubset, Endpoints, ObjectMeta,
 };
+
+/// The label that turns mirroring off (`discovery.LabelSkipMirror`).
+pub const SKIP_MIRROR: &str = "endpointslice.kubernetes.io/skip-mirror";
 
 /// The mirroring controller's name (`endpointslicemirroring`, `ControllerName`).
 pub const MIRRORING_CONTROLLER: &str = "endpointslicemirroring-controller.k8s.io";
@@ -79,6 +83,11 @@ pub fn run(s: &Setup<'_>) -> Output {
             metadata: ObjectMeta {
                 name: s.name().into(),
                 namespace: s.namespace().into(),
+                labels: if c.skip_mirror {
+                    BTreeMap::from([(SKIP_MIRROR.to_string(), "true".to_string())])
+                } else {
+                    BTreeMap::new()
+                },
                 ..Default::default()
             },
             subsets,
@@ -134,7 +143,12 @@ fn reconcile(t: u64, e: &Endpoints, uid: &str, max: usize, mirror: &mut Store<'_
         }
     }
     let existing: Vec<String> = mirror.names().cloned().collect();
-    if desired.is_empty() {
+    let skip = e
+        .metadata
+        .labels
+        .get(SKIP_MIRROR)
+        .is_some_and(|v| v == "true");
+    if desired.is_empty() || skip {
         for name in &existing {
             mirror.delete(t, name);
         }

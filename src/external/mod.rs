@@ -461,6 +461,22 @@ mod tests {
         assert_eq!(held, want);
     }
 
+    /// `skip_mirror: true`: the Endpoints object is written, nothing is mirrored; every
+    /// instance is missing from the slices.
+    #[test]
+    fn skip_mirror_leaves_the_endpoints_unmirrored() {
+        let sc = scenario(
+            "  - {name: svc, instances: 5, controller: {strategy: mirroring, skip_mirror: true}}\n",
+            "59s",
+        );
+        let h = small();
+        let out = mirroring::run(&setup(&sc, &h));
+        assert!(out.writes.iter().all(|(api, _)| *api == Api::Endpoints));
+        assert_eq!(out.writes.len(), 3);
+        let s = observe::observe(&h.initial, &h.changes, &out.deltas, 59 * SECOND);
+        assert_eq!(s.missing_final, 5);
+    }
+
     /// By hand, the upstream reconciler with 2 per slice, 1 s after a change: t = 0 three
     /// slices (2 2 1); t = 11 the leave updates the slice that held instance 1; t = 21 the
     /// join fits in a slice with room (`reconcileByPortMapping` step 3): one update, no create.

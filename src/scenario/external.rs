@@ -189,6 +189,10 @@ pub struct ExternalController {
     /// subset are not mirrored.
     #[serde(default = "default_mirroring_max")]
     pub mirroring_max_endpoints_per_subset: Spanned<i64>,
+    /// `mirroring`: the Endpoints object carries `endpointslice.kubernetes.io/skip-mirror:
+    /// "true"`, so the mirroring controller leaves it alone (nothing is published).
+    #[serde(default)]
+    pub skip_mirror: bool,
 }
 
 impl Default for ExternalController {
@@ -200,6 +204,7 @@ impl Default for ExternalController {
             chunk: default_chunk(),
             max_endpoints_per_slice: default_chunk(),
             mirroring_max_endpoints_per_subset: default_mirroring_max(),
+            skip_mirror: false,
         }
     }
 }
