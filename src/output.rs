@@ -523,29 +523,42 @@ fn external_table(rows: &[crate::external::Row]) -> String {
             format!("{:.1} s", r.staleness_p99_s),
         ]);
     }
-    let widths: Vec<usize> = (0..header.len())
+    for line in aligned(&table, |c, _| c >= 2).lines() {
+        let _ = writeln!(s, "  {line}");
+    }
+    s
+}
+
+/// Rows of cells as text columns two spaces apart, each as wide as its widest cell; a cell
+/// for which `right(column, cell)` holds is aligned right, the others left; no trailing
+/// spaces.
+pub fn aligned(rows: &[Vec<String>], right: impl Fn(usize, &str) -> bool) -> String {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
         .map(|c| {
-            table
-                .iter()
-                .map(|row| row[c].chars().count())
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|v| v.chars().count())
                 .max()
                 .unwrap_or(0)
         })
         .collect();
-    for row in &table {
+    let mut s = String::new();
+    for row in rows {
         let cells: Vec<String> = row
             .iter()
             .zip(&widths)
             .enumerate()
             .map(|(c, (v, w))| {
-                if c < 2 {
-                    format!("{v:<w$}")
-                } else {
+                if right(c, v) {
                     format!("{v:>w$}")
+                } else {
+                    format!("{v:<w$}")
                 }
             })
             .collect();
-        let _ = writeln!(s, "  {}", cells.join("  ").trim_end());
+        s.push_str(cells.join("  ").trim_end());
+        s.push('\n');
     }
     s
 }

@@ -1250,7 +1250,7 @@ pub fn markdown(rows: &[ClaimRow]) -> String {
 
 /// The claims as an aligned text table.
 pub fn table(rows: &[ClaimRow]) -> String {
-    let mut lines: Vec<[String; 6]> = vec![[
+    let mut lines: Vec<Vec<String>> = vec![vec![
         "CLAIM".into(),
         "STATED".into(),
         "SIMULATED PROTO".into(),
@@ -1259,7 +1259,7 @@ pub fn table(rows: &[ClaimRow]) -> String {
         "VERDICT".into(),
     ]];
     for r in rows {
-        lines.push([
+        lines.push(vec![
             r.claim.clone(),
             display(r.unit, r.stated),
             display(r.unit, r.simulated_proto),
@@ -1268,33 +1268,8 @@ pub fn table(rows: &[ClaimRow]) -> String {
             r.verdict.clone(),
         ]);
     }
-    let widths: Vec<usize> = (0..6)
-        .map(|i| {
-            lines
-                .iter()
-                .map(|l| l[i].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    for l in &lines {
-        let mut line = String::new();
-        for (i, cell) in l.iter().enumerate() {
-            let pad = widths[i] - cell.chars().count();
-            if i == 0 || i == 5 {
-                line.push_str(cell);
-                line.push_str(&" ".repeat(pad));
-            } else {
-                line.push_str(&" ".repeat(pad));
-                line.push_str(cell);
-            }
-            line.push_str("  ");
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
+    // The claim and the verdict left, the figures right.
+    output::aligned(&lines, |c, _| c != 0 && c != 5)
 }
 
 #[cfg(test)]

@@ -836,33 +836,10 @@ pub fn table(m: &Manifest, rows: &[SweepRow]) -> String {
         line.push(output::thousands(s.objects_peak));
         lines.push(line);
     }
-    let widths: Vec<usize> = (0..lines[0].len())
-        .map(|c| {
-            lines
-                .iter()
-                .map(|l| l[c].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut s = String::new();
-    for l in &lines {
-        let cells: Vec<String> = l
-            .iter()
-            .zip(&widths)
-            .map(|(v, w)| {
-                // Names left, numbers right.
-                if v.chars().next().is_some_and(|ch| ch.is_ascii_digit()) {
-                    format!("{v:>w$}")
-                } else {
-                    format!("{v:<w$}")
-                }
-            })
-            .collect();
-        s.push_str(cells.join("  ").trim_end());
-        s.push('\n');
-    }
-    s
+    // Names left, numbers right.
+    output::aligned(&lines, |_, v| {
+        v.chars().next().is_some_and(|ch| ch.is_ascii_digit())
+    })
 }
 
 /// Redraws a finished sweep's charts (`slicesim plot DIR`).
